@@ -1,0 +1,75 @@
+"""The narrow ports through which the worker reaches the outside world.
+
+Each port speaks suture's own models, never URLs or vendor objects. Adapters live in
+`integrations/` and raise `TransientError` (the caller retries with backoff) or `PermanentError`
+(the caller records the reason and gives up); any other exception is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from worker.models import ErrorEvent, Ticket
+
+
+class SutureError(Exception):
+    """Base of the errors adapters are allowed to raise."""
+
+
+class TransientError(SutureError):
+    """A failure that may go away: timeouts, 5xx, 429. `retry_after` is a hint in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(SutureError):
+    """A failure that retrying will not fix: bad credentials, 4xx, malformed data."""
+
+
+class PollBatch(BaseModel):
+    """What one poll of a source returned: events in order, and the cursor to resume from."""
+
+    events: list[ErrorEvent] = Field(default_factory=list)
+    cursor: str | None = None
+
+
+@runtime_checkable
+class ErrorSource(Protocol):
+    """A place errors come from (Sentry, Datadog)."""
+
+    name: str
+
+    def poll(self, cursor: str | None) -> PollBatch:
+        """Events seen since `cursor` (None: the source's default look-back), and the next cursor."""
+        ...
+
+    def latest_event(self, issue_id: str) -> ErrorEvent | None:
+        """The newest full event (with stack trace) of an upstream issue, or None if it has none."""
+        ...
+
+
+class TicketDraft(BaseModel):
+    """A ticket to file. `marker` is a unique string placed in the body for idempotency."""
+
+    repo: str
+    title: str
+    body: str
+    labels: list[str] = Field(default_factory=list)
+    marker: str
+
+
+@runtime_checkable
+class TicketForge(Protocol):
+    """Somewhere tickets are filed (GitHub issues, a folder of Markdown files)."""
+
+    def find_ticket(self, repo: str, marker: str) -> Ticket | None:
+        """The ticket whose body carries `marker`, if one was filed already."""
+        ...
+
+    def open_ticket(self, draft: TicketDraft) -> Ticket:
+        """File the ticket and return where it is."""
+        ...

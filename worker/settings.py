@@ -1,0 +1,182 @@
+"""Configuration: one pydantic-settings root, read once at start-up.
+
+Values come from (highest first) `SUTURE_*` environment variables (nested with `__`, e.g.
+`SUTURE_SENTRY__TOKEN`), a TOML file given with `--config` (or `SUTURE_CONFIG`), then defaults.
+Secrets are `SecretStr` so they never print. A bad value fails at start with the key named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names every bad key."""
+
+
+class SentrySettings(BaseModel):
+    """Sentry: REST polling (token) and the integration webhook (client secret)."""
+
+    base_url: str = "https://sentry.io"
+    org: str | None = None
+    token: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    projects: list[str] = Field(default_factory=list)
+    query: str = "is:unresolved"
+    page_limit: int = Field(default=100, ge=1, le=100)
+    max_pages: int = Field(default=10, ge=1)
+
+    @property
+    def pollable(self) -> bool:
+        """True when enough is configured to poll the REST API."""
+        return bool(self.org and self.token)
+
+
+class DatadogSettings(BaseModel):
+    """Datadog: API polling through datadog-api-client, and monitor webhooks."""
+
+    host: str | None = None
+    site: str = "datadoghq.com"
+    api_key: SecretStr | None = None
+    app_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_header: str = "X-Suture-Token"
+    services: list[str] = Field(default_factory=list)
+    track: Literal["trace", "logs", "rum"] = "logs"
+    logs_query: str = (
+        "status:(emergency OR alert OR critical OR error) AND (@error.stack:* OR @error.kind:*)"
+    )
+    lookback_minutes: int = Field(default=60, ge=1)
+    page_limit: int = Field(default=100, ge=1, le=1000)
+    max_pages: int = Field(default=10, ge=1)
+
+    @property
+    def pollable(self) -> bool:
+        """True when enough is configured to poll the API."""
+        return bool(self.api_key and self.app_key)
+
+
+class GitHubSettings(BaseModel):
+    """GitHub (or GitHub Enterprise) REST API, used through PyGithub."""
+
+    base_url: str = "https://api.github.com"
+    token: SecretStr | None = None
+    labels: list[str] = Field(default_factory=lambda: ["suture"])
+
+
+class ServiceSettings(BaseModel):
+    """One monitored service: which upstream project it is and which repository holds its code."""
+
+    name: str
+    sentry_project: str | None = None
+    datadog_service: str | None = None
+    repository: str = Field(description="clone URL or local path")
+    slug: str | None = Field(default=None, description="owner/name on the code host")
+    default_branch: str = "main"
+    language: Literal["python", "javascript", "typescript", "java", "go"] = "python"
+    test_command: str | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug_has_owner(cls, value: str | None) -> str | None:
+        if value is not None and value.count("/") != 1:
+            raise ValueError("must look like owner/name")
+        return value
+
+
+class BrokerSettings(BaseModel):
+    """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
+
+    heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
+    maintenance_chance: int = Field(default=250_000, ge=0, le=1_000_000)
+    namespace: str = "suture"
+
+
+class Settings(BaseSettings):
+    """The root of suture's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUTURE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    database_url: str = "sqlite:///.suture/suture.db"
+    broker_url: str | None = Field(default=None, description="redis://...; unset: in-memory")
+    data_dir: Path = Path(".suture")
+    forge: Literal["github", "files"] = "files"
+    tickets_dir: Path = Path(".suture/tickets")
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    webhook_max_age_seconds: int = Field(default=300, ge=1)
+    webhook_max_bytes: int = Field(default=1_048_576, ge=1024)
+    poll_interval_seconds: int = Field(default=300, ge=5)
+    reconcile_interval_seconds: int = Field(default=60, ge=1)
+    stuck_after_seconds: int = Field(default=120, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    event_sample_size: int = Field(default=20, ge=1)
+    sentry: SentrySettings = Field(default_factory=SentrySettings)
+    datadog: DatadogSettings = Field(default_factory=DatadogSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    services: list[ServiceSettings] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [env_settings, init_settings]
+        toml_path = _CONFIG_FILE.get("path")
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return (*sources, file_secret_settings)
+
+    def service_for(self, *, sentry_project: str | None = None,
+                    datadog_service: str | None = None) -> ServiceSettings | None:
+        """The configured service an upstream project or service name belongs to."""
+        for service in self.services:
+            if sentry_project and service.sentry_project == sentry_project:
+                return service
+            if datadog_service and service.datadog_service == datadog_service:
+                return service
+        return None
+
+
+# Set only by load_settings, for the duration of one construction.
+_CONFIG_FILE: dict[str, Path | None] = {}
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from env, an optional TOML file and overrides; raise ConfigError."""
+    if config is not None and not config.is_file():
+        raise ConfigError(f"config file not found: {config}")
+    _CONFIG_FILE["path"] = config
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+    finally:
+        _CONFIG_FILE.pop("path", None)
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per bad key, naming it both as a dotted path and as its environment variable."""
+    lines = ["invalid configuration:"]
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        env = "SUTURE_" + "__".join(str(part).upper() for part in error["loc"])
+        lines.append(f"  {path} ({env}): {error['msg']}")
+    return "\n".join(lines)
