@@ -131,3 +131,71 @@ class Ticket(BaseModel):
 
     ref: str
     url: str
+
+
+class Cluster(BaseModel):
+    """A group of events that are the same bug, as the store holds it."""
+
+    id: int
+    fingerprint: str
+    title: str
+    exception_type: str = ""
+    culprit: str = ""
+    project: str = ""
+    platform: str = ""
+    status: ClusterStatus = ClusterStatus.OPEN
+    episode: int = 1
+    event_count: int = 0
+    user_count: int = 0
+    regressions: int = 0
+    first_seen: datetime
+    last_seen: datetime
+    links: dict[str, str] = Field(default_factory=dict)
+    upstream: dict[str, str] = Field(default_factory=dict)
+
+
+class Run(BaseModel):
+    """suture's work on one episode of a cluster."""
+
+    id: int
+    cluster_id: int
+    episode: int
+    state: RunState
+    reason: str = ""
+    attempts: int = 0
+    ticket_url: str = ""
+    details: dict[str, object] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class Transition(BaseModel):
+    """One recorded state change of a run."""
+
+    from_state: str
+    to_state: RunState
+    reason: str
+    at: datetime
+
+
+class Delivery(BaseModel):
+    """A payload accepted from outside (webhook, file), waiting to be or already processed."""
+
+    id: int
+    source: str
+    kind: str
+    payload: dict[str, object]
+    status: str
+    reason: str = ""
+    attempts: int = 0
+    received_at: datetime
+
+
+class IngestOutcome(BaseModel):
+    """What recording one event did: which cluster, whether it opened a run, and why."""
+
+    cluster_id: int | None = None
+    run_id: int | None = None
+    new_cluster: bool = False
+    regression: bool = False
+    duplicate: bool = False

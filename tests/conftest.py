@@ -1,0 +1,50 @@
+"""Shared fixtures: the store on SQLite and on the real PostgreSQL server, and recorded payloads.
+
+PostgreSQL is reached at 127.0.0.1:5432 (override with SUTURE_TEST_POSTGRES_URL); each test
+session gets its own throwaway database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from worker.store import SqlStore
+
+ADMIN_URL = os.environ.get("SUTURE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; its SQLAlchemy URL."""
+    name = f"suture_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _reset_postgres(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SqlStore]:
+    """A migrated, empty store, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'suture.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        _reset_postgres(url)
+    sql_store = SqlStore(url)
+    sql_store.migrate()
+    yield sql_store
+    sql_store.close()

@@ -1,0 +1,293 @@
+"""`SqlStore`: the one store, on SQLite or PostgreSQL, speaking suture's models.
+
+Each public method is one short transaction. State changes of a run are conditional updates
+(`WHERE state = expected`), so two workers handling the same redelivered message cannot both move
+a run forward; the loser sees False and stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.models import (
+    Cluster,
+    ClusterStatus,
+    Delivery,
+    ErrorEvent,
+    IngestOutcome,
+    Run,
+    RunState,
+    Transition,
+)
+from worker.store import recording
+from worker.store.engine import make_engine, upgrade
+from worker.store.tables import (
+    ClusterRow,
+    CursorRow,
+    DeliveryRow,
+    EventRow,
+    PublicationRow,
+    RunRow,
+    SlotRow,
+    TransitionRow,
+)
+from worker.store.upsert import insert_ignoring_conflict
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    """The store. `migrate()` once before use (the CLI and the app do it)."""
+
+    def __init__(self, url: str, clock: Clock = utc_now) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._clock = clock
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema."""
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # deliveries ---------------------------------------------------------------------------
+
+    def add_delivery(
+        self, source: str, kind: str, body: bytes, payload: dict[str, Any]
+    ) -> tuple[int, bool]:
+        """Keep an accepted payload; returns (id, created). The same body twice is one delivery."""
+        digest = hashlib.sha256(body).hexdigest()
+        now = self._clock()
+        with self.session() as session:
+            created = insert_ignoring_conflict(session, DeliveryRow, {
+                "source": source, "kind": kind, "body_sha256": digest, "payload": payload,
+                "status": "pending", "reason": "", "attempts": 0,
+                "received_at": now, "updated_at": now,
+            })
+            delivery_id = session.scalars(select(DeliveryRow.id).where(
+                DeliveryRow.source == source, DeliveryRow.body_sha256 == digest)).one()
+        return delivery_id, created
+
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        """A delivery by id."""
+        with self.session() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            return None if row is None else Delivery.model_validate(row, from_attributes=True)
+
+    def start_delivery(self, delivery_id: int) -> int:
+        """Count one processing attempt; returns the attempt number."""
+        with self.session() as session:
+            row = session.get(DeliveryRow, delivery_id, with_for_update=True)
+            if row is None:
+                return 0
+            row.attempts += 1
+            row.updated_at = self._clock()
+            return row.attempts
+
+    def finish_delivery(self, delivery_id: int, status: str, reason: str = "") -> None:
+        """Mark a delivery processed, ignored or failed, with the reason."""
+        with self.session() as session:
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(
+                status=status, reason=reason, updated_at=self._clock()))
+
+    def pending_deliveries(self, older_than: datetime) -> list[int]:
+        """Deliveries still pending that were last touched before `older_than`."""
+        with self.session() as session:
+            return list(session.scalars(select(DeliveryRow.id).where(
+                DeliveryRow.status == "pending", DeliveryRow.updated_at < older_than)
+                .order_by(DeliveryRow.id)))
+
+    def count_deliveries(self) -> int:
+        """How many deliveries were ever accepted."""
+        with self.session() as session:
+            return len(session.scalars(select(DeliveryRow.id)).all())
+
+    # events and clusters ------------------------------------------------------------------
+
+    def record_event(self, event: ErrorEvent, fingerprint: str, sample_size: int) -> IngestOutcome:
+        """Dedupe, cluster and sample one event; opens a run for a new cluster or a regression."""
+        with self.session() as session:
+            return recording.record_event(session, event, fingerprint, self._clock(), sample_size)
+
+    def get_cluster(self, cluster_id: int) -> Cluster | None:
+        """A cluster by id, with its distinct-user count."""
+        with self.session() as session:
+            row = session.get(ClusterRow, cluster_id)
+            if row is None:
+                return None
+            return _cluster(row, recording.user_count(session, cluster_id))
+
+    def find_cluster(self, fingerprint: str) -> Cluster | None:
+        """A cluster by fingerprint."""
+        with self.session() as session:
+            row = session.scalars(select(ClusterRow).where(
+                ClusterRow.fingerprint == fingerprint)).one_or_none()
+            return None if row is None else _cluster(row, recording.user_count(session, row.id))
+
+    def list_clusters(self) -> list[Cluster]:
+        """Every cluster, most recently seen first."""
+        with self.session() as session:
+            rows = session.scalars(select(ClusterRow).order_by(ClusterRow.last_seen.desc())).all()
+            return [_cluster(row, recording.user_count(session, row.id)) for row in rows]
+
+    def set_cluster_status(self, cluster_id: int, status: ClusterStatus) -> None:
+        """Mark a cluster open, resolved or ignored."""
+        with self.session() as session:
+            session.execute(update(ClusterRow).where(ClusterRow.id == cluster_id)
+                            .values(status=status.value))
+
+    def cluster_events(self, cluster_id: int) -> list[ErrorEvent]:
+        """The kept sample of a cluster's events, newest first."""
+        with self.session() as session:
+            rows = session.scalars(select(EventRow).where(EventRow.cluster_id == cluster_id)
+                                   .order_by(EventRow.timestamp.desc(), EventRow.id.desc()))
+            return [ErrorEvent.model_validate(row.payload) for row in rows]
+
+    # runs ---------------------------------------------------------------------------------
+
+    def get_run(self, run_id: int) -> Run | None:
+        """A run by id."""
+        with self.session() as session:
+            row = session.get(RunRow, run_id)
+            return None if row is None else _run(row)
+
+    def list_runs(self, cluster_id: int | None = None) -> list[Run]:
+        """Runs, oldest first, optionally of one cluster."""
+        with self.session() as session:
+            query = select(RunRow).order_by(RunRow.id)
+            if cluster_id is not None:
+                query = query.where(RunRow.cluster_id == cluster_id)
+            return [_run(row) for row in session.scalars(query)]
+
+    def start_attempt(self, run_id: int) -> int:
+        """Count one stage attempt on a run (also its heartbeat); returns the attempt number."""
+        with self.session() as session:
+            row = session.get(RunRow, run_id, with_for_update=True)
+            if row is None:
+                return 0
+            row.attempts += 1
+            row.updated_at = self._clock()
+            return row.attempts
+
+    def transition(self, run_id: int, expected: RunState, new: RunState, reason: str,
+                   **details: Any) -> bool:
+        """Move a run from `expected` to `new` with a reason; False if it was not in `expected`."""
+        now = self._clock()
+        values: dict[str, Any] = {"state": new.value, "reason": reason, "updated_at": now,
+                                  "attempts": 0}
+        with self.session() as session:
+            if details:
+                row = session.get(RunRow, run_id)
+                if row is not None:
+                    values["details"] = {**row.details, **details}
+            result = session.execute(update(RunRow).where(
+                RunRow.id == run_id, RunRow.state == expected.value).values(**values))
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
+            session.add(TransitionRow(run_id=run_id, from_state=expected.value,
+                                      to_state=new.value, reason=reason, at=now))
+            return True
+
+    def set_ticket(self, run_id: int, url: str) -> None:
+        """Remember where a run's ticket was filed."""
+        with self.session() as session:
+            session.execute(update(RunRow).where(RunRow.id == run_id).values(ticket_url=url))
+
+    def transitions(self, run_id: int) -> list[Transition]:
+        """A run's history, oldest first."""
+        with self.session() as session:
+            rows = session.scalars(select(TransitionRow).where(TransitionRow.run_id == run_id)
+                                   .order_by(TransitionRow.id))
+            return [Transition(from_state=row.from_state, to_state=RunState(row.to_state),
+                               reason=row.reason, at=row.at) for row in rows]
+
+    def stuck_runs(self, older_than: datetime) -> list[Run]:
+        """Runs in a non-terminal state not touched since `older_than`."""
+        live = [state.value for state in RunState if not state.terminal]
+        with self.session() as session:
+            rows = session.scalars(select(RunRow).where(
+                RunRow.state.in_(live), RunRow.updated_at < older_than).order_by(RunRow.id))
+            return [_run(row) for row in rows]
+
+    # cursors, publications, slots ---------------------------------------------------------
+
+    def get_cursor(self, source: str) -> str | None:
+        """Where the poller of `source` stopped."""
+        with self.session() as session:
+            row = session.get(CursorRow, source)
+            return None if row is None else row.value
+
+    def set_cursor(self, source: str, value: str) -> None:
+        """Persist a poller's position."""
+        with self.session() as session:
+            row = session.get(CursorRow, source, with_for_update=True)
+            if row is None:
+                session.add(CursorRow(source=source, value=value, updated_at=self._clock()))
+            else:
+                row.value, row.updated_at = value, self._clock()
+
+    def claim_publication(self, key: str, run_id: int, kind: str) -> tuple[str, str]:
+        """Record the intent to publish under `key`; returns (status, url) of the record."""
+        now = self._clock()
+        with self.session() as session:
+            insert_ignoring_conflict(session, PublicationRow, {
+                "key": key, "run_id": run_id, "kind": kind, "status": "intent",
+                "external_ref": "", "url": "", "created_at": now, "updated_at": now})
+            row = session.scalars(select(PublicationRow).where(PublicationRow.key == key)).one()
+            return row.status, row.url
+
+    def complete_publication(self, key: str, external_ref: str, url: str) -> None:
+        """Mark a publication done, with where it lives."""
+        with self.session() as session:
+            session.execute(update(PublicationRow).where(PublicationRow.key == key).values(
+                status="done", external_ref=external_ref, url=url, updated_at=self._clock()))
+
+    def count_publications(self, kind: str | None = None) -> int:
+        """How many publications are recorded (done or not)."""
+        with self.session() as session:
+            query = select(PublicationRow.id)
+            if kind:
+                query = query.where(PublicationRow.kind == kind)
+            return len(session.scalars(query).all())
+
+    def claim_slot(self, job: str, slot: str) -> bool:
+        """Claim a scheduled tick; False if some scheduler already did."""
+        with self.session() as session:
+            return insert_ignoring_conflict(session, SlotRow, {
+                "job": job, "slot": slot, "claimed_at": self._clock()})
+
+
+def _cluster(row: ClusterRow, users: int) -> Cluster:
+    cluster = Cluster.model_validate(row, from_attributes=True)
+    return cluster.model_copy(update={
+        "user_count": users,
+        "first_seen": recording.as_utc(row.first_seen),
+        "last_seen": recording.as_utc(row.last_seen),
+    })
+
+
+def _run(row: RunRow) -> Run:
+    run = Run.model_validate(row, from_attributes=True)
+    return run.model_copy(update={"created_at": recording.as_utc(row.created_at),
+                                  "updated_at": recording.as_utc(row.updated_at)})
