@@ -93,6 +93,15 @@ class ServiceSettings(BaseModel):
         return value
 
 
+class PolicySettings(BaseModel):
+    """What triage lets through."""
+
+    levels: list[str] = Field(default_factory=lambda: ["error", "fatal", "critical"])
+    ignore_types: list[str] = Field(default_factory=list)
+    require_service: bool = Field(
+        default=False, description="skip clusters whose project maps to no configured service")
+
+
 class BrokerSettings(BaseModel):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
@@ -127,6 +136,9 @@ class Settings(BaseSettings):
     datadog: DatadogSettings = Field(default_factory=DatadogSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
+                                / "playbooks")
     services: list[ServiceSettings] = Field(default_factory=list)
 
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +78,7 @@ class StandIn:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.calls: list[Call] = []
         self._faults: list[Reply] = []
+        self._slow: list[tuple[str, re.Pattern[str], float]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
@@ -97,9 +99,14 @@ class StandIn:
         with self._lock:
             self._faults.extend([reply] * times)
 
+    def slow(self, method: str, pattern: str, seconds: float) -> None:
+        """Hold matching requests for `seconds` before answering (to crash a client mid-call)."""
+        self._slow.append((method.upper(), re.compile(pattern), seconds))
+
     def start(self) -> StandIn:
         """Serve in a daemon thread; returns self for chaining."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -120,6 +127,10 @@ class StandIn:
             self.calls.append(call)
             if self._faults:
                 return self._faults.pop(0)
+            delay = max((seconds for method, pattern, seconds in self._slow
+                         if method == call.method and pattern.fullmatch(call.path)), default=0.0)
+        if delay:
+            time.sleep(delay)
         for method, pattern, handler in self.routes:
             match = pattern.fullmatch(call.path)
             if method == call.method and match:

@@ -1,0 +1,70 @@
+"""Helpers shared by tests: building a wired suture on the in-memory broker, signing webhooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from worker.app import App, build_app
+from worker.settings import load_settings
+from worker.signatures import sentry_signature
+from worker.webserver import serve_in_thread
+
+SECRET = "test-client-secret"
+DD_SECRET = "test-datadog-secret"
+
+
+def make_settings(tmp_path: Path, database_url: str | None = None, **overrides: Any):
+    values: dict[str, Any] = {
+        "database_url": database_url or f"sqlite:///{tmp_path / 'suture.db'}",
+        "tickets_dir": tmp_path / "tickets",
+        "sentry": {"client_secret": SECRET},
+        "datadog": {"webhook_secret": DD_SECRET},
+    }
+    values.update(overrides)
+    return load_settings(None, **values)
+
+
+def make_app(tmp_path: Path, clock=None, **kwargs: Any) -> App:
+    settings = make_settings(tmp_path, **kwargs.pop("settings", {}))
+    return build_app(settings, clock=clock or (lambda: datetime.now(UTC)), **kwargs)
+
+
+def sentry_headers(body: bytes, resource: str = "event_alert", secret: str = SECRET,
+                   timestamp: float | None = None) -> dict[str, str]:
+    return {"Content-Type": "application/json", "Sentry-Hook-Resource": resource,
+            "Sentry-Hook-Timestamp": str(int(timestamp if timestamp is not None else time.time())),
+            "Sentry-Hook-Signature": sentry_signature(body, secret)}
+
+
+def compact(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def drain(app: App) -> None:
+    """Run the in-memory broker's queue until every message (and retry) is done."""
+    worker = app.worker(threads=2)
+    worker.start()
+    try:
+        app.broker.join("default", fail_fast=False)
+        worker.join()
+    finally:
+        worker.stop()
+
+
+@contextmanager
+def served(app: App) -> Iterator[httpx.Client]:
+    """The app's web served over real HTTP; an httpx client pointed at it."""
+    server, url = serve_in_thread(app.web())
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True

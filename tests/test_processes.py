@@ -1,0 +1,174 @@
+"""End to end over real processes: `suture web` and `suture worker` on Redis and PostgreSQL.
+
+A signed webhook goes into the web process, the worker process files the ticket on the GitHub
+stand-in (PyGithub over HTTP), and the store is PostgreSQL. The crash test `kill -9`s the worker
+while its ticket request is in flight, restarts it, and checks the run completes exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from integrations.standins.base import recorded
+from integrations.standins.github import GitHubStandIn
+from tests.conftest import _reset_postgres
+from tests.support import SECRET, compact, sentry_headers
+from worker.models import RunState
+from worker.store import SqlStore
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+TOKEN = "process-test-token"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Stack:
+    """The processes of one test and the means to look at them."""
+
+    def __init__(self, tmp_path: Path, database_url: str, github: GitHubStandIn) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logs = tmp_path
+        self.env = {
+            **os.environ,
+            "SUTURE_DATABASE_URL": database_url,
+            "SUTURE_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "SUTURE_BROKER__NAMESPACE": f"suture-test-{uuid.uuid4().hex[:8]}",
+            "SUTURE_BROKER__HEARTBEAT_TIMEOUT_MS": "2000",
+            "SUTURE_BROKER__MAINTENANCE_CHANCE": "1000000",
+            "SUTURE_STUCK_AFTER_SECONDS": "2",
+            "SUTURE_FORGE": "github",
+            "SUTURE_GITHUB__BASE_URL": github.url,
+            "SUTURE_GITHUB__TOKEN": TOKEN,
+            "SUTURE_SENTRY__CLIENT_SECRET": SECRET,
+            "SUTURE_PORT": str(self.port),
+            "SUTURE_SERVICES": '[{"name": "shop", "sentry_project": "python", '
+                               '"repository": ".", "slug": "acme/shop"}]',
+        }
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.store = SqlStore(database_url)
+        self.store.migrate()
+
+    def start(self, command: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{command}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "worker.cli", command], cwd=ROOT,
+                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def start_web(self) -> None:
+        self.start("web")
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 30, "the web process")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.store.close()
+
+    def post(self, body: bytes, **kwargs: object) -> httpx.Response:
+        return httpx.post(f"{self.url}/hooks/sentry", content=body,
+                          headers=sentry_headers(body, **kwargs), timeout=10)
+
+    def runs(self) -> list:
+        return self.store.list_runs()
+
+
+@pytest.fixture
+def github() -> Iterator[GitHubStandIn]:
+    standin = GitHubStandIn(token=TOKEN)
+    standin.add_repo("acme", "shop")
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def stack(tmp_path, postgres_database, github) -> Iterator[Stack]:
+    _reset_postgres(postgres_database)
+    processes = Stack(tmp_path, postgres_database, github)
+    yield processes
+    processes.stop()
+
+
+def alert() -> bytes:
+    return compact(recorded("sentry/webhook-event-alert-triggered.json"))
+
+
+def test_signed_webhook_makes_exactly_one_ticket_and_replays_make_none(stack, github):
+    stack.start_web()
+    stack.start("worker")
+    body = alert()
+    bad = stack.post(body, secret="not-the-secret")
+    assert bad.status_code == 401
+    assert stack.store.count_deliveries() == 0
+    first = stack.post(body)
+    assert first.status_code == 202, first.text
+    wait_until(lambda: any(run.state == RunState.TICKETED for run in stack.runs()), 60,
+               "the ticket")
+    again = stack.post(body)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    time.sleep(1)  # give a wrongly re-enqueued message the chance to show itself
+    issues = github.issues("acme", "shop")
+    assert len(issues) == 1
+    assert "suture:ticket:" in issues[0]["body"]
+    assert [run.state for run in stack.runs()] == [RunState.TICKETED]
+    assert stack.store.count_deliveries() == 1
+
+
+def test_a_worker_killed_mid_publish_completes_the_run_once_after_restart(stack, github):
+    github.slow("POST", r"/repos/acme/shop/issues", 3.0)
+    stack.start_web()
+    worker = stack.start("worker")
+    assert stack.post(alert()).status_code == 202
+    wait_until(lambda: any(call.method == "POST" and call.path.endswith("/issues")
+                           for call in github.calls), 60, "the ticket request")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    run = stack.runs()[0]
+    assert run.state == RunState.PUBLISHING
+    stack.start("worker")
+    wait_until(lambda: stack.runs()[0].state == RunState.TICKETED, 90, "the run to complete")
+    time.sleep(2)  # both the broker's redelivery and the reconciler may fire: neither may duplicate
+    assert len(github.issues("acme", "shop")) == 1
+    assert stack.store.count_publications("ticket") == 1
+    ticketed = [t for t in stack.store.transitions(run.id) if t.to_state == RunState.TICKETED]
+    assert len(ticketed) == 1

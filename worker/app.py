@@ -1,0 +1,100 @@
+"""The composition root: the only module under `worker/` that imports `integrations`.
+
+It reads the settings once, picks the adapters they name (Sentry and Datadog sources, the GitHub
+or files forge), builds the store and the broker, declares the actors, and hands out the web app,
+the worker and the scheduler. Tests and the demo build an `App` the same way with stand-in URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import dramatiq
+from fastapi import FastAPI
+
+from integrations.datadog import DatadogSource
+from integrations.files_forge import FilesForge
+from integrations.github import GitHubTickets
+from integrations.sentry import SentrySource
+from worker.actors import Actors, declare
+from worker.broker import make_broker
+from worker.ports import ErrorSource, TicketForge
+from worker.reconcile import ReconcileReport, reconcile
+from worker.render import Renderer
+from worker.settings import Settings
+from worker.stages import Deps
+from worker.store import SqlStore, utc_now
+from worker.web import WebDeps, create_web
+
+log = logging.getLogger("suture")
+
+
+@dataclass
+class App:
+    """A wired suture: store, broker, actors and the stages' dependencies."""
+
+    settings: Settings
+    store: SqlStore
+    broker: dramatiq.Broker
+    actors: Actors
+    deps: Deps
+    clock: Callable[[], datetime]
+
+    def web(self) -> FastAPI:
+        """The webhook and health HTTP application."""
+        return create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
+                                  clock=self.clock))
+
+    def worker(self, threads: int = 4) -> dramatiq.Worker:
+        """A Dramatiq worker consuming this app's queues (not yet started)."""
+        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=200)
+
+    def reconcile(self) -> ReconcileReport:
+        """Re-send stuck runs and pending deliveries."""
+        return reconcile(self.deps, self.actors, self.clock())
+
+    def close(self) -> None:
+        """Release the broker's and the store's connections."""
+        self.broker.close()
+        self.store.close()
+
+
+def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+              forge: TicketForge | None = None,
+              sources: Mapping[str, ErrorSource] | None = None, migrate: bool = True) -> App:
+    """Wire suture from its settings; `forge` and `sources` override the configured adapters."""
+    store = SqlStore(settings.database_url, clock=clock)
+    if migrate:
+        store.migrate()
+    deps = Deps(
+        settings=settings,
+        store=store,
+        forge=forge if forge is not None else make_forge(settings),
+        renderer=Renderer(settings.playbooks_dir),
+        sources=dict(sources) if sources is not None else make_sources(settings),
+        clock=clock,
+    )
+    broker = make_broker(settings)
+    actors = declare(broker, deps)
+    return App(settings=settings, store=store, broker=broker, actors=actors, deps=deps,
+               clock=clock)
+
+
+def make_forge(settings: Settings) -> TicketForge:
+    """The ticket forge the settings name."""
+    if settings.forge == "github":
+        return GitHubTickets(settings.github)
+    return FilesForge(settings.tickets_dir)
+
+
+def make_sources(settings: Settings) -> dict[str, ErrorSource]:
+    """The error sources that have enough configuration to poll."""
+    sources: dict[str, ErrorSource] = {}
+    if settings.sentry.pollable:
+        sources["sentry"] = SentrySource(settings.sentry)
+    if settings.datadog.pollable:
+        sources["datadog"] = DatadogSource(settings.datadog)
+    return sources

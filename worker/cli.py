@@ -1,0 +1,178 @@
+"""The `suture` command line: run the service (embedded or as separate processes), ingest a file,
+upgrade the database, show status, and run the demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from worker.settings import ConfigError, Settings, load_settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="suture: production errors in, reviewed fixes out.")
+db_cli = typer.Typer(help="Database maintenance.")
+cli.add_typer(db_cli, name="db")
+
+ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
+                            help="TOML configuration file.")
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        typer.echo(f"suture: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1):
+        pass
+
+
+@cli.command()
+def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
+    """Everything in one process: web, worker and scheduler (in-memory broker, SQLite)."""
+    from worker.app import build_app
+    from worker.scheduler import Scheduler
+
+    _logging()
+    app = build_app(_settings(config))
+    worker = app.worker(threads)
+    worker.start()
+    scheduler = Scheduler(app)
+    scheduler.start()
+    try:
+        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
+    finally:
+        scheduler.stop()
+        worker.stop()
+        app.close()
+
+
+@cli.command()
+def web(config: Path | None = ConfigOption) -> None:
+    """The webhook receiver (production: with `suture worker` on Redis)."""
+    from worker.app import build_app
+
+    _logging()
+    app = build_app(_settings(config))
+    try:
+        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
+    finally:
+        app.close()
+
+
+@cli.command()
+def worker(config: Path | None = ConfigOption, threads: int = 4) -> None:
+    """A Dramatiq worker on the Redis broker; re-sends stuck work at start."""
+    from worker.app import build_app
+
+    _logging()
+    settings = _settings(config)
+    if not settings.broker_url:
+        typer.echo("suture: `suture worker` needs SUTURE_BROKER_URL (use `suture run` for the "
+                   "embedded mode)", err=True)
+        raise typer.Exit(2)
+    app = build_app(settings)
+    dramatiq_worker = app.worker(threads)
+    dramatiq_worker.start()
+    report = app.reconcile()
+    logging.getLogger("suture").info("worker started; re-sent %d runs, %d deliveries",
+                                     len(report.runs), len(report.deliveries))
+    try:
+        _wait_for_signal()
+    finally:
+        dramatiq_worker.stop()
+        app.close()
+
+
+@cli.command()
+def scheduler(config: Path | None = ConfigOption) -> None:
+    """Periodic polls and reconciler passes; one leader across processes through Redis."""
+    from worker.app import build_app
+    from worker.scheduler import RedisLeader, Scheduler
+
+    _logging()
+    settings = _settings(config)
+    app = build_app(settings)
+    leader = RedisLeader(settings.broker_url) if settings.broker_url else None
+    ticker = Scheduler(app, leader)
+    ticker.start()
+    try:
+        _wait_for_signal()
+    finally:
+        ticker.stop()
+        app.close()
+
+
+@cli.command()
+def ingest(file: Path, config: Path | None = ConfigOption) -> None:
+    """Feed a payload file (a Sentry or Datadog event or webhook body) through the webhook path."""
+    from worker.ingest_file import ingest_file
+
+    _logging()
+    try:
+        report = ingest_file(_settings(config), file)
+    except ValueError as exc:
+        typer.echo(f"suture: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, indent=2))
+
+
+@cli.command()
+def status(config: Path | None = ConfigOption) -> None:
+    """Clusters and their runs, newest first."""
+    from worker.store import SqlStore
+
+    settings = _settings(config)
+    store = SqlStore(settings.database_url)
+    store.migrate()
+    for cluster in store.list_clusters():
+        typer.echo(f"cluster {cluster.id} [{cluster.status}] {cluster.title} "
+                   f"({cluster.event_count} events, {cluster.user_count} users)")
+        for run in store.list_runs(cluster.id):
+            typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - {run.reason}")
+    store.close()
+
+
+@cli.command()
+def demo(keep: bool = typer.Option(False, help="Keep the demo's working folder.")) -> None:
+    """The whole loop offline: a sample app crashes, Sentry's webhook arrives, a ticket is filed."""
+    from worker.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))
+
+
+@db_cli.command("upgrade")
+def db_upgrade(config: Path | None = ConfigOption) -> None:
+    """Create or upgrade the database schema."""
+    from worker.store import SqlStore
+
+    store = SqlStore(_settings(config).database_url)
+    store.migrate()
+    store.close()
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="suture")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Triage policy: pure decisions over a cluster, each returning the reason it gives.
+
+Nothing here touches the store or the network, so every rule is a plain unit test and every
+"no" lands in the run's history (and later the weekly digest) as a sentence.
+"""
+
+from __future__ import annotations
+
+from worker.models import Cluster, ClusterStatus, Decision, ErrorEvent
+from worker.settings import PolicySettings, ServiceSettings
+
+
+def triage(cluster: Cluster, event: ErrorEvent | None, service: ServiceSettings | None,
+           policy: PolicySettings) -> Decision:
+    """Whether suture should act on this cluster now, and why."""
+    for rule in (_status, _level, _type, _service):
+        decision = rule(cluster, event, service, policy)
+        if not decision.allowed:
+            return decision
+    owner = f"service {service.name}" if service else f"project {cluster.project or 'unknown'}"
+    return Decision(allowed=True, reason=f"{cluster.exception_type or 'error'} in {owner} "
+                                         f"passes the triage policy")
+
+
+def _status(cluster: Cluster, _event: ErrorEvent | None, _service: ServiceSettings | None,
+            _policy: PolicySettings) -> Decision:
+    if cluster.status == ClusterStatus.IGNORED:
+        return Decision(allowed=False, reason="the cluster is ignored")
+    return Decision(allowed=True, reason="cluster is open")
+
+
+def _level(_cluster: Cluster, event: ErrorEvent | None, _service: ServiceSettings | None,
+           policy: PolicySettings) -> Decision:
+    level = (event.level if event else "error").lower()
+    if level not in {allowed.lower() for allowed in policy.levels}:
+        return Decision(allowed=False, reason=f"level {level!r} is below the policy's "
+                                              f"{', '.join(policy.levels)}")
+    return Decision(allowed=True, reason=f"level {level} is allowed")
+
+
+def _type(cluster: Cluster, _event: ErrorEvent | None, _service: ServiceSettings | None,
+          policy: PolicySettings) -> Decision:
+    if cluster.exception_type and cluster.exception_type in policy.ignore_types:
+        return Decision(allowed=False, reason=f"{cluster.exception_type} is on the ignore list")
+    return Decision(allowed=True, reason="type not ignored")
+
+
+def _service(cluster: Cluster, _event: ErrorEvent | None, service: ServiceSettings | None,
+             policy: PolicySettings) -> Decision:
+    if service is None and policy.require_service:
+        return Decision(allowed=False, reason=f"no configured service maps project "
+                                              f"{cluster.project or 'unknown'!r} to a repository")
+    return Decision(allowed=True, reason="service known or not required")

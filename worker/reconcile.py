@@ -1,0 +1,40 @@
+"""The reconciler: re-sends work the broker lost or a dead worker left behind.
+
+The database is the source of truth. A run in a non-terminal state that nobody has touched for
+`stuck_after_seconds`, or a delivery still pending after as long, gets its message sent again;
+the stages are idempotent, so a re-send that races a slow worker is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from worker.actors import Actors
+from worker.stages import Deps
+
+log = logging.getLogger("suture.reconcile")
+
+
+@dataclass
+class ReconcileReport:
+    """What one pass re-sent."""
+
+    runs: list[int]
+    deliveries: list[int]
+
+
+def reconcile(deps: Deps, actors: Actors, now: datetime,
+              stuck_after: timedelta | None = None) -> ReconcileReport:
+    """Re-send messages for stuck runs and pending deliveries older than `stuck_after`."""
+    horizon = now - (stuck_after if stuck_after is not None
+                     else timedelta(seconds=deps.settings.stuck_after_seconds))
+    runs = [run.id for run in deps.store.stuck_runs(horizon)
+            if actors.send_for_state(run.id, run.state)]
+    deliveries = deps.store.pending_deliveries(horizon)
+    for delivery_id in deliveries:
+        actors.ingest_delivery.send(delivery_id)
+    if runs or deliveries:
+        log.info("reconciler re-sent runs %s and deliveries %s", runs, deliveries)
+    return ReconcileReport(runs=runs, deliveries=deliveries)

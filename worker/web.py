@@ -1,0 +1,159 @@
+"""The HTTP face of suture: webhook receivers and health checks (FastAPI).
+
+A webhook is verified over its raw bytes, checked for shape, stored as a delivery and enqueued;
+the answer (202) comes back in milliseconds because no vendor call happens here. Bad input gets a
+4xx with the reason in the body (and in `Sentry-Hook-Error` for Sentry's delivery log), never a
+500; anything accepted is in the store before the answer, so a lost message is re-sent by the
+reconciler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from worker.actors import Actors
+from worker.normalise import PayloadError, from_datadog_monitor, from_sentry_webhook
+from worker.settings import Settings
+from worker.signatures import verify_secret_header, verify_sentry
+from worker.store import SqlStore
+
+log = logging.getLogger("suture.web")
+
+SENTRY_RESOURCES_WITH_ERRORS = {"event_alert", "issue", "error"}
+
+
+@dataclass
+class WebDeps:
+    """What the web process needs."""
+
+    settings: Settings
+    store: SqlStore
+    actors: Actors
+    clock: Callable[[], datetime]
+
+
+class Rejection(Exception):
+    """A request we refuse, with the status and a reason for the sender."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def create_web(deps: WebDeps) -> FastAPI:
+    """The FastAPI application."""
+    web = FastAPI(title="suture", version="0.1.0", docs_url=None, redoc_url=None)
+
+    @web.exception_handler(Rejection)
+    async def _rejected(_request: Request, exc: Rejection) -> JSONResponse:
+        return JSONResponse({"error": exc.reason}, status_code=exc.status,
+                            headers={"Sentry-Hook-Error": exc.reason[:200]})
+
+    @web.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @web.get("/readyz")
+    def readyz() -> JSONResponse:
+        try:
+            with deps.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means "not ready", with the reason
+            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @web.post("/hooks/sentry", status_code=202)
+    async def sentry_hook(request: Request) -> JSONResponse:
+        body = await _read_body(request, deps.settings.webhook_max_bytes)
+        secret = deps.settings.sentry.client_secret
+        if secret is None:
+            raise Rejection(503, "the Sentry webhook is not configured (no client secret)")
+        decision = verify_sentry(body, request.headers.get("sentry-hook-signature"),
+                                 secret.get_secret_value(),
+                                 request.headers.get("sentry-hook-timestamp"), deps.clock(),
+                                 deps.settings.webhook_max_age_seconds)
+        if not decision.allowed:
+            raise Rejection(401, decision.reason)
+        resource = request.headers.get("sentry-hook-resource", "")
+        if not resource:
+            raise Rejection(400, "missing Sentry-Hook-Resource header")
+        payload = _parse_json(body)
+        if resource == "installation":
+            return JSONResponse({"acknowledged": "installation"}, status_code=200)
+        if resource not in SENTRY_RESOURCES_WITH_ERRORS:
+            return JSONResponse({"ignored": f"resource {resource!r} carries no error"}, 200)
+        _check(lambda: from_sentry_webhook(resource, payload))
+        return _accept(deps, "sentry", resource, body, payload)
+
+    @web.post("/hooks/datadog", status_code=202)
+    async def datadog_hook(request: Request) -> JSONResponse:
+        body = await _read_body(request, deps.settings.webhook_max_bytes)
+        settings = deps.settings.datadog
+        if settings.webhook_secret is None:
+            raise Rejection(503, "the Datadog webhook is not configured (no secret)")
+        decision = verify_secret_header(request.headers.get(settings.webhook_header),
+                                        settings.webhook_secret.get_secret_value())
+        if not decision.allowed:
+            raise Rejection(401, decision.reason)
+        payload = _parse_json(body)
+        transition = str(payload.get("alert_transition", ""))
+        if transition.lower().startswith("recovered"):
+            return JSONResponse({"ignored": "a recovery carries no new error"}, status_code=200)
+        _check(lambda: from_datadog_monitor(payload))
+        return _accept(deps, "datadog", "monitor", body, payload)
+
+    return web
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Rejection(413, f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Rejection(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejection(400, f"body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise Rejection(422, "body must be a JSON object")
+    return payload
+
+
+def _check(normalise: Callable[[], object]) -> None:
+    try:
+        normalise()
+    except PayloadError as exc:
+        raise Rejection(422, f"unexpected payload shape: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise Rejection(422, f"unexpected payload shape: {type(exc).__name__}: {exc}") from None
+
+
+def _accept(deps: WebDeps, source: str, kind: str, body: bytes,
+            payload: dict[str, Any]) -> JSONResponse:
+    delivery_id, created = deps.store.add_delivery(source, kind, body, payload)
+    if not created:
+        return JSONResponse({"duplicate": True, "delivery": delivery_id}, status_code=200)
+    try:
+        deps.actors.ingest_delivery.send(delivery_id)
+    except Exception as exc:  # the broker is down: the delivery is stored, the reconciler re-sends
+        log.warning("could not enqueue delivery %s (%s); the reconciler will", delivery_id, exc)
+    return JSONResponse({"accepted": True, "delivery": delivery_id}, status_code=202)

@@ -1,0 +1,29 @@
+"""Serving the web application on a background thread (the demo and the tests use it)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI
+
+
+def serve_in_thread(web: FastAPI, host: str = "127.0.0.1") -> tuple[uvicorn.Server, str]:
+    """Start uvicorn on a free port in a daemon thread; returns the server and its base URL.
+
+    Stop it with `server.should_exit = True`.
+    """
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="suture-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        raise RuntimeError("the web server did not start")
+    return server, f"http://{host}:{port}"
