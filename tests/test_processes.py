@@ -62,20 +62,23 @@ class Stack:
             "SUTURE_BROKER__HEARTBEAT_TIMEOUT_MS": "2000",
             "SUTURE_BROKER__MAINTENANCE_CHANCE": "1000000",
             "SUTURE_STUCK_AFTER_SECONDS": "2",
+            "SUTURE_PUBLISH_LEASE_SECONDS": "8",
             "SUTURE_FORGE": "github",
             "SUTURE_GITHUB__BASE_URL": github.url,
             "SUTURE_GITHUB__TOKEN": TOKEN,
             "SUTURE_SENTRY__CLIENT_SECRET": SECRET,
             "SUTURE_PORT": str(self.port),
-            "SUTURE_SERVICES": '[{"name": "shop", "sentry_project": "python", '
+            "SUTURE_SERVICES": '[{"name": "shop", "sentry_project": "front-end", '
                                '"repository": ".", "slug": "acme/shop"}]',
         }
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.log_files: list = []
         self.store = SqlStore(database_url)
         self.store.migrate()
 
     def start(self, command: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{command}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        self.log_files.append(log)
         proc = subprocess.Popen([sys.executable, "-m", "worker.cli", command], cwd=ROOT,
                                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -102,6 +105,8 @@ class Stack:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        for log in self.log_files:
+            log.close()
         self.store.close()
 
     def post(self, body: bytes, **kwargs: object) -> httpx.Response:

@@ -133,9 +133,16 @@ def test_cursors_publications_and_slots(store):
     store.set_cursor("sentry", "2026-11-01T13:00:00Z")
     assert store.get_cursor("sentry") == "2026-11-01T13:00:00Z"
     run_id = store.record_event(event("e1"), "fp1", sample_size=5).run_id
-    assert store.claim_publication("ticket:fp1:1", run_id, "ticket") == ("intent", "")
+    first = store.lease_publication("ticket:fp1:1", run_id, "ticket", "a", ttl_seconds=60)
+    assert (first.status, first.owned) == ("intent", True)
+    rival = store.lease_publication("ticket:fp1:1", run_id, "ticket", "b", ttl_seconds=60)
+    assert not rival.owned and rival.until == first.until
+    expired = store.lease_publication("ticket:fp1:2", run_id, "ticket", "a", ttl_seconds=-1)
+    assert store.lease_publication("ticket:fp1:2", run_id, "ticket", "b", 60).owned
+    assert expired.owned
     store.complete_publication("ticket:fp1:1", "7", "https://x/7")
-    assert store.claim_publication("ticket:fp1:1", run_id, "ticket") == ("done", "https://x/7")
-    assert store.count_publications("ticket") == 1
+    done = store.lease_publication("ticket:fp1:1", run_id, "ticket", "c", ttl_seconds=60)
+    assert (done.status, done.url, done.owned) == ("done", "https://x/7", False)
+    assert store.count_publications("ticket") == 2
     assert store.claim_slot("poll:sentry", "2026-11-01T12:05")
     assert not store.claim_slot("poll:sentry", "2026-11-01T12:05")

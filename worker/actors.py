@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -67,6 +68,7 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         try:
             result = stages.ingest_delivery(deps, delivery_id)
         except PermanentError as exc:
+            log.error("delivery %s failed: %s", delivery_id, exc)
             deps.store.finish_delivery(delivery_id, "failed", str(exc))
             return
         except TransientError as exc:
@@ -90,7 +92,12 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
             actors.publish_run.send(run_id)
 
     def publish_run(run_id: int) -> None:
-        _run_stage(deps, run_id, stages.publish)
+        try:
+            _run_stage(deps, run_id, stages.publish)
+        except stages.Deferred as exc:
+            delay = _delay_until(deps, exc.until)
+            log.info("run %s deferred for %.1f s: %s", run_id, delay / 1000, exc)
+            actors.publish_run.send_with_options(args=(run_id,), delay=delay)
 
     actors = Actors(
         ingest_delivery=actor(ingest_delivery, "ingest_delivery"),
@@ -109,24 +116,34 @@ def _run_stage(deps: Deps, run_id: int,
         return None
     attempt = deps.store.start_attempt(run_id)
     if attempt > deps.settings.max_attempts:
-        deps.store.transition(run_id, run.state, RunState.FAILED,
-                              f"gave up after {deps.settings.max_attempts} attempts at "
-                              f"{stage.__name__}")
-        return RunState.FAILED
+        return _fail(deps, run_id, f"gave up after {deps.settings.max_attempts} attempts at "
+                                   f"{stage.__name__}")
     try:
         return stage(deps, run_id)
     except PermanentError as exc:
-        deps.store.transition(run_id, run.state, RunState.FAILED, f"{stage.__name__}: {exc}")
-        return RunState.FAILED
+        log.error("run %s failed at %s: %s", run_id, stage.__name__, exc)
+        return _fail(deps, run_id, f"{stage.__name__}: {exc}")
     except TransientError as exc:
+        log.warning("run %s: %s attempt %d failed: %s", run_id, stage.__name__, attempt, exc)
         if attempt >= deps.settings.max_attempts:
-            current = deps.store.get_run(run_id)
-            if current is not None and not current.state.terminal:
-                deps.store.transition(run_id, current.state, RunState.FAILED,
-                                      f"gave up after {attempt} attempts at {stage.__name__}: "
-                                      f"{exc}")
-            return RunState.FAILED
+            return _fail(deps, run_id, f"gave up after {attempt} attempts at {stage.__name__}: "
+                                       f"{exc}")
         raise
+
+
+def _fail(deps: Deps, run_id: int, reason: str) -> RunState:
+    """Move a run, from whatever live state the stage left it in, to FAILED with `reason`."""
+    current = deps.store.get_run(run_id)
+    if current is not None and not current.state.terminal:
+        deps.store.transition(run_id, current.state, RunState.FAILED, reason)
+    return RunState.FAILED
+
+
+def _delay_until(deps: Deps, until: datetime | None) -> int:
+    """Milliseconds from now until `until` (plus a second of slack), at least one second."""
+    now = deps.clock() if deps.clock else datetime.now(UTC)
+    seconds = (until - now).total_seconds() if until else 0.0
+    return int(max(seconds, 0.0) * 1000) + 1000
 
 
 def _give_up_delivery_if_last(deps: Deps, delivery_id: int, attempt: int,

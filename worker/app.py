@@ -57,8 +57,12 @@ class App:
         return reconcile(self.deps, self.actors, self.clock())
 
     def close(self) -> None:
-        """Release the broker's and the store's connections."""
+        """Release the broker's, the adapters' and the store's connections."""
         self.broker.close()
+        for adapter in (*self.deps.sources.values(), self.deps.forge):
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
         self.store.close()
 
 

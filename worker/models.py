@@ -199,3 +199,12 @@ class IngestOutcome(BaseModel):
     new_cluster: bool = False
     regression: bool = False
     duplicate: bool = False
+
+
+class Lease(BaseModel):
+    """A publication's record: its status, where it lives, and whether the caller holds it."""
+
+    status: str
+    url: str = ""
+    owned: bool = False
+    until: datetime | None = None

@@ -8,6 +8,7 @@ store before it is filed and looked up on the forge before it is created.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,14 @@ class Deps:
     renderer: Renderer
     sources: Mapping[str, ErrorSource] = field(default_factory=dict)
     clock: Callable[[], datetime] | None = None
+
+
+class Deferred(Exception):
+    """The stage cannot go on yet; try again once `until` has passed."""
+
+    def __init__(self, reason: str, until: datetime | None) -> None:
+        super().__init__(reason)
+        self.until = until
 
 
 @dataclass
@@ -125,9 +134,12 @@ def triage(deps: Deps, run_id: int) -> RunState | None:
     if cluster is None:
         raise PermanentError(f"run {run_id} points at a missing cluster")
     events = deps.store.cluster_events(cluster.id)
+    rules = deps.settings.policy
+    if deps.settings.forge == "github" and not rules.require_service:
+        # A GitHub ticket needs a repository: without a service there is nowhere to file it.
+        rules = rules.model_copy(update={"require_service": True})
     decision = policy.triage(cluster, events[0] if events else None,
-                             service_of(deps.settings, cluster.project, events),
-                             deps.settings.policy)
+                             service_of(deps.settings, cluster.project, events), rules)
     new = RunState.TRIAGED if decision.allowed else RunState.SKIPPED
     return new if deps.store.transition(run_id, RunState.NEW, new, decision.reason) else None
 
@@ -147,8 +159,14 @@ def publish(deps: Deps, run_id: int) -> RunState | None:
     if cluster is None:
         raise PermanentError(f"run {run_id} points at a missing cluster")
     key = f"ticket:{cluster.fingerprint}:{run.episode}"
-    status, url = deps.store.claim_publication(key, run_id, "ticket")
-    if status != "done":
+    lease = deps.store.lease_publication(key, run_id, "ticket", uuid.uuid4().hex,
+                                         deps.settings.publish_lease_seconds)
+    url = lease.url
+    if lease.status != "done":
+        if not lease.owned:
+            # Another worker holds the lease, or a dead one's request may still land: wait for
+            # the lease to run out, then look on the forge before creating anything.
+            raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
         ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key))
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url

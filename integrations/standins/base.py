@@ -88,7 +88,7 @@ class StandIn:
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:51234."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         """Serve `method` requests whose path fully matches `pattern` (named groups → params)."""
@@ -112,7 +112,9 @@ class StandIn:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a loop that must have started
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
 
     def __enter__(self) -> StandIn:
@@ -143,6 +145,7 @@ class StandIn:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # otherwise every kept-alive reply waits ~40 ms
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -9,8 +9,9 @@ SHAs and ids, so they are only redacted when a name says what they are.
 Source lines in stack frames are full of assignments to such names that hold no secret
 (`token = get_token()`, `password: str = None`, `self.session = request.session`), so an
 unquoted value that is a call, an attribute of a well-known receiver (`self.`, `request.`,
-`settings.`, ...) or a type/literal keyword is left alone.
-A quoted value is always redacted.
+`settings.`, ...) or a type/literal keyword is left alone, and so is the message after an
+exception type that merely contains such a name (`TokenExpiredError: ...`). A quoted value is
+always redacted.
 """
 
 from __future__ import annotations
@@ -21,17 +22,20 @@ from collections.abc import Iterator
 from worker.scrub.denylist import is_denylisted, normalise_key
 from worker.scrub.findings import MARKER, Finding
 
-_ASSIGNMENT = re.compile(
-    # A lookahead, so matches take no width and `prose: password=x` is seen both as `prose` and
-    # as `password`. The key starts at a boundary so a long identifier is scanned once, not once
-    # per letter.
-    r"""(?=(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?:\\?["'])?"""
-    r"""[ \t]*(?:=>|:=|[:=])[ \t]*"""
-    r"""(?:\\"(?P<escaped>(?:(?!\\").)*)\\\""""  # JSON inside a JSON string: \"...\"
-    r"""|"(?P<double>(?:[^"\\\n]|\\.)*)\""""
-    r"""|'(?P<single>(?:[^'\\\n]|\\.)*)'"""
-    r"""|(?P<bare>[^\s"'\\&,;<>()\[\]{}]+)))"""
+# The name and operator only; the value is read in code so that no text is scanned twice. The
+# key starts at a boundary so a long identifier is scanned once, not once per letter.
+_NAME = re.compile(
+    r"""(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)(?:\\?["'])?"""
+    r"""[ \t]*(?P<op>=>|:=|[:=])[ \t]*"""
 )
+_BARE = re.compile(r"""[^\s"'\\&,;<>()\[\]{}]*""")
+_QUOTED = {
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*'),
+    "'": re.compile(r"(?:[^'\\\n]|\\.)*"),
+}
+_LINE_TAIL = re.compile(r"[^\n\"']*")
+_TO_LINE_END = re.compile(r"[^\n]*")
+_SCHEME_TAIL = re.compile(r"[ \t]+[^\s\"'\\]+")
 
 _CODE_WORDS = frozenset(
     {
@@ -44,11 +48,17 @@ _ATTRIBUTE = re.compile(
     r"(?:self|cls|this|request|req|response|resp|settings|config|conf|cfg|os|env|process|ctx"
     r"|context|args|kwargs|options|opts|params|app|current_app|g|client|obj)(?:\.[A-Za-z_]\w*)+"
 )
+# `AuthenticationError: invalid password`, `NotAuthenticated: ...`: an exception's type and
+# message, not a name and its value, although the type contains a denylisted word.
+_EXCEPTION_NAME = re.compile(
+    r"[A-Z]\w*(?:Error|Exception|Warning|Failure|Failed|Denied|Expired|Invalid|Required|Missing"
+    r"|NotFound|Unauthorized|Forbidden|Timeout|Exceeded)"
+    r"|(?:Invalid|Not|No|Missing|Expired|Bad|Unknown)[A-Z]\w*"
+)
+_SHORT = 100
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate"})
 # Header lines whose whole value is secret, not just its first word.
 _WHOLE_LINE_KEYS = frozenset({"cookie", "setcookie", "authorization", "proxyauthorization"})
-_SCHEME_TAIL = re.compile(r"[ \t]+[^\s\"'\\]+")
-_LINE_TAIL = re.compile(r"[^\n\"']*")
 
 
 class AssignmentRule:
@@ -58,34 +68,64 @@ class AssignmentRule:
 
     def find(self, text: str) -> Iterator[Finding]:
         """Spans of values assigned to denylisted names in `text`."""
-        for match in _ASSIGNMENT.finditer(text):
+        values = _ValueReader(text)
+        for match in _NAME.finditer(text):
             key = match.group("key").rsplit(".", 1)[-1]
             # After `://` a `name:value@` is URL userinfo, which the URL rule redacts keeping the
             # host; read as an assignment its value would swallow the host and path.
             if not is_denylisted(key) or text.endswith("://", 0, match.start("key")):
                 continue
-            span = _value_span(match, text, normalise_key(key))
+            if match.group("op") == ":" and _EXCEPTION_NAME.fullmatch(key):
+                continue
+            span = values.span(match.end(), normalise_key(key))
             if span is not None:
                 yield Finding(kind_for(key), *span)
 
 
-def _value_span(match: re.Match[str], text: str, folded_key: str) -> tuple[int, int] | None:
-    for group in ("escaped", "double", "single"):
-        if match.group(group) is not None:
-            value = match.group(group)
-            if not value or MARKER.fullmatch(value):
-                return None
-            return match.span(group)
-    start, end = match.span("bare")
-    value = match.group("bare")
-    if _looks_like_code(value, text, end):
-        return None
-    if folded_key in _WHOLE_LINE_KEYS:
-        end = _LINE_TAIL.match(text, end).end()
-    elif value.lower() in _AUTH_SCHEMES:
-        tail = _SCHEME_TAIL.match(text, end)
-        end = tail.end() if tail else end
-    return start, end
+class _ValueReader:
+    """Reads the value starting at a position, remembering runs already measured.
+
+    `a:a:a:...` or `Cookie: cookie: ...` put many names inside one long value; measuring that
+    value again for each name would make the rule quadratic in attacker-sized input.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._runs: dict[re.Pattern[str], tuple[int, int]] = {}
+
+    def span(self, pos: int, folded_key: str) -> tuple[int, int] | None:
+        text = self.text
+        if text.startswith('\\"', pos):  # JSON inside a JSON string: \"...\"
+            close = text.find('\\"', pos + 2)
+            return self._inner(pos + 2, close if close >= 0 else self._run_end(_TO_LINE_END, pos))
+        if text.startswith(('"', "'"), pos):
+            # An unterminated string (a truncated log line) is redacted to the end of the line.
+            return self._inner(pos + 1, _QUOTED[text[pos]].match(text, pos + 1).end())
+        end = self._run_end(_BARE, pos)
+        # Code and scheme words are short; not copying long values keeps this linear.
+        value = text[pos:end] if end - pos <= _SHORT else ""
+        if end == pos or (value and _looks_like_code(value, text, end)):
+            return None
+        if folded_key in _WHOLE_LINE_KEYS:
+            end = self._run_end(_LINE_TAIL, end)
+        elif value.lower() in _AUTH_SCHEMES:
+            tail = _SCHEME_TAIL.match(text, end)
+            end = tail.end() if tail else end
+        return pos, end
+
+    def _inner(self, start: int, end: int) -> tuple[int, int] | None:
+        value = self.text[start:end]
+        if not value or MARKER.fullmatch(value):
+            return None
+        return start, end
+
+    def _run_end(self, run: re.Pattern[str], pos: int) -> int:
+        """Where the run of `run`'s character class starting at `pos` ends."""
+        start, end = self._runs.get(run, (-1, -1))
+        if not start <= pos <= end:
+            start, end = pos, run.match(self.text, pos).end()
+            self._runs[run] = (start, end)
+        return end
 
 
 def _looks_like_code(value: str, text: str, end: int) -> bool:

@@ -33,7 +33,7 @@ def scrub_event(event: ErrorEvent) -> ErrorEvent:
             "message": scrub_text(event.message),
             "exceptions": [_scrub_exception(exc) for exc in event.exceptions],
             "user": pseudonym(event.user),
-            "tags": scrub_mapping(event.tags),
+            "tags": _scrub_tags(event.tags),
             "request": _scrub_request(event.request) if event.request else None,
         }
     )
@@ -44,6 +44,16 @@ def pseudonym(user: str | None) -> str | None:
     if user is None or _PSEUDONYM.fullmatch(user):
         return user
     return "user-" + hashlib.sha256(user.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _scrub_tags(tags: dict[str, str]) -> dict[str, str]:
+    # Sentry repeats the user as a `user`/`sentry:user` tag; it gets the same pseudonym as the
+    # user field, so hiding the user there is not undone here.
+    scrubbed = scrub_mapping(tags)
+    for key, value in tags.items():
+        if key.lower().endswith("user") and isinstance(value, str):
+            scrubbed[scrub_text(key)] = pseudonym(value) or ""
+    return scrubbed
 
 
 def _scrub_exception(exc: ExceptionInfo) -> ExceptionInfo:

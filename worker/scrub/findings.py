@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-MARKER = re.compile(r"\[REDACTED:[a-z0-9-]+\]")
+# Every kind a marker can name. Markers are recognised only with one of these kinds, so text
+# dressed up as a marker (`"[REDACTED:hunter2]"`) is not mistaken for one and left unscrubbed.
+KINDS: frozenset[str] = frozenset(
+    {
+        *("private-key", "url-credentials", "slack-webhook", "slack-token", "github-token"),
+        *("sentry-token", "gitlab-token", "npm-token", "aws-access-key-id", "aws-secret-key"),
+        *("stripe-key", "anthropic-key", "openai-key", "google-api-key", "datadog-key", "jwt"),
+        *("bearer", "basic-auth", "password", "secret", "email", "credit-card", "ipv4", "ipv6"),
+        *("field", "unscrubbable"),
+    }
+)
+MARKER = re.compile(r"\[REDACTED:(?:" + "|".join(sorted(KINDS)) + r")\]")
 
 
 def marker(kind: str) -> str:
@@ -85,12 +97,15 @@ def detect(text: str, rules: Sequence[Rule]) -> list[Finding]:
         except Exception as exc:  # one broken rule must not stop the others
             log.warning("scrub rule %s failed: %s", rule.name, type(exc).__name__)
     markers = [m.span() for m in MARKER.finditer(text)]
-    spans = sorted(f for f in found if not _inside_marker(f[0], -f[1], markers))
+    starts = [m_start for m_start, _ in markers]
+    spans = sorted(f for f in found if not _inside_marker(f[0], -f[1], markers, starts))
     return _merge(spans)
 
 
-def _inside_marker(start: int, end: int, markers: list[tuple[int, int]]) -> bool:
-    return any(m_start <= start and end <= m_end for m_start, m_end in markers)
+def _inside_marker(start: int, end: int, markers: list[tuple[int, int]], starts: list[int]) -> bool:
+    # Markers never overlap, so only the last one starting at or before `start` can contain it.
+    index = bisect_right(starts, start) - 1
+    return index >= 0 and end <= markers[index][1]
 
 
 def _merge(spans: Iterable[tuple[int, int, int, str]]) -> list[Finding]:

@@ -4,10 +4,10 @@ Cards are 13 to 19 digits, contiguous or in 4-digit-led groups separated by sing
 dashes, that pass the Luhn check and start like an issued card (2221-2720, 3, 4, 5, 6) - which
 keeps epoch milliseconds and compact timestamps out. IPv4 addresses with valid octets are
 redacted except 0.0.0.0 and 127.0.0.1; a four-part version number such as 1.2.3.4 is therefore
-redacted too (three-part versions and `v1.2.3.4` are not). IPv6 candidates are validated by
-`ipaddress`; loopback and unspecified addresses stay, and a compressed form made only of
-one- or two-digit groups (`1::2`, a Python slice) is not treated as an address. Times such as
-12:30:45 and MAC addresses are never valid IPv6 and survive.
+redacted too (three-part versions, `v1.2.3.4` and `Chrome/120.0.0.0` in a User-Agent are not).
+IPv6 candidates are validated by `ipaddress`; loopback and unspecified addresses stay, and a
+compressed form made only of one- or two-digit groups (`1::2`, a Python slice) is not treated
+as an address. Times such as 12:30:45 and MAC addresses are never valid IPv6 and survive.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from worker.scrub.findings import PatternRule
 
 _LABEL = r"[A-Za-z0-9-]+"
 _EMAIL_CHARS = r"A-Za-z0-9._%+-"
-# A credentials part of a URL ends right where an email's local part would start.
-_URL_USERINFO_BEFORE = re.compile(r"://[^\s/?#@:\[\]]*:[^\s/?#]*\Z")
+# The user information of a URL ends right where an email's local part would start.
+_URL_USERINFO_BEFORE = re.compile(r"://(?:[^\s/?#@:\[\]]*:[^\s/?#]*)?\Z")
 
 
 def _not_url_password(match: re.Match[str]) -> bool:
-    """False for `user:pass@host` inside a URL: the URL rule redacts that and keeps the host."""
+    """False for `user[:pass]@host` in a URL: the URL rule redacts that and keeps the host."""
     before = match.string[max(0, match.start() - 512) : match.start()]
     return _URL_USERINFO_BEFORE.search(before) is None
 
@@ -67,10 +67,19 @@ CARD = PatternRule(
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _KEPT_IPV4 = frozenset({"0.0.0.0", "127.0.0.1"})
 
+
+def _ipv4(match: re.Match[str]) -> bool:
+    if match.group() in _KEPT_IPV4:
+        return False
+    # `Chrome/120.0.0.0` is a product version in a User-Agent; `http://10.0.0.1` is an address.
+    before = match.string[max(0, match.start() - 2) : match.start()]
+    return not (len(before) == 2 and before[1] == "/" and before[0].isalnum())
+
+
 IPV4 = PatternRule(
     "ipv4",
     re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.[0-9])"),
-    accept=lambda match: match.group() not in _KEPT_IPV4,
+    accept=_ipv4,
 )
 
 

@@ -135,9 +135,10 @@ PRIVATE_KEY = PatternRule(
 
 URL_CREDENTIALS = PatternRule(
     "url-credentials",
-    # scheme://user:password@host -> the scheme and host stay. The password runs to the last
-    # `@` before the path, so an unencoded `@` in a password does not leak its tail.
-    re.compile(r"://(?P<creds>[^\s/?#@:\[\]]*:[^\s/?#]*)@"),
+    # scheme://user:password@host -> the scheme and host stay. A user alone is redacted too: it
+    # is often the credential itself (https://<token>@github.com, a Sentry DSN's key). The
+    # password runs to the last `@` before the path, so an unencoded `@` in it does not leak.
+    re.compile(r"://(?P<creds>[^\s/?#@:\[\]]+(?::[^\s/?#]*)?|:[^\s/?#]*)@"),
     group="creds",
 )
 

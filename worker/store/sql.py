@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.models import (
@@ -22,6 +22,7 @@ from worker.models import (
     Delivery,
     ErrorEvent,
     IngestOutcome,
+    Lease,
     Run,
     RunState,
     Transition,
@@ -247,21 +248,34 @@ class SqlStore:
             else:
                 row.value, row.updated_at = value, self._clock()
 
-    def claim_publication(self, key: str, run_id: int, kind: str) -> tuple[str, str]:
-        """Record the intent to publish under `key`; returns (status, url) of the record."""
+    def lease_publication(self, key: str, run_id: int, kind: str, owner: str,
+                          ttl_seconds: float) -> Lease:
+        """Record the intent to publish under `key` and try to take its lease.
+
+        Only one owner holds a live lease; a crashed holder's lease runs out after `ttl_seconds`,
+        which must outlast any request the holder may still have in flight.
+        """
         now = self._clock()
         with self.session() as session:
             insert_ignoring_conflict(session, PublicationRow, {
                 "key": key, "run_id": run_id, "kind": kind, "status": "intent",
-                "external_ref": "", "url": "", "created_at": now, "updated_at": now})
+                "external_ref": "", "url": "", "lease_owner": "", "lease_until": None,
+                "created_at": now, "updated_at": now})
+            taken = session.execute(update(PublicationRow).where(
+                PublicationRow.key == key, PublicationRow.status != "done",
+                or_(PublicationRow.lease_until.is_(None), PublicationRow.lease_until < now),
+            ).values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl_seconds),
+                     updated_at=now).returning(PublicationRow.id)).first() is not None
             row = session.scalars(select(PublicationRow).where(PublicationRow.key == key)).one()
-            return row.status, row.url
+            until = recording.as_utc(row.lease_until) if row.lease_until else None
+            return Lease(status=row.status, url=row.url, owned=taken, until=until)
 
     def complete_publication(self, key: str, external_ref: str, url: str) -> None:
         """Mark a publication done, with where it lives."""
         with self.session() as session:
             session.execute(update(PublicationRow).where(PublicationRow.key == key).values(
-                status="done", external_ref=external_ref, url=url, updated_at=self._clock()))
+                status="done", external_ref=external_ref, url=url, lease_owner="",
+                lease_until=None, updated_at=self._clock()))
 
     def count_publications(self, kind: str | None = None) -> int:
         """How many publications are recorded (done or not)."""

@@ -133,6 +133,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("external_ref", sa.String(length=255), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,257 @@
+"""`GitHubTickets`: the `TicketForge` port on GitHub issues, through PyGithub.
+
+Filing is idempotent by a marker string placed in the issue body: before creating an issue the
+adapter looks for one that already carries the marker, first by listing issues with suture's
+label (authoritative, no index lag), then through issue search (catches issues whose label was
+removed, but lags and is limited to 30 requests a minute). PyGithub is configured so that it
+never sleeps on a rate limit inside a worker: rate limits, 5xx and network failures surface as
+`TransientError` with a `retry_after` hint and the actor retries later; refusals that retrying
+cannot fix (bad token, missing repository, validation) surface as `PermanentError`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+
+import requests
+from github import Auth, Github, GithubException
+from github.Issue import Issue
+from github.Repository import Repository
+from github.Requester import Requester
+from urllib3.util.retry import Retry
+
+from worker.models import Ticket
+from worker.ports import PermanentError, SutureError, TicketDraft, TransientError
+from worker.settings import GitHubSettings
+
+log = logging.getLogger(__name__)
+
+# GitHub's advice when a secondary rate limit comes without `retry-after`: wait at least a minute.
+SECONDARY_RATE_LIMIT_WAIT = 60.0
+MAX_TITLE = 256  # GitHub rejects longer issue titles
+MAX_BODY = 65_536  # and longer bodies ("body is too long")
+SEARCH_SCAN_LIMIT = 100  # one page of search results; more would spend the 30/minute budget
+
+# Only idempotent GETs are retried here, briefly, on 5xx and failed connects; POSTs never are
+# (a retried create could file a second issue), rate limits never are (403/429 are not in the
+# list and `Retry-After` is not honoured, so nothing sleeps for a minute inside a worker).
+DEFAULT_RETRY = Retry(
+    total=2, connect=2, read=0, status=2,
+    status_forcelist=(500, 502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+    backoff_factor=0.25,
+    respect_retry_after_header=False,
+    raise_on_status=False,  # hand the last 5xx to PyGithub, which keeps status and headers
+)
+
+
+class GitHubTickets:
+    """Files suture's tickets as GitHub issues carrying `settings.labels` and the draft's labels.
+
+    `github` replaces the client built from `settings` (the pacing and retry arguments then have
+    no effect). PyGithub's defaults pace requests 0.25 s apart and writes 1 s apart, which keeps
+    clear of GitHub's secondary limits on content creation; tests pass 0.
+    """
+
+    def __init__(self, settings: GitHubSettings, *, github: Github | None = None,
+                 seconds_between_requests: float = 0.25, seconds_between_writes: float = 1.0,
+                 retry: Retry | None = DEFAULT_RETRY) -> None:
+        self._labels = list(settings.labels)
+        if github is None:
+            if settings.token is None:
+                raise ValueError("github.token is not configured")
+            github = Github(
+                auth=Auth.Token(settings.token.get_secret_value()),
+                base_url=settings.base_url,
+                timeout=15,
+                per_page=100,
+                retry=retry,
+                seconds_between_requests=seconds_between_requests,
+                seconds_between_writes=seconds_between_writes,
+            )
+        self._github = github
+
+    def find_ticket(self, repo: str, marker: str) -> Ticket | None:
+        """The issue of `repo` whose body carries `marker`, or None."""
+        _require_marker(marker)
+        with _github_errors(f"looking for a ticket in {repo}"):
+            return self._find(self._repo(repo), repo, marker)
+
+    def open_ticket(self, draft: TicketDraft) -> Ticket:
+        """File `draft` as an issue, or return the issue already filed with its marker."""
+        _require_marker(draft.marker)
+        with _github_errors(f"filing a ticket in {draft.repo}"):
+            repo = self._repo(draft.repo)
+            existing = self._find(repo, draft.repo, draft.marker)
+            if existing is not None:
+                log.info("ticket for %s already filed in %s as #%s", draft.marker, draft.repo,
+                         existing.ref)
+                return existing
+            issue = repo.create_issue(
+                title=_fit_title(draft.title),
+                body=_fit_body(draft.body, draft.marker),
+                labels=_merge(self._labels, draft.labels),
+            )
+            log.info("filed %s in %s as #%s", draft.marker, draft.repo, issue.number)
+            return _ticket(issue)
+
+    def close(self) -> None:
+        """Release the HTTP connections of the client."""
+        self._github.close()
+
+    def _repo(self, full_name: str) -> Repository:
+        owner, _, name = full_name.partition("/")
+        if not owner or not name or "/" in name:
+            raise PermanentError(f"repository must look like owner/name, got {full_name!r}")
+        return self._github.get_repo(full_name)
+
+    def _find(self, repo: Repository, full_name: str, marker: str) -> Ticket | None:
+        found = self._scan_labelled(repo, marker)
+        return found if found is not None else self._search(full_name, marker)
+
+    def _scan_labelled(self, repo: Repository, marker: str) -> Ticket | None:
+        if not self._labels:
+            return None  # unlabelled, every issue would have to be read; search instead
+        # Every issue suture files carries the first configured label; filter on it alone so a
+        # later change to the other labels does not hide older tickets.
+        for issue in repo.get_issues(state="all", labels=self._labels[:1]):
+            if not _is_pull_request(issue) and marker in (issue.body or ""):
+                return _ticket(issue)
+        return None
+
+    def _search(self, full_name: str, marker: str) -> Ticket | None:
+        """Best effort: a rate-limited or failing search is logged and treated as "not found"."""
+        phrase = marker.replace('"', " ")  # keep the phrase quoted; the body check is exact
+        query = f'"{phrase}" repo:{full_name} is:issue'
+        try:
+            for issue in itertools.islice(self._github.search_issues(query), SEARCH_SCAN_LIMIT):
+                if marker in (issue.body or ""):
+                    return _ticket(issue)
+        except (GithubException, requests.RequestException) as exc:
+            error = translate_github_error(exc, "searching issues")
+            if isinstance(error, PermanentError):
+                raise error from exc
+            log.warning("issue search unavailable, relying on the label scan: %s", error)
+        return None
+
+
+def translate_github_error(exc: Exception, action: str) -> SutureError:
+    """Map a PyGithub or network failure to `TransientError` or `PermanentError`."""
+    if not isinstance(exc, GithubException):
+        return TransientError(f"GitHub unreachable while {action}: {type(exc).__name__}: {exc}")
+    headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+    message = _github_message(exc)
+    text = f"GitHub answered {exc.status} while {action}: {message}"
+    if _is_rate_limited(exc.status, headers, message):
+        return TransientError(text, retry_after=_rate_limit_wait(headers, message, exc))
+    if exc.status >= 500 or exc.status == 408:
+        return TransientError(text, retry_after=_retry_after(headers))
+    return PermanentError(text)
+
+
+@contextmanager
+def _github_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (GithubException, requests.RequestException) as exc:
+        raise translate_github_error(exc, action) from exc
+
+
+def _is_rate_limited(status: int, headers: dict[str, str], message: str) -> bool:
+    if status == 429:
+        return True
+    return status == 403 and (
+        headers.get("x-ratelimit-remaining") == "0"
+        or "retry-after" in headers
+        or Requester.isRateLimitError(message)
+    )
+
+
+def _rate_limit_wait(headers: dict[str, str], message: str, exc: GithubException) -> float:
+    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset`, else GitHub's minute."""
+    retry_after = _retry_after(headers)
+    if retry_after is not None:
+        return retry_after
+    wait = getattr(exc, "wait", None)  # RateLimitExceededExceedsMaxWait knows it already
+    if isinstance(wait, int | float):
+        return float(wait)
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        return max(int(reset) - time.time(), 0.0) + 1.0  # the reset second itself is unclear
+    return SECONDARY_RATE_LIMIT_WAIT
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """`Retry-After` in seconds (it may also be an HTTP date); None when absent or unreadable."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _github_message(exc: GithubException) -> str:
+    """GitHub's own words: `message` plus the reasons in `errors[]`, kept short."""
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = str(data.get("message") or exc.message or "no message")
+    reasons = []
+    for item in data.get("errors") or []:
+        if isinstance(item, dict):
+            reasons.append(str(item.get("message") or " ".join(
+                str(item[key]) for key in ("resource", "field", "code") if item.get(key))))
+        else:
+            reasons.append(str(item))
+    if reasons:
+        message += f" ({'; '.join(reasons)})"
+    return message[:500]
+
+
+def _require_marker(marker: str) -> None:
+    if not marker.strip():
+        raise PermanentError("a ticket marker must not be empty: every issue would match it")
+
+
+def _is_pull_request(issue: Issue) -> bool:
+    # The issues list includes pull requests. Reading `issue.pull_request` would cost one GET per
+    # issue (PyGithub completes the object when the key is absent); the web URL tells the same.
+    return "/pull/" in (issue.html_url or "")
+
+
+def _ticket(issue: Issue) -> Ticket:
+    return Ticket(ref=str(issue.number), url=issue.html_url)
+
+
+def _merge(first: list[str], second: list[str]) -> list[str]:
+    """Both label lists, duplicates (case-insensitive, as GitHub compares labels) dropped."""
+    seen: set[str] = set()
+    merged = []
+    for name in [*first, *second]:
+        if name.strip() and name.lower() not in seen:
+            seen.add(name.lower())
+            merged.append(name)
+    return merged
+
+
+def _fit_title(title: str) -> str:
+    flat = " ".join(title.split()) or "suture ticket"
+    return flat if len(flat) <= MAX_TITLE else flat[: MAX_TITLE - 1] + "…"
+
+
+def _fit_body(body: str, marker: str) -> str:
+    """The body within GitHub's limit, always ending with the marker if it lacked it."""
+    tail = "" if marker in body else f"\n\n{marker}\n"
+    if len(body) + len(tail) <= MAX_BODY:
+        return body + tail
+    note = "\n\n[truncated]\n"
+    return body[: MAX_BODY - len(note) - len(marker) - 2] + note + marker + "\n"

@@ -1,0 +1,12 @@
+"""A stand-in for GitHub's REST API, for PyGithub to run against unchanged.
+
+`GitHubStandIn` (in `server`) serves the routes; `state` keeps repositories and issues in memory,
+`shapes` renders them in GitHub's JSON shapes from recorded payloads, `search` implements the
+issue-search `q` language and `wire` the shared conventions (errors, pagination, rate limits).
+"""
+
+from __future__ import annotations
+
+from integrations.standins.github.server import GitHubStandIn
+
+__all__ = ["GitHubStandIn"]

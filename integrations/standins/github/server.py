@@ -1,0 +1,276 @@
+"""`GitHubStandIn`: a local HTTP server speaking enough of GitHub's REST API to file issues.
+
+Routes: the authenticated user, a repository, listing/creating/reading issues, adding labels,
+issue search and `/rate_limit`. Every route checks the token (`token X` or `Bearer X`; 401
+"Requires authentication" without one, "Bad credentials" for a wrong one), spends one request
+from a primary rate-limit bucket and answers with `x-ratelimit-*` headers. Faults GitHub really
+produces (secondary rate limits, 5xx) can be queued with `fail_secondary_rate_limit` and
+`fail_server_error`. State is in memory (`state`) and readable in GitHub's shapes through
+`issues()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from integrations.standins.base import Call, Handler, Reply, StandIn
+from integrations.standins.github import search, shapes, wire
+from integrations.standins.github.state import ForgeState, IssueRecord, RepoState
+
+_REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+_DOC_ISSUES = "https://docs.github.com/rest/issues/issues"
+_DOC_SEARCH = "https://docs.github.com/rest/search/search#search-issues-and-pull-requests"
+_UNSEARCHABLE = (
+    "The listed users and repositories cannot be searched either because the resources do not "
+    "exist or you do not have permission to view them."
+)
+
+RepoHandler = Callable[[Call, RepoState], Reply]
+
+
+class GitHubStandIn(StandIn):
+    """GitHub's REST API on 127.0.0.1 for one token; `repos` are `owner/name` strings."""
+
+    def __init__(self, *, token: str = "test-token", login: str = "suture-bot",
+                 repos: Iterable[str] = (), search_lag: bool = False, port: int = 0) -> None:
+        super().__init__(port)
+        self.token = token
+        self.login = login
+        self.state = ForgeState(search_lag=search_lag)
+        self.limits = wire.RateLimits()
+        self._user_id = self.state.next_id()
+        for full_name in repos:
+            self.add_repo(*full_name.split("/", 1))
+        self._routes()
+
+    # -- test-facing API ----------------------------------------------------------------------
+
+    def add_repo(self, owner: str, repo: str) -> None:
+        """Make repository `owner/repo` exist."""
+        self.state.add_repo(owner, repo)
+
+    def issues(self, owner: str, repo: str) -> list[dict[str, Any]]:
+        """Every issue of `owner/repo` in GitHub's shape, lowest number first."""
+        state = self._repo_or_raise(owner, repo)
+        with self.state.lock:
+            return [self._issue_json(state, record) for record in state.issues.values()]
+
+    def add_issue(self, owner: str, repo: str, *, title: str, body: str = "",
+                  labels: Iterable[str] = (), author: str = "someone-else") -> dict[str, Any]:
+        """File an issue directly, as another user would have."""
+        state = self._repo_or_raise(owner, repo)
+        record = self.state.create_issue(state, title=title, body=body, labels=labels,
+                                         author=author)
+        return self._issue_json(state, record)
+
+    def reindex(self) -> None:
+        """Let search see every issue filed so far (see `search_lag`)."""
+        self.state.reindex()
+
+    def fail_secondary_rate_limit(self, *, retry_after: int | None = 60, status: int = 403,
+                                  times: int = 1) -> None:
+        """Answer the next requests with GitHub's secondary rate-limit refusal."""
+        headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+        reply = wire.error(status, wire.SECONDARY_LIMIT_MESSAGE,
+                           f"{wire.DOCS}/using-the-rest-api/rate-limits-for-the-rest-api",
+                           headers={**self.limits.headers("core"), **headers})
+        self.fail_next(reply, times)
+
+    def fail_server_error(self, status: int = 502, times: int = 1) -> None:
+        """Answer the next requests with a 5xx, as GitHub does when it is unwell."""
+        self.fail_next(wire.error(status, "Server Error"), times)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _repo_or_raise(self, owner: str, repo: str) -> RepoState:
+        state = self.state.repo(owner, repo)
+        if state is None:
+            raise KeyError(f"no repository {owner}/{repo} in the stand-in")
+        return state
+
+    def _routes(self) -> None:
+        self._route("GET", r"/user", self._get_user)
+        self._route("GET", r"/rate_limit", self._get_rate_limit, resource=None)
+        self._route("GET", r"/search/issues", self._search_issues, resource="search")
+        self._route("GET", _REPO, self._in_repo(self._get_repo))
+        self._route("GET", _REPO + r"/issues", self._in_repo(self._list_issues))
+        self._route("POST", _REPO + r"/issues", self._in_repo(self._create_issue))
+        self._route("GET", _REPO + r"/issues/(?P<number>\d+)", self._in_repo(self._get_issue))
+        self._route("POST", _REPO + r"/issues/(?P<number>\d+)/labels",
+                    self._in_repo(self._add_labels))
+
+    def _route(self, method: str, pattern: str, handler: Handler,
+               resource: str | None = "core") -> None:
+        """Register a route behind the token check and the rate-limit bucket of `resource`."""
+
+        def guarded(call: Call) -> Reply:
+            refusal = self._check_token(call)
+            if refusal is not None:
+                return refusal
+            if resource is None:
+                return handler(call)
+            allowed, headers = self.limits.charge(resource)
+            if not allowed:
+                return wire.error(403, "API rate limit exceeded for user ID "
+                                  f"{self._user_id}.", headers=headers)
+            reply = handler(call)
+            reply.headers = {**headers, **reply.headers}
+            return reply
+
+        self.route(method, pattern, guarded)
+
+    def _check_token(self, call: Call) -> Reply | None:
+        scheme, _, value = call.headers.get("authorization", "").partition(" ")
+        if not value:
+            return wire.error(401, "Requires authentication")
+        if scheme.lower() not in {"token", "bearer"} or value.strip() != self.token:
+            return wire.error(401, "Bad credentials")
+        return None
+
+    def _in_repo(self, handler: RepoHandler) -> Handler:
+        """Resolve `owner/repo` from the path; unknown repositories are GitHub's plain 404."""
+
+        def resolved(call: Call) -> Reply:
+            state = self.state.repo(call.params["owner"], call.params["repo"])
+            return wire.not_found() if state is None else handler(call, state)
+
+        return resolved
+
+    def _issue_json(self, repo: RepoState, record: IssueRecord) -> dict[str, Any]:
+        labels = [repo.labels[name.lower()] for name in record.labels]
+        return shapes.issue(self.url, repo.full_name, {
+            "id": record.id,
+            "number": record.number,
+            "title": record.title,
+            "body": record.body,
+            "state": record.state,
+            "user": shapes.user(self.url, record.author, self._author_id(record.author)),
+            "labels": [shapes.label(self.url, repo.full_name, label.name, label.id, label.color)
+                       for label in labels],
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+        })
+
+    def _author_id(self, login: str) -> int:
+        return self._user_id if login == self.login else self._user_id + 1
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def _get_user(self, call: Call) -> Reply:
+        return Reply(200, shapes.user(self.url, self.login, self._user_id))
+
+    def _get_rate_limit(self, call: Call) -> Reply:
+        return Reply(200, self.limits.snapshot())
+
+    def _get_repo(self, call: Call, repo: RepoState) -> Reply:
+        body = shapes.repository(self.url, repo.owner, repo.name, repo.id)
+        body["open_issues_count"] = body["open_issues"] = sum(
+            1 for issue in repo.issues.values() if issue.state == "open"
+        )
+        return Reply(200, body)
+
+    def _list_issues(self, call: Call, repo: RepoState) -> Reply:
+        state = call.arg("state", "open")
+        wanted = [name.lower() for name in (call.arg("labels") or "").split(",") if name]
+        direction = call.arg("direction", "desc")
+        with self.state.lock:
+            records = [
+                record for record in repo.issues.values()
+                if state in ("all", record.state)
+                and all(name in {label.lower() for label in record.labels} for name in wanted)
+            ]
+            records.sort(key=lambda record: record.number, reverse=direction != "asc")
+            page, links = wire.paginate(call, self.url, records)
+            body = [self._issue_json(repo, record) for record in page]
+        return Reply(200, body, headers=links)
+
+    def _create_issue(self, call: Call, repo: RepoState) -> Reply:
+        try:
+            payload = call.json()
+        except ValueError:
+            return wire.error(400, "Problems parsing JSON")
+        problem = _issue_payload_problem(payload)
+        if problem is not None:
+            return wire.validation_failed([problem], f"{_DOC_ISSUES}#create-an-issue")
+        record = self.state.create_issue(
+            repo, title=str(payload["title"]), body=payload.get("body"),
+            labels=payload.get("labels") or [], author=self.login,
+        )
+        with self.state.lock:
+            body = self._issue_json(repo, record)
+        return Reply(201, body, headers={"Location": body["url"]})
+
+    def _get_issue(self, call: Call, repo: RepoState) -> Reply:
+        record = repo.issues.get(int(call.params["number"]))
+        if record is None:
+            return wire.not_found(f"{_DOC_ISSUES}#get-an-issue")
+        with self.state.lock:
+            return Reply(200, self._issue_json(repo, record))
+
+    def _add_labels(self, call: Call, repo: RepoState) -> Reply:
+        record = repo.issues.get(int(call.params["number"]))
+        if record is None:
+            return wire.not_found()
+        try:
+            names = _label_names(call.json())
+        except ValueError:
+            names = None
+        if names is None:
+            return wire.validation_failed(
+                [{"resource": "Label", "code": "invalid", "field": "labels"}],
+                "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue",
+            )
+        self.state.add_labels(repo, record, names)
+        with self.state.lock:
+            body = self._issue_json(repo, record)["labels"]
+        return Reply(200, body)
+
+    def _search_issues(self, call: Call) -> Reply:
+        q = (call.arg("q") or "").strip()
+        if not q:
+            return wire.validation_failed(
+                [{"resource": "Search", "field": "q", "code": "missing"}], _DOC_SEARCH)
+        query = search.parse(q)
+        refusal = search.validate(query)
+        if refusal is not None:
+            return wire.error(422, refusal, _DOC_SEARCH)
+        repos = [self.state.repos.get(name) for name in query.repos] or list(
+            self.state.repos.values())
+        if any(repo is None for repo in repos):
+            return wire.validation_failed([{"message": _UNSEARCHABLE, "resource": "Search",
+                                            "field": "q", "code": "invalid"}], _DOC_SEARCH)
+        with self.state.lock:
+            found = [(repo, record) for repo in repos if repo is not None
+                     for record in repo.issues.values()
+                     if record.indexed and search.matches(query, record)]
+            found.sort(key=lambda pair: pair[1].id, reverse=True)
+            page, links = wire.paginate(call, self.url, found)
+            items = [{**self._issue_json(repo, record), "score": 1.0} for repo, record in page]
+        body = {"total_count": len(found), "incomplete_results": False, "items": items}
+        return Reply(200, body, headers=links)
+
+
+def _issue_payload_problem(payload: Any) -> dict[str, str] | None:
+    """The `errors[]` entry GitHub would return for a bad create-issue body, or None."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("title"), str | int):
+        return {"resource": "Issue", "code": "missing_field", "field": "title"}
+    if not str(payload["title"]).strip():
+        return {"resource": "Issue", "code": "missing_field", "field": "title"}
+    labels = payload.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(name, str) for name in labels):
+        return {"resource": "Issue", "code": "invalid", "field": "labels"}
+    if payload.get("body") is not None and not isinstance(payload["body"], str):
+        return {"resource": "Issue", "code": "invalid", "field": "body"}
+    return None
+
+
+def _label_names(payload: Any) -> list[str] | None:
+    """Label names from `["a"]`, `{"labels": ["a"]}` or `[{"name": "a"}]`; None if malformed."""
+    if isinstance(payload, dict):
+        payload = payload.get("labels")
+    if not isinstance(payload, list):
+        return None
+    names = [item.get("name") if isinstance(item, dict) else item for item in payload]
+    valid = [name for name in names if isinstance(name, str) and name]
+    return valid if len(valid) == len(names) else None

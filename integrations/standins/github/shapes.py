@@ -1,0 +1,131 @@
+"""JSON shapes of GitHub REST objects (user, repository, issue, label), built from recordings.
+
+Each shape starts from a recorded GitHub payload (`recorded/github/`) so field names and defaults
+are GitHub's own, then has its identity and every absolute URL rewritten to point at the stand-in.
+PyGithub follows `url` fields and refuses ones on another host or port, so no API URL here may
+keep `https://api.github.com`.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+from integrations.standins.base import recorded
+
+_WEBHOOK = "github/webhook-pull_request.opened.json"
+_LABELS = "github/rest-interactions.add-labels-to-issue.json"
+
+
+@cache
+def _templates() -> dict[str, Any]:
+    webhook = recorded(_WEBHOOK)
+    labels = recorded(_LABELS)
+    return {
+        "user": webhook["sender"],
+        "repository": webhook["repository"],
+        "issue": labels[0]["response"],
+        "label": labels[1]["response"][0],
+    }
+
+
+def template(kind: str) -> dict[str, Any]:
+    """A fresh copy of the recorded object of `kind` (user, repository, issue, label)."""
+    return copy.deepcopy(_templates()[kind])
+
+
+def node_id(kind: str, number: int) -> str:
+    """An opaque GraphQL node id, stable for one object."""
+    return base64.b64encode(f"{kind}{number}".encode()).decode()
+
+
+def rewrite(value: Any, replacements: dict[str, str]) -> Any:
+    """Replace every occurrence of each key by its value in all strings of a JSON value.
+
+    One regex pass, longest key first, so a replacement is never itself rewritten.
+    """
+    keys = sorted(replacements, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(key) for key in keys))
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return pattern.sub(lambda m: replacements[m.group()], item)
+        if isinstance(item, list):
+            return [walk(element) for element in item]
+        if isinstance(item, dict):
+            return {key: walk(element) for key, element in item.items()}
+        return item
+
+    return walk(value)
+
+
+def user(base: str, login: str, user_id: int) -> dict[str, Any]:
+    """A `simple-user` object for `login`, its URLs under `base`."""
+    shape = rewrite(
+        template("user"),
+        {"https://api.github.com": base, "https://github.com": base, "Codertocat": login},
+    )
+    shape.update(id=user_id, node_id=node_id("User", user_id))
+    return shape
+
+
+def repository(base: str, owner: str, name: str, repo_id: int) -> dict[str, Any]:
+    """A full `repository` object as `GET /repos/{owner}/{name}` returns it."""
+    shape = rewrite(
+        template("repository"),
+        {
+            "https://api.github.com": base,
+            "https://github.com": base,
+            "Codertocat/Hello-World": f"{owner}/{name}",
+            "Codertocat": owner,
+        },
+    )
+    shape.update(
+        id=repo_id,
+        node_id=node_id("Repository", repo_id),
+        name=name,
+        full_name=f"{owner}/{name}",
+        default_branch="main",
+        permissions={"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
+    )
+    shape["owner"] = user(base, owner, repo_id)
+    return shape
+
+
+def label(base: str, full_name: str, name: str, label_id: int, color: str) -> dict[str, Any]:
+    """A `label` object of repository `full_name`."""
+    shape = template("label")
+    shape.update(
+        id=label_id,
+        node_id=node_id("Label", label_id),
+        url=f"{base}/repos/{full_name}/labels/{quote(name, safe='')}",
+        name=name,
+        color=color,
+    )
+    return shape
+
+
+def issue(base: str, full_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """An `issue` object; `fields` overrides the recorded defaults (number, title, body, ...)."""
+    api = f"{base}/repos/{full_name}/issues/{fields['number']}"
+    shape = template("issue")
+    shape.pop("closed_by", None)
+    shape.update(
+        url=api,
+        repository_url=f"{base}/repos/{full_name}",
+        labels_url=f"{api}/labels{{/name}}",
+        comments_url=f"{api}/comments",
+        events_url=f"{api}/events",
+        timeline_url=f"{api}/timeline",
+        html_url=f"{base}/{full_name}/issues/{fields['number']}",
+        node_id=node_id("Issue", fields["id"]),
+        comments=0,
+        author_association="OWNER",
+    )
+    shape["reactions"]["url"] = f"{api}/reactions"
+    shape.update(fields)
+    return shape
