@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

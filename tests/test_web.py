@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-import httpx
 
 from integrations.standins.base import recorded
 from tests.support import DD_SECRET, compact, make_app, sentry_headers, served

@@ -44,7 +44,7 @@ class ErrorSource(Protocol):
     name: str
 
     def poll(self, cursor: str | None) -> PollBatch:
-        """Events seen since `cursor` (None: the source's default look-back), and the next cursor."""
+        """Events seen since `cursor` (None: the default look-back) and the next cursor."""
         ...
 
     def latest_event(self, issue_id: str) -> ErrorEvent | None:

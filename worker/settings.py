@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     stuck_after_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=5, ge=1)
     publish_lease_seconds: float = Field(
-        default=180.0, gt=0, description="outlasts any forge request a crashed worker left in flight")
+        default=180.0, gt=0,
+        description="outlasts any forge request a crashed worker left in flight")
     event_sample_size: int = Field(default=20, ge=1)
     sentry: SentrySettings = Field(default_factory=SentrySettings)
     datadog: DatadogSettings = Field(default_factory=DatadogSettings)

@@ -206,7 +206,8 @@ def scrub_title(title: str) -> str:
     return " ".join(scrub_text(title).split())[:200] or "error"
 
 
-def service_of(settings: Settings, project: str, events: list[ErrorEvent]) -> ServiceSettings | None:
+def service_of(settings: Settings, project: str,
+               events: list[ErrorEvent]) -> ServiceSettings | None:
     """The configured service a cluster belongs to, by Sentry project or Datadog service."""
     names = {project, *(event.project for event in events if event.project)}
     for name in sorted(n for n in names if n):

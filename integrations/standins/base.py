@@ -105,8 +105,8 @@ class StandIn:
 
     def start(self) -> StandIn:
         """Serve in a daemon thread; returns self for chaining."""
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

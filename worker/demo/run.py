@@ -63,7 +63,8 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
         say(f"4. signed Sentry webhook delivered: HTTP {first.status_code} {first.json()}")
         run = _wait_for_run(app, timeout=60)
         for step in app.store.transitions(run.id):
-            say(f"   run {run.id}: {step.from_state or '-'} -> {step.to_state.value}: {step.reason}")
+            say(f"   run {run.id}: {step.from_state or '-'} -> {step.to_state.value}: "
+                f"{step.reason}")
         second = _deliver(url, body)
         say(f"5. the same webhook again: HTTP {second.status_code} {second.json()}")
         bad = _deliver(url, body, secret="wrong-secret")

@@ -102,7 +102,8 @@ def _remember_user(session: Session, cluster_id: int, event: ErrorEvent) -> None
     if not event.user:
         return
     digest = hashlib.sha256(event.user.encode()).hexdigest()
-    insert_ignoring_conflict(session, ClusterUserRow, {"cluster_id": cluster_id, "user_hash": digest})
+    insert_ignoring_conflict(session, ClusterUserRow,
+                             {"cluster_id": cluster_id, "user_hash": digest})
 
 
 def _keep_sample(session: Session, cluster_id: int, event: ErrorEvent, sample_size: int) -> None:
@@ -155,7 +156,8 @@ def _open_run(session: Session, cluster: ClusterRow, now: datetime, reason: str)
 def user_count(session: Session, cluster_id: int) -> int:
     """How many distinct users a cluster has affected."""
     return session.scalar(
-        select(func.count()).select_from(ClusterUserRow).where(ClusterUserRow.cluster_id == cluster_id)
+        select(func.count()).select_from(ClusterUserRow)
+        .where(ClusterUserRow.cluster_id == cluster_id)
     ) or 0
 
 

@@ -5,7 +5,8 @@ accepted payload is never lost; `clusters` group events that are the same bug; `
 bounded sample per cluster; `runs` are suture's attempts to act on a cluster's episode (a new
 cluster is episode 1, each regression a new episode) with every state change in `transitions`;
 `cursors` remember where each poller stopped; `publications` hold the idempotency key of every side
-effect outside (ticket, PR) before it is made, with a lease so only one worker makes it at a time; `slots` make scheduled ticks fire once.
+effect outside (ticket, PR) before it is made, with a lease so only one worker makes it at a
+time; `slots` make scheduled ticks fire once.
 """
 
 from __future__ import annotations
