@@ -63,7 +63,7 @@ def make_source(standin: DatadogStandIn, clock: Clock) -> Iterator[Callable[...,
 
     def make(sleep: Callable[[float], None] | None = None, **overrides: object) -> DatadogSource:
         values: dict[str, object] = {"host": standin.url, "api_key": API_KEY, "app_key": APP_KEY,
-                                     "services": [SERVICE]}
+                                     "services": [SERVICE], "settle_seconds": 0}
         values.update(overrides)
         settings = DatadogSettings.model_validate(values)
         source = (DatadogSource(settings, now=clock, sleep=sleep) if sleep
@@ -299,3 +299,11 @@ def test_quiet_window_moves_the_cursor_up_to_the_look_back(
 
     assert batch.events == []
     assert batch.cursor == "2025-06-27T06:00:00.000000Z"  # NOW - lookback_minutes
+
+
+def test_the_window_ends_settle_seconds_ago_so_late_indexed_logs_are_not_skipped(
+    make_source: Callable[..., DatadogSource]
+) -> None:
+    settled = make_source(settle_seconds=10**9).poll(None)
+    assert settled.events == []
+    assert make_source().poll(None).events

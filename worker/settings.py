@@ -56,6 +56,8 @@ class DatadogSettings(BaseModel):
         "status:(emergency OR alert OR critical OR error) AND (@error.stack:* OR @error.kind:*)"
     )
     lookback_minutes: int = Field(default=60, ge=1)
+    settle_seconds: int = Field(
+        default=60, ge=0, description="poll windows end this long ago: logs are indexed late")
     page_limit: int = Field(default=100, ge=1, le=1000)
     max_pages: int = Field(default=10, ge=1)
 

@@ -90,8 +90,12 @@ class DatadogSource:
         self._client.close()
 
     def poll(self, cursor: str | None) -> PollBatch:
-        """Error events newer than `cursor` (an ISO timestamp; None: `lookback_minutes` ago)."""
-        now = self._now()
+        """Error events newer than `cursor` (an ISO timestamp; None: `lookback_minutes` ago).
+
+        The window ends `settle_seconds` ago: a log indexed after a poll but stamped before the
+        window's end would otherwise be behind the cursor for good.
+        """
+        now = self._now() - timedelta(seconds=self.settings.settle_seconds)
         floor = now - timedelta(minutes=self.settings.lookback_minutes)
         since = parse_cursor(cursor) or floor
         items, complete = self._error_logs(since, now)
