@@ -21,6 +21,7 @@ from integrations.github import GitHubTickets
 from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
+from worker.observability import init_error_reporting
 from worker.ports import ErrorSource, TicketForge
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
@@ -70,6 +71,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
               forge: TicketForge | None = None,
               sources: Mapping[str, ErrorSource] | None = None, migrate: bool = True) -> App:
     """Wire suture from its settings; `forge` and `sources` override the configured adapters."""
+    init_error_reporting(settings)
     store = SqlStore(settings.database_url, clock=clock)
     if migrate:
         store.migrate()

@@ -1,20 +1,33 @@
 """Configuration: one pydantic-settings root, read once at start-up.
 
-Values come from (highest first) `SUTURE_*` environment variables (nested with `__`, e.g.
-`SUTURE_SENTRY__TOKEN`), a TOML file given with `--config` (or `SUTURE_CONFIG`), then defaults.
-Secrets are `SecretStr` so they never print. A bad value fails at start with the key named.
+Values come from (highest first) arguments given in code (the demo's and tests' overrides),
+`SUTURE_*` environment variables (nested with `__`, e.g. `SUTURE_SENTRY__TOKEN`), a TOML file
+given with `--config` (or `SUTURE_CONFIG`), then defaults. Secrets are `SecretStr` so they never
+print. A bad value, an unknown key at any level (a typo would otherwise be silently ignored) or an
+unreadable file fails at start with the key named.
 """
 
 from __future__ import annotations
 
+import tomllib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -23,13 +36,35 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names every bad key."""
 
 
-class SentrySettings(BaseModel):
+def _blank_is_unset(value: object) -> object:
+    """An empty secret means "not configured".
+
+    An unset variable expanded by a shell or a compose file arrives as "", and an HMAC key of ""
+    would let anyone sign a webhook.
+    """
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)]
+
+
+class Section(BaseModel):
+    """A table of the configuration; an unknown key in it is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SentrySettings(Section):
     """Sentry: REST polling (token) and the integration webhook (client secret)."""
 
     base_url: str = "https://sentry.io"
     org: str | None = None
-    token: SecretStr | None = None
-    client_secret: SecretStr | None = None
+    token: OptionalSecret = None
+    client_secret: OptionalSecret = None
     projects: list[str] = Field(default_factory=list)
     query: str = "is:unresolved"
     page_limit: int = Field(default=100, ge=1, le=100)
@@ -41,14 +76,14 @@ class SentrySettings(BaseModel):
         return bool(self.org and self.token)
 
 
-class DatadogSettings(BaseModel):
+class DatadogSettings(Section):
     """Datadog: API polling through datadog-api-client, and monitor webhooks."""
 
     host: str | None = None
     site: str = "datadoghq.com"
-    api_key: SecretStr | None = None
-    app_key: SecretStr | None = None
-    webhook_secret: SecretStr | None = None
+    api_key: OptionalSecret = None
+    app_key: OptionalSecret = None
+    webhook_secret: OptionalSecret = None
     webhook_header: str = "X-Suture-Token"
     services: list[str] = Field(default_factory=list)
     track: Literal["trace", "logs", "rum"] = "logs"
@@ -67,15 +102,15 @@ class DatadogSettings(BaseModel):
         return bool(self.api_key and self.app_key)
 
 
-class GitHubSettings(BaseModel):
+class GitHubSettings(Section):
     """GitHub (or GitHub Enterprise) REST API, used through PyGithub."""
 
     base_url: str = "https://api.github.com"
-    token: SecretStr | None = None
+    token: OptionalSecret = None
     labels: list[str] = Field(default_factory=lambda: ["suture"])
 
 
-class ServiceSettings(BaseModel):
+class ServiceSettings(Section):
     """One monitored service: which upstream project it is and which repository holds its code."""
 
     name: str
@@ -95,7 +130,7 @@ class ServiceSettings(BaseModel):
         return value
 
 
-class PolicySettings(BaseModel):
+class PolicySettings(Section):
     """What triage lets through."""
 
     levels: list[str] = Field(default_factory=lambda: ["error", "fatal", "critical"])
@@ -104,7 +139,7 @@ class PolicySettings(BaseModel):
         default=False, description="skip clusters whose project maps to no configured service")
 
 
-class BrokerSettings(BaseModel):
+class BrokerSettings(Section):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
     heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
@@ -125,6 +160,8 @@ class Settings(BaseSettings):
     forge: Literal["github", "files"] = "files"
     tickets_dir: Path = Path(".suture/tickets")
     public_url: str = "http://127.0.0.1:8000"
+    error_dsn: SecretStr | None = Field(
+        default=None, description="Sentry DSN for suture's own errors; unset: not reported")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     webhook_max_age_seconds: int = Field(default=300, ge=1)
@@ -155,8 +192,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [env_settings, init_settings]
-        toml_path = _CONFIG_FILE.get("path")
+        # Arguments given in code win over the environment: the demo must not pick up an
+        # operator's SUTURE_DATABASE_URL and write its sample data into a real database.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _CONFIG_FILE.get()
         if toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return (*sources, file_secret_settings)
@@ -172,21 +211,27 @@ class Settings(BaseSettings):
         return None
 
 
-# Set only by load_settings, for the duration of one construction.
-_CONFIG_FILE: dict[str, Path | None] = {}
+# Set only by load_settings, for the duration of one construction; a context variable, so two
+# threads loading different files at once do not see each other's.
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("suture_config_file", default=None)
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from env, an optional TOML file and overrides; raise ConfigError."""
     if config is not None and not config.is_file():
         raise ConfigError(f"config file not found: {config}")
-    _CONFIG_FILE["path"] = config
+    token = _CONFIG_FILE.set(config)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {config} is not valid TOML: {exc}") from None
+    except (SettingsError, OSError) as exc:
+        # e.g. an environment variable for a list or table that does not hold valid JSON
+        raise ConfigError(f"invalid configuration: {exc}") from None
     finally:
-        _CONFIG_FILE.pop("path", None)
+        _CONFIG_FILE.reset(token)
 
 
 def describe_errors(exc: ValidationError) -> str:
@@ -194,6 +239,19 @@ def describe_errors(exc: ValidationError) -> str:
     lines = ["invalid configuration:"]
     for error in exc.errors():
         path = ".".join(str(part) for part in error["loc"])
-        env = "SUTURE_" + "__".join(str(part).upper() for part in error["loc"])
-        lines.append(f"  {path} ({env}): {error['msg']}")
+        lines.append(f"  {path} ({env_name(error['loc'])}): {error['msg']}")
     return "\n".join(lines)
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the value at `loc`.
+
+    Environment variables cannot address one item of a list: `services.0.slug` is set by
+    `SUTURE_SERVICES` (a JSON list), so the name stops at the first index.
+    """
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            break
+        parts.append(part.upper())
+    return "SUTURE_" + "__".join(parts)
