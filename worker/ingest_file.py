@@ -2,7 +2,8 @@
 
 The file is stored as a delivery and the `ingest_delivery` message is sent. With the embedded
 in-memory broker the command also runs a worker until every message (triage, ticket) is done, so
-the report it prints is final; with Redis the running workers take it from there.
+the report it prints is final; with Redis the running workers take it from there. The report
+lists the runs of the cluster the payload belongs to, not every run in the store.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from dramatiq.brokers.stub import StubBroker
 
+from worker.fingerprint import fingerprint
+from worker.models import Cluster, ErrorEvent
 from worker.normalise import PayloadError, detect_and_normalise, from_sentry_webhook
 from worker.settings import Settings
 
@@ -42,10 +45,8 @@ def ingest_file(settings: Settings, path: Path) -> dict[str, Any]:
         raise ValueError(f"{path} does not hold a JSON object")
     source, kind = classify(payload)
     try:
-        if source == "sentry":
-            from_sentry_webhook(kind, payload)
-        else:
-            detect_and_normalise(payload)
+        event = (from_sentry_webhook(kind, payload) if source == "sentry"
+                 else detect_and_normalise(payload))
     except PayloadError as exc:
         raise ValueError(f"{path} is not a payload suture understands: {exc}") from None
     app = build_app(settings)
@@ -53,7 +54,7 @@ def ingest_file(settings: Settings, path: Path) -> dict[str, Any]:
         delivery_id, created = app.store.add_delivery(source, kind, body, payload)
         if created:
             _process(app, delivery_id)
-        return _report(app, delivery_id, created)
+        return _report(app, delivery_id, created, event)
     finally:
         app.close()
 
@@ -72,10 +73,12 @@ def _process(app: Any, delivery_id: int) -> None:
         worker.stop()
 
 
-def _report(app: Any, delivery_id: int, created: bool) -> dict[str, Any]:
+def _report(app: Any, delivery_id: int, created: bool,
+            event: ErrorEvent | None) -> dict[str, Any]:
     delivery = app.store.get_delivery(delivery_id)
+    cluster = _cluster_of(app, event) if event is not None else None
     runs = []
-    for cluster in app.store.list_clusters():
+    if cluster is not None:
         for run in app.store.list_runs(cluster.id):
             runs.append({"run": run.id, "cluster": cluster.id, "title": cluster.title,
                          "state": run.state.value, "reason": run.reason,
@@ -83,3 +86,17 @@ def _report(app: Any, delivery_id: int, created: bool) -> dict[str, Any]:
     return {"delivery": delivery_id, "new": created,
             "status": delivery.status if delivery else "missing",
             "detail": delivery.reason if delivery else "", "runs": runs}
+
+
+def _cluster_of(app: Any, event: ErrorEvent) -> Cluster | None:
+    """The cluster the payload's event was recorded in.
+
+    By fingerprint; failing that by upstream issue id, because an `issue` webhook is completed
+    with its upstream's latest full event before it is recorded, which can change the fingerprint.
+    """
+    found: Cluster | None = app.store.find_cluster(fingerprint(event))
+    if found is not None or not event.issue_id:
+        return found
+    source = event.source.value
+    return next((cluster for cluster in app.store.list_clusters()
+                 if cluster.upstream.get(source) == event.issue_id), None)

@@ -33,8 +33,9 @@ def _level(_cluster: Cluster, event: ErrorEvent | None, _service: ServiceSetting
            policy: PolicySettings) -> Decision:
     level = (event.level if event else "error").lower()
     if level not in {allowed.lower() for allowed in policy.levels}:
-        return Decision(allowed=False, reason=f"level {level!r} is below the policy's "
-                                              f"{', '.join(policy.levels)}")
+        # Not "below": the allowed levels are a set, not a threshold.
+        return Decision(allowed=False, reason=f"level {level!r} is not one of the policy's "
+                                              f"levels ({', '.join(policy.levels)})")
     return Decision(allowed=True, reason=f"level {level} is allowed")
 
 

@@ -12,9 +12,10 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import redis
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from worker.app import App
 
@@ -26,9 +27,9 @@ LOCK_NAME = "suture:scheduler:leader"
 class RedisLeader:
     """Leadership through a Redis lock with a TTL, renewed by a background thread."""
 
-    def __init__(self, url: str, ttl_seconds: float = 30.0) -> None:
+    def __init__(self, url: str, ttl_seconds: float = 30.0, name: str = LOCK_NAME) -> None:
         self._client = redis.Redis.from_url(url)
-        self._lock = self._client.lock(LOCK_NAME, timeout=ttl_seconds, thread_local=False)
+        self._lock = self._client.lock(name, timeout=ttl_seconds, thread_local=False)
         self._ttl = ttl_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -43,6 +44,9 @@ class RedisLeader:
 
     def start(self) -> None:
         """Try for the lock now and keep trying (or renewing) in the background."""
+        # The first attempt is synchronous: the scheduler's first tick runs right after start,
+        # and a leader that had not tried yet would skip it and wait a whole interval.
+        self._attempt()
         self._thread = threading.Thread(target=self._loop, name="suture-leader", daemon=True)
         self._thread.start()
 
@@ -59,15 +63,18 @@ class RedisLeader:
         self._client.close()
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._lock.owned():
-                    self._lock.extend(self._ttl, replace_ttl=True)
-                elif self._lock.acquire(blocking=False):
-                    log.info("this scheduler is now the leader")
-            except redis.RedisError as exc:
-                log.warning("leader lock: %s", exc)
-            self._stop.wait(self._ttl / 3)
+        while not self._stop.wait(self._ttl / 3):
+            self._attempt()
+
+    def _attempt(self) -> None:
+        """Renew the lock if held, else try to take it; Redis trouble is logged, not raised."""
+        try:
+            if self._lock.owned():
+                self._lock.extend(self._ttl, replace_ttl=True)
+            elif self._lock.acquire(blocking=False):
+                log.info("this scheduler is now the leader")
+        except redis.RedisError as exc:
+            log.warning("leader lock: %s", exc)
 
 
 class Scheduler:
@@ -78,15 +85,15 @@ class Scheduler:
         self.leader = leader
         self._scheduler = BackgroundScheduler(timezone="UTC")
 
-    def jobs(self) -> dict[str, tuple[int, Callable[[], None]]]:
+    def jobs(self) -> dict[str, tuple[int, Callable[[], object]]]:
         """Job name → (interval in seconds, what it sends)."""
         settings = self.app.settings
-        jobs: dict[str, tuple[int, Callable[[], None]]] = {
+        jobs: dict[str, tuple[int, Callable[[], object]]] = {
             "reconcile": (settings.reconcile_interval_seconds, self.app.reconcile),
         }
         for name in self.app.deps.sources:
             jobs[f"poll:{name}"] = (settings.poll_interval_seconds,
-                                    lambda name=name: self.app.actors.poll_source.send(name))
+                                    partial(self.app.actors.poll_source.send, name))
         return jobs
 
     def tick(self, job: str, interval: int, send: Callable[[], object],

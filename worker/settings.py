@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     forge: Literal["github", "files"] = "files"
     tickets_dir: Path = Path(".suture/tickets")
     public_url: str = "http://127.0.0.1:8000"
-    error_dsn: SecretStr | None = Field(
+    error_dsn: OptionalSecret = Field(
         default=None, description="Sentry DSN for suture's own errors; unset: not reported")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

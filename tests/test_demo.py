@@ -1,0 +1,31 @@
+"""`suture demo`: the offline loop files exactly one ticket and shows dedupe and authentication."""
+
+from __future__ import annotations
+
+import re
+
+from worker.demo import run_demo
+
+
+def test_the_demo_files_one_ticket_and_leaves_the_configured_database_alone(tmp_path,
+                                                                             monkeypatch):
+    # An operator's configuration must not leak into the demo, nor the demo into their database.
+    elsewhere = tmp_path / "production.db"
+    monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{elsewhere}")
+    monkeypatch.setenv("SUTURE_FORGE", "files")
+    monkeypatch.setenv("SUTURE_TICKETS_DIR", str(tmp_path / "tickets"))
+    lines: list[str] = []
+
+    status = run_demo(say=lines.append)
+
+    printed = "\n".join(lines)
+    assert status == 0, printed
+    assert re.search(r"^4\. signed Sentry webhook delivered: HTTP 202 ", printed, re.M)
+    assert re.search(r"^5\. the same webhook again: HTTP 200 \{'duplicate': True", printed, re.M)
+    assert re.search(r"^6\. a webhook with a bad signature: HTTP 401 ", printed, re.M)
+    assert re.search(r"^7\. tickets on the GitHub stand-in for acme/shop: 1$", printed, re.M)
+    assert "publishing -> ticketed" in printed
+    assert "ZeroDivisionError" in printed
+    assert printed.splitlines()[-1].startswith("demo succeeded")
+    assert not elsewhere.exists()
+    assert not (tmp_path / "tickets").exists()
