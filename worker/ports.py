@@ -7,10 +7,12 @@ Each port speaks suture's own models, never URLs or vendor objects. Adapters liv
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.models import ErrorEvent, Ticket
 
 
@@ -73,3 +75,44 @@ class TicketForge(Protocol):
     def open_ticket(self, draft: TicketDraft) -> Ticket:
         """File the ticket and return where it is."""
         ...
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """A git repository read at fixed revisions (every answer is for a resolved commit)."""
+
+    def resolve(self, rev: str) -> str:
+        """The full sha `rev` names; PermanentError if it names nothing."""
+        ...
+
+    def files(self, rev: str) -> list[str]:
+        """Every tracked path at `rev`."""
+        ...
+
+    def read(self, rev: str, path: str) -> str | None:
+        """A file's text at `rev`, or None when absent or binary."""
+        ...
+
+    def history(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Commit]:
+        """Commits reachable from `rev` inside `window` that touch `paths`, with all their files."""
+        ...
+
+    def hunks(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Hunk]:
+        """Zero-context hunks in `paths` of the commits `history` returns."""
+        ...
+
+    def blame(self, rev: str, path: str, ranges: list[tuple[int, int]]) -> dict[int, BlameLine]:
+        """Line number → who last changed it, for the given inclusive line ranges at `rev`."""
+        ...
+
+    def describe(self, shas: list[str]) -> list[Commit]:
+        """The named commits, each with every file it changed."""
+        ...
+
+
+class HistoryWindow(BaseModel):
+    """Which history may explain a crash: after `exclude` (the previous release) and `since`."""
+
+    exclude: str | None = None
+    since: datetime | None = None
+    max_commits: int = 2000

@@ -1,0 +1,111 @@
+"""Parsers for the git output formats the repository adapter asks for.
+
+`git log` runs with a header line that starts with \\x01 and separates fields with \\x00, so
+commit subjects and file names (which may hold anything) cannot be mistaken for structure.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from worker.correlate.models import BlameLine, Commit, FileChange, Hunk
+
+LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%ct%x00%s"
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
+
+
+def parse_log(text: str) -> list[Commit]:
+    """Commits from `git log --numstat --format=LOG_FORMAT`."""
+    commits = []
+    for block in text.split("\x01")[1:]:
+        header, _, rest = block.partition("\n")
+        fields = header.split("\x00")
+        if len(fields) < 6:
+            continue
+        sha, parents, author, email, stamp, summary = fields[:6]
+        changes = [change for line in rest.splitlines() if (change := _numstat(line))]
+        commits.append(Commit(sha=sha, parents=parents.split(), author=author, email=email,
+                              timestamp=datetime.fromtimestamp(int(stamp), UTC),
+                              summary=summary, changes=changes))
+    return commits
+
+
+def _numstat(line: str) -> FileChange | None:
+    parts = line.split("\t", 2)
+    if len(parts) != 3:
+        return None
+    added, deleted, path = parts
+    if " => " in path:  # a rename: keep the new name
+        path = _renamed_to(path)
+    return FileChange(path=path, added=int(added) if added.isdigit() else None,
+                      deleted=int(deleted) if deleted.isdigit() else None)
+
+
+def _renamed_to(path: str) -> str:
+    braced = re.match(r"^(.*)\{(.*) => (.*)\}(.*)$", path)
+    if braced:
+        prefix, _old, new, suffix = braced.groups()
+        return (prefix + new + suffix).replace("//", "/")
+    return path.split(" => ", 1)[1]
+
+
+def parse_patch(text: str) -> list[Hunk]:
+    """Hunks from `git log -p -U0 --format=%x01%H`."""
+    hunks: list[Hunk] = []
+    sha = path = ""
+    current: Hunk | None = None
+    for line in text.splitlines():
+        if line.startswith("\x01"):
+            sha, path, current = line[1:].strip(), "", None
+        elif line.startswith("+++ "):
+            target = line[4:]
+            path = "" if target == "/dev/null" else target.removeprefix("b/")
+            current = None
+        elif line.startswith("@@ ") and path:
+            current = _hunk(sha, path, line)
+            if current is not None:
+                hunks.append(current)
+        elif current is not None and line.startswith("+"):
+            current.added.append(line[1:])
+        elif current is not None and line.startswith("-") and not line.startswith("--- "):
+            current.removed.append(line[1:])
+    return hunks
+
+
+def _hunk(sha: str, path: str, header: str) -> Hunk | None:
+    match = _HUNK.match(header)
+    if not match:
+        return None
+    old_start, old_count, new_start, new_count, function = match.groups()
+    return Hunk(sha=sha, path=path, old_start=int(old_start),
+                old_count=int(old_count) if old_count is not None else 1,
+                new_start=int(new_start), new_count=int(new_count) if new_count is not None else 1,
+                function=function.strip())
+
+
+def parse_blame(text: str) -> dict[int, BlameLine]:
+    """Line → blame from `git blame --porcelain` (commit details appear once per commit)."""
+    details: dict[str, dict[str, str]] = {}
+    lines: dict[int, BlameLine] = {}
+    sha, final_line = "", 0
+    for line in text.splitlines():
+        if line.startswith("\t"):
+            info = details.get(sha, {})
+            lines[final_line] = BlameLine(
+                line=final_line, sha=sha, author=info.get("author", ""),
+                email=info.get("author-mail", "").strip("<>"),
+                timestamp=datetime.fromtimestamp(int(info.get("author-time", "0")), UTC))
+            continue
+        parts = line.split(" ")
+        if len(parts) >= 3 and len(parts[0]) == 40 and _is_hex(parts[0]):
+            sha, final_line = parts[0], int(parts[2])
+            details.setdefault(sha, {})
+        elif sha and parts:
+            key, _, value = line.partition(" ")
+            details[sha][key] = value
+    return lines
+
+
+def _is_hex(text: str) -> bool:
+    return all(char in "0123456789abcdef" for char in text)

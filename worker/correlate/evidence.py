@@ -1,0 +1,132 @@
+"""Evidence: what the repository says about each candidate commit, before any weighing (pure).
+
+For every commit that touched a frame's file in the window, or last changed a line of a frame's
+function, the signals are measured separately: blame of the exact crashing lines, blame of the
+surrounding functions, hunks inside the frames' functions, files touched, how much of the commit
+the stack explains, identifiers of the error found in its added lines, its age relative to first
+seen, and whether it is new since the previous release. `ranking` weighs them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+# Words too common in messages and code to say anything about a commit.
+_STOPWORDS = frozenset({
+    "the", "and", "for", "not", "has", "have", "with", "from", "that", "this", "none", "null",
+    "true", "false", "self", "cls", "object", "error", "exception", "type", "value", "return",
+    "def", "class", "import", "nonetype", "undefined", "function", "args", "kwargs", "int",
+    "str", "dict", "list", "tuple", "bool", "float", "len", "get", "set", "new", "var", "let",
+    "const", "attribute", "call",
+})
+
+
+def depth_weight(depth: int) -> float:
+    """How much a frame counts: the crashing frame most, each caller less."""
+    return 0.6 ** depth
+
+
+@dataclass
+class Evidence:
+    """The measured signals for one commit."""
+
+    commit: Commit
+    blame_line: float = 0.0
+    blame_function: float = 0.0
+    hunk_function: float = 0.0
+    touches_file: float = 0.0
+    coverage: float = 0.0
+    identifiers: set[str] = field(default_factory=set)
+    age_days: float = 0.0
+    new_in_release: bool = False
+    revert: bool = False
+    lines: list[str] = field(default_factory=list)
+
+
+def error_identifiers(message: str, frames: list[MappedFrame]) -> set[str]:
+    """Distinctive words of the error: from its message and the innermost frames' functions."""
+    words = set(_IDENTIFIER.findall(message))
+    for item in frames:
+        if item.depth is not None and item.depth < 3 and item.frame.function:
+            words.update(_IDENTIFIER.findall(item.frame.function))
+    return {word for word in words if word.lower() not in _STOPWORDS}
+
+
+def _function_name(item: MappedFrame) -> str:
+    name = (item.frame.function or "").split(".")[-1].split("::")[-1]
+    return name.strip("<>") if len(name) > 2 else ""
+
+
+def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
+           blame: dict[str, dict[int, BlameLine]], *, first_seen: datetime,
+           in_release: set[str], message: str) -> dict[str, Evidence]:
+    """Evidence per commit sha from the facts read out of git."""
+    found = {c.sha: Evidence(commit=c) for c in commits}
+    app = [item for item in frames if item.blameable]
+    for item in app:
+        _blame_signals(item, blame.get(item.path or "", {}), found)
+    _hunk_signals(app, hunks, found)
+    frame_files = {item.path for item in app}
+    closest = {path: min(i.depth or 0 for i in app if i.path == path) for path in frame_files}
+    words = error_identifiers(message, frames)
+    added = defaultdict(list)
+    for hunk in hunks:
+        added[hunk.sha].extend(hunk.added)
+    for sha, evidence in found.items():
+        commit = evidence.commit
+        touched = [change.path for change in commit.changes if change.path in frame_files]
+        evidence.touches_file = sum(depth_weight(closest[path]) for path in set(touched))
+        stack_lines = sum((c.added or 0) + (c.deleted or 0) for c in commit.changes
+                          if c.path in frame_files)
+        evidence.coverage = stack_lines / commit.lines_changed if commit.lines_changed else 0.0
+        text = "\n".join(added.get(sha, ()))
+        evidence.identifiers = {word for word in words if re.search(rf"\b{re.escape(word)}\b",
+                                                                     text)}
+        evidence.age_days = max(0.0, (first_seen - commit.timestamp).total_seconds() / 86400)
+        evidence.new_in_release = sha in in_release
+        evidence.revert = commit.summary.lower().startswith("revert")
+    return found
+
+
+def _blame_signals(item: MappedFrame, lines: dict[int, BlameLine],
+                   found: dict[str, Evidence]) -> None:
+    weight = depth_weight(item.depth or 0)
+    crash_line = item.frame.lineno
+    if crash_line in lines and lines[crash_line].sha in found:
+        evidence = found[lines[crash_line].sha]
+        evidence.blame_line += weight
+        evidence.lines.append(f"{item.path}:{crash_line}")
+    if item.function_range:
+        first, last = item.function_range
+        span = [lines[n] for n in range(first, last + 1) if n in lines]
+        counts: dict[str, int] = defaultdict(int)
+        for blamed in span:
+            counts[blamed.sha] += 1
+        for sha, count in counts.items():
+            if sha in found:
+                found[sha].blame_function += weight * count / max(1, len(span))
+
+
+def _hunk_signals(app: list[MappedFrame], hunks: list[Hunk], found: dict[str, Evidence]) -> None:
+    by_file: dict[str, list[MappedFrame]] = defaultdict(list)
+    for item in app:
+        by_file[item.path or ""].append(item)
+    credited: set[tuple[str, int]] = set()
+    for hunk in hunks:
+        for item in by_file.get(hunk.path, ()):
+            name = _function_name(item)
+            key = (hunk.sha, id(item))
+            if not name or key in credited or hunk.sha not in found:
+                continue
+            header_hit = re.search(rf"\b{re.escape(name)}\b", hunk.function)
+            defines = any(re.search(rf"\b(def|func|function|fun)\s+{re.escape(name)}\b", line)
+                          for line in hunk.added)
+            if header_hit or defines:
+                credited.add(key)
+                found[hunk.sha].hunk_function += depth_weight(item.depth or 0)

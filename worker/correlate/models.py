@@ -1,0 +1,115 @@
+"""Models of correlation: what the repository says about a crash, and what suture concludes.
+
+`Commit`, `Hunk` and `BlameLine` are facts read from git; `MappedFrame` ties a stack frame to a
+file of the repository; `Suspect` and `Owner` are conclusions, each carrying the reasons behind it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.models import Frame
+
+
+class FileChange(BaseModel):
+    """Lines added and deleted in one file by one commit (None for binary files)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    added: int | None = None
+    deleted: int | None = None
+
+
+class Commit(BaseModel):
+    """A commit with every file it changed."""
+
+    sha: str
+    parents: list[str] = Field(default_factory=list)
+    author: str = ""
+    email: str = ""
+    timestamp: datetime
+    summary: str = ""
+    changes: list[FileChange] = Field(default_factory=list)
+
+    @property
+    def lines_changed(self) -> int:
+        """Added plus deleted lines over all text files."""
+        return sum((c.added or 0) + (c.deleted or 0) for c in self.changes)
+
+
+class Hunk(BaseModel):
+    """One zero-context hunk of a commit in one file, with git's function context header."""
+
+    sha: str
+    path: str
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    function: str = ""
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+
+
+class BlameLine(BaseModel):
+    """Who last changed one line, as of the release."""
+
+    line: int
+    sha: str
+    author: str = ""
+    email: str = ""
+    timestamp: datetime
+
+
+class MappedFrame(BaseModel):
+    """A stack frame and the repository file it runs, if any.
+
+    `depth` counts in-app frames from the crash (0 = innermost); library and unmapped frames have
+    none and are never blamed.
+    """
+
+    frame: Frame
+    path: str | None = None
+    depth: int | None = None
+    reason: str = ""
+    function_range: tuple[int, int] | None = None
+
+    @property
+    def blameable(self) -> bool:
+        """True when the frame maps to an in-app file of the repository."""
+        return self.path is not None and self.depth is not None
+
+
+class Suspect(BaseModel):
+    """A commit that may have caused the crash, with its score, confidence and reasons."""
+
+    sha: str
+    score: float
+    confidence: float
+    author: str = ""
+    email: str = ""
+    summary: str = ""
+    date: datetime | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Owner(BaseModel):
+    """Someone who should look: a CODEOWNERS entry or an author of the crashing lines."""
+
+    name: str
+    login: str | None = None
+    source: str
+    reason: str
+
+
+class Correlation(BaseModel):
+    """Everything correlation found for one event."""
+
+    release: str
+    suspects: list[Suspect] = Field(default_factory=list)
+    owners: list[Owner] = Field(default_factory=list)
+    frames: list[MappedFrame] = Field(default_factory=list)
+    note: str = ""

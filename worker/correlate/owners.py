@@ -1,0 +1,67 @@
+"""Owners of a crash: CODEOWNERS of the stack's files, then authors of the crashing lines.
+
+Commit emails become code-host logins where that can be known without guessing: GitHub noreply
+addresses carry the login, and a configured map covers the rest. An owner never appears twice;
+CODEOWNERS entries come first (they are what the team declared), innermost frame first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from worker.correlate import codeowners
+from worker.correlate.models import BlameLine, MappedFrame, Owner
+from worker.ports import Repository
+
+_NOREPLY = re.compile(
+    r"^(?:\d+\+)?([A-Za-z0-9][A-Za-z0-9-]{0,38})@users\.noreply\.github\.com$", re.IGNORECASE)
+
+
+def login_for(email: str, logins: Mapping[str, str]) -> str | None:
+    """The code-host login of a commit email, when it is known."""
+    lowered = email.strip().lower()
+    for known, login in logins.items():
+        if known.lower() == lowered:
+            return login
+    match = _NOREPLY.match(lowered)
+    return match.group(1) if match else None
+
+
+def find_owners(repo: Repository, release: str, app: list[MappedFrame],
+                blame: Mapping[str, Mapping[int, BlameLine]],
+                logins: Mapping[str, str]) -> list[Owner]:
+    """Owners for the in-app frames, best first, without duplicates."""
+    owners: list[Owner] = []
+    seen: set[str] = set()
+    rules = _rules(repo, release)
+    ordered = sorted(app, key=lambda item: item.depth or 0)
+    for item in ordered:
+        rule, names = codeowners.owners_of(rules, item.path or "")
+        for name in names:
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                owners.append(Owner(name=name, login=name.lstrip("@") if name.startswith("@")
+                                    else None, source="codeowners",
+                                    reason=f"CODEOWNERS line {rule.line if rule else '?'} "
+                                           f"({rule.pattern if rule else ''}) owns {item.path}"))
+    for item in ordered:
+        line = blame.get(item.path or "", {}).get(item.frame.lineno or -1)
+        if line is None or not line.email:
+            continue
+        login = login_for(line.email, logins)
+        key = (login or line.email).lower()
+        if key in seen or f"@{key}" in seen:
+            continue
+        seen.add(key)
+        owners.append(Owner(name=line.author or line.email, login=login, source="blame",
+                            reason=f"last changed {item.path}:{line.line}"))
+    return owners
+
+
+def _rules(repo: Repository, release: str) -> list[codeowners.Rule]:
+    for location in codeowners.LOCATIONS:
+        text = repo.read(release, location)
+        if text is not None:
+            return codeowners.parse(text)
+    return []

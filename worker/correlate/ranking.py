@@ -1,0 +1,108 @@
+"""Ranking suspects: weigh each commit's evidence into a score, a confidence and reasons (pure).
+
+The weights are one small table, so each reason printed next to a suspect is exactly a term of
+its score. Confidence combines a suspect's share of all the evidence with how strong its own
+is: a lone commit that wrote the crashing line is likely; five commits that merely touched the
+file are not, and the output says so instead of pointing at an innocent author.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from worker.correlate.evidence import Evidence
+from worker.correlate.models import Suspect
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts."""
+
+    blame_line: float = 3.0
+    blame_function: float = 1.5
+    hunk_function: float = 1.5
+    touches_file: float = 0.8
+    coverage: float = 1.0
+    identifier: float = 0.4
+    max_identifiers: int = 4
+    recency: float = 1.2
+    recency_days: float = 45.0
+    new_in_release: float = 1.5
+    revert: float = -0.5
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Confidence = the suspect's share of the evidence (a softmax over all candidates' scores at
+    `temperature`) times how strong its own evidence is (logistic in its score)."""
+
+    temperature: float = 1.5
+    strength: float = 0.6
+    bias: float = -3.2
+
+
+def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
+    """The commit's score and the reasons that make it up, strongest first."""
+    terms: list[tuple[float, str]] = []
+    if evidence.blame_line:
+        terms.append((weights.blame_line * evidence.blame_line,
+                      f"last changed the crashing line {', '.join(evidence.lines[:3])}"))
+    if evidence.blame_function:
+        terms.append((weights.blame_function * evidence.blame_function,
+                      "wrote much of the function that crashed"
+                      if evidence.blame_function > 0.5 else
+                      "wrote part of a function on the stack"))
+    if evidence.hunk_function:
+        terms.append((weights.hunk_function * evidence.hunk_function,
+                      "changed a function on the stack"))
+    if evidence.touches_file:
+        terms.append((weights.touches_file * evidence.touches_file,
+                      "touched a file on the stack"))
+    if evidence.coverage and (evidence.blame_line or evidence.blame_function
+                              or evidence.hunk_function or evidence.touches_file):
+        terms.append((weights.coverage * evidence.coverage,
+                      f"{evidence.coverage:.0%} of its changed lines are in stack files"))
+    if evidence.identifiers:
+        found = sorted(evidence.identifiers)[: weights.max_identifiers]
+        terms.append((weights.identifier * len(found),
+                      f"added code naming {', '.join(found)} from the error"))
+    recency = weights.recency * math.exp(-evidence.age_days / weights.recency_days)
+    terms.append((recency, f"committed {evidence.age_days:.0f} days before first seen"))
+    if evidence.new_in_release:
+        terms.append((weights.new_in_release, "new since the previous release"))
+    if evidence.revert:
+        terms.append((weights.revert, "is a revert"))
+    terms.sort(key=lambda term: -term[0])
+    return sum(value for value, _ in terms), [reason for _value, reason in terms]
+
+
+def rank(evidence: dict[str, Evidence], *, top: int = 5, weights: Weights | None = None,
+         calibration: Calibration | None = None) -> list[Suspect]:
+    """The `top` suspects, best first, each with a calibrated confidence."""
+    weights = weights or Weights()
+    calibration = calibration or Calibration()
+    scored = []
+    for sha, item in evidence.items():
+        value, reasons = score(item, weights)
+        direct = item.blame_line or item.blame_function or item.hunk_function or item.touches_file
+        if direct:
+            scored.append((value, sha, reasons))
+    scored.sort(key=lambda entry: (-entry[0], -evidence[entry[1]].commit.timestamp.timestamp()))
+    suspects = []
+    best = scored[0][0] if scored else 0.0
+    total = sum(math.exp((value - best) / calibration.temperature) for value, _s, _r in scored)
+    for value, sha, reasons in scored[:top]:
+        share = math.exp((value - best) / calibration.temperature) / total
+        commit = evidence[sha].commit
+        suspects.append(Suspect(
+            sha=sha, score=round(value, 3),
+            confidence=round(share * strength(value, calibration), 3),
+            author=commit.author, email=commit.email, summary=commit.summary,
+            date=commit.timestamp, reasons=reasons))
+    return suspects
+
+
+def strength(value: float, calibration: Calibration) -> float:
+    """How convincing a score is on its own, from 0 to 1."""
+    return 1.0 / (1.0 + math.exp(-(calibration.strength * value + calibration.bias)))
