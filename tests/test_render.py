@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jinja2 import UndefinedError
 
+from worker.correlate.models import Correlation, Owner, Suspect
 from worker.models import (
     Cluster,
     ErrorEvent,
@@ -66,11 +67,13 @@ def make_event(value: str = "division by zero", context_line: str = "return sum(
 
 
 def render(renderer: Renderer, *, cluster: Cluster | None = None, run: Run | None = None,
-           event: ErrorEvent | None = None, service: ServiceSettings | None = SHOP) -> str:
+           event: ErrorEvent | None = None, service: ServiceSettings | None = SHOP,
+           correlation: Correlation | None = None) -> str:
     event = event if event is not None else make_event()
     return renderer.render("ticket.md.j2", cluster=cluster or make_cluster(),
                            run=run or make_run(), event=event, service=service,
-                           stack=format_stack(event), marker=MARKER)
+                           stack=format_stack(event), marker=MARKER, correlation=correlation,
+                           commit_url=lambda sha: f"https://github.com/acme/shop/commit/{sha}")
 
 
 def fenced_block_after(markdown: str, heading: str) -> str:
@@ -177,7 +180,8 @@ def test_a_cluster_without_an_exception_type_gets_a_readable_heading(renderer):
 
 def test_without_a_service_the_project_is_shown_and_without_an_event_nothing_breaks(renderer):
     body = renderer.render("ticket.md.j2", cluster=make_cluster(), run=make_run(), event=None,
-                           service=None, stack="", marker=MARKER)
+                           service=None, stack="", marker=MARKER, correlation=None,
+                           commit_url=lambda sha: None)
 
     assert "- Service: shop\n" in body
     assert "_No stack trace was captured for this error._" in body
@@ -188,7 +192,8 @@ def test_without_a_service_the_project_is_shown_and_without_an_event_nothing_bre
 def test_a_missing_variable_fails_instead_of_printing_nothing(renderer):
     with pytest.raises(UndefinedError, match="marker"):
         renderer.render("ticket.md.j2", cluster=make_cluster(), run=make_run(),
-                        event=make_event(), service=SHOP, stack="")
+                        event=make_event(), service=SHOP, stack="", correlation=None,
+                        commit_url=lambda sha: None)
 
 
 def test_a_missing_attribute_fails_too(tmp_path):
@@ -234,3 +239,19 @@ def test_a_fence_is_longer_than_any_backtick_run_inside(text):
 def test_autolink_encodes_what_would_end_the_link():
     assert autolink("https://a.example/p q<r>") == "<https://a.example/p%20q%3Cr%3E>"
     assert autolink("javascript:alert(1)") == "`javascript:alert(1)`"
+
+
+def test_suspects_and_owners_are_listed_with_links_and_reasons(renderer):
+    correlation = Correlation(release="f" * 40, suspects=[Suspect(
+        sha="a" * 40, score=9.5, confidence=0.87, author="Grace | Hopper",
+        summary="Show the *average* price", reasons=["last changed the crashing line"])],
+        owners=[Owner(name="Ada", login="ada", source="codeowners", reason="line 3 owns x")])
+    body = render(renderer, correlation=correlation)
+    assert "[`aaaaaaaaaaaa`](https://github.com/acme/shop/commit/" + "a" * 40 + ")" in body
+    assert "87%" in body and r"Grace \| Hopper" in body and r"\*average\*" in body
+    assert "last changed the crashing line" in body and "@ada (codeowners" in body
+
+
+def test_without_correlation_the_ticket_says_so(renderer):
+    body = render(renderer, correlation=Correlation(release="f" * 40, note="no frame maps"))
+    assert "_no frame maps_" in body and "_none found_" in body

@@ -35,11 +35,13 @@ class Actors:
     ingest_delivery: dramatiq.Actor[Any, Any]
     poll_source: dramatiq.Actor[Any, Any]
     triage_run: dramatiq.Actor[Any, Any]
+    correlate_run: dramatiq.Actor[Any, Any]
     publish_run: dramatiq.Actor[Any, Any]
 
     def send_for_state(self, run_id: int, state: RunState) -> bool:
         """Send the message that moves a run on from `state`; False if it is terminal."""
-        actor = {RunState.NEW: self.triage_run, RunState.TRIAGED: self.publish_run,
+        actor = {RunState.NEW: self.triage_run, RunState.TRIAGED: self.correlate_run,
+                 RunState.CORRELATED: self.publish_run,
                  RunState.PUBLISHING: self.publish_run}.get(state)
         if actor is None:
             return False
@@ -89,6 +91,10 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
 
     def triage_run(run_id: int) -> None:
         if _run_stage(deps, run_id, stages.triage) == RunState.TRIAGED:
+            actors.correlate_run.send(run_id)
+
+    def correlate_run(run_id: int) -> None:
+        if _run_stage(deps, run_id, stages.correlate) == RunState.CORRELATED:
             actors.publish_run.send(run_id)
 
     def publish_run(run_id: int) -> None:
@@ -103,6 +109,7 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         ingest_delivery=actor(ingest_delivery, "ingest_delivery"),
         poll_source=actor(poll_source, "poll_source"),
         triage_run=actor(triage_run, "triage_run"),
+        correlate_run=actor(correlate_run, "correlate_run"),
         publish_run=actor(publish_run, "publish_run"),
     )
     return actors

@@ -17,12 +17,13 @@ from fastapi import FastAPI
 
 from integrations.datadog import DatadogSource
 from integrations.files_forge import FilesForge
+from integrations.git import GitMirror, GitRepository
 from integrations.github import GitHubTickets
 from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
 from worker.observability import init_error_reporting
-from worker.ports import ErrorSource, TicketForge
+from worker.ports import ErrorSource, Repository, TicketForge
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
 from worker.settings import Settings
@@ -82,6 +83,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         renderer=Renderer(settings.playbooks_dir),
         sources=dict(sources) if sources is not None else make_sources(settings),
         clock=clock,
+        open_repository=repository_opener(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)
@@ -94,6 +96,21 @@ def make_forge(settings: Settings) -> TicketForge:
     if settings.forge == "github":
         return GitHubTickets(settings.github)
     return FilesForge(settings.tickets_dir)
+
+
+def repository_opener(settings: Settings) -> Callable[[str], Repository]:
+    """Opens a service's repository: a local path as it is, a URL through the mirror cache."""
+    mirror = GitMirror(settings.data_dir / "mirrors")
+    opened: dict[str, GitRepository] = {}
+
+    def open_repository(location: str) -> Repository:
+        path = mirror.ensure(location)
+        key = str(path)
+        if key not in opened:  # one adapter per repository keeps its cache warm across runs
+            opened[key] = GitRepository(path)
+        return opened[key]
+
+    return open_repository
 
 
 def make_sources(settings: Settings) -> dict[str, ErrorSource]:

@@ -8,6 +8,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -131,6 +132,22 @@ def ingest(file: Path, config: Path | None = ConfigOption) -> None:
         typer.echo(f"suture: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(report, indent=2))
+
+
+@cli.command()
+def suspects(
+    repo: Annotated[Path, typer.Option("--repo", help="The repository (work tree or bare).")],
+    event: Annotated[Path, typer.Option("--event", help="Sentry or Datadog event JSON.")],
+    top: Annotated[int, typer.Option("--top", min=1, help="How many suspects to list.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
+    release: Annotated[str | None, typer.Option(help="Release (default: the event's).")] = None,
+    previous_release: Annotated[str | None, typer.Option(help="The release before it.")] = None,
+) -> None:
+    """Rank the commits that may have caused an event's crash, and who owns the code."""
+    from worker.suspects_cli import print_suspects
+
+    raise typer.Exit(print_suspects(repo, event, top=top, as_json=as_json, release=release,
+                                    previous_release=previous_release))
 
 
 @cli.command()

@@ -103,6 +103,7 @@ class RunState(StrEnum):
 
     NEW = "new"
     TRIAGED = "triaged"
+    CORRELATED = "correlated"
     PUBLISHING = "publishing"
     TICKETED = "ticketed"
     SKIPPED = "skipped"

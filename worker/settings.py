@@ -139,6 +139,14 @@ class PolicySettings(Section):
         default=False, description="skip clusters whose project maps to no configured service")
 
 
+class CorrelateSettings(Section):
+    """Suspect commits and owners."""
+
+    top: int = Field(default=5, ge=1, le=50)
+    logins: dict[str, str] = Field(
+        default_factory=dict, description="commit email → code-host login, for reviewers")
+
+
 class BrokerSettings(Section):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
@@ -179,6 +187,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
                                 / "playbooks")
     services: list[ServiceSettings] = Field(default_factory=list)

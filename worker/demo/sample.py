@@ -38,6 +38,7 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 def build_sample_repo(path: Path) -> SampleRepo:
     """Create the shop's git history: each step of `history.json` is one commit."""
+    path = path.resolve()
     path.mkdir(parents=True)
     _git(path, "init", "-q", "-b", "main")
     history = json.loads(SAMPLE.joinpath("history.json").read_text("utf-8"))

@@ -1,0 +1,187 @@
+"""pytest plugin that turns a mypy crash inside a data-driven test into a stored Sentry event.
+
+It is loaded (``-p crash_capture``) into a pytest process that runs inside a scratch worktree of
+the mypy repository, so the worktree's own mypy code is imported. It makes mypy re-raise internal
+errors instead of printing them (``Options.raise_exceptions``), initialises sentry-sdk with a
+transport that keeps events in memory, and for every test whose exception escaped mypy's own
+(non-test) code calls ``sentry_sdk.capture_exception``. One JSON object per test outcome is
+appended to the file named by ``BENCH_CAPTURE_OUT``; the release is read from ``BENCH_RELEASE``.
+Outer pytest frames are trimmed so the event starts at the test harness, as a command-line crash
+starts at mypy's entry point, and machine paths are rewritten to a stand-in deployment root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from types import TracebackType
+from typing import Any
+
+import pytest
+import sentry_sdk
+from sentry_sdk.transport import Transport
+
+DEPLOY_ROOT = "/srv/mypy"
+PYTHON_ROOT = "/usr/local"
+HARNESS_PREFIXES = ("mypy/test/", "mypyc/test/")
+OWN_PREFIXES = ("mypy/", "mypyc/")
+NOT_CRASHES = ("CompileError", "SystemExit", "KeyboardInterrupt", "Skipped", "Failed", "XFailed")
+
+
+class MemoryTransport(Transport):
+    """A sentry-sdk transport that keeps the events it is given instead of sending them."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.events: list[dict[str, Any]] = []
+
+    def capture_envelope(self, envelope: Any) -> None:
+        """Keep the envelope's event, if it carries one."""
+        event = envelope.get_event()
+        if event is not None:
+            self.events.append(event)
+
+
+TRANSPORT = MemoryTransport()
+
+
+def _root() -> str:
+    return os.environ.get("BENCH_WORKTREE") or os.getcwd()
+
+
+def _relative(path: str) -> str | None:
+    """Return ``path`` relative to the worktree, or None when it lies outside it."""
+    root = os.path.realpath(_root())
+    real = os.path.realpath(path)
+    if real == root or not real.startswith(root + os.sep):
+        return None
+    return os.path.relpath(real, root).replace(os.sep, "/")
+
+
+def _rewrite_path(path: str) -> str:
+    # Events must not carry this machine's directories; a deployed mypy would live elsewhere too.
+    rel = _relative(path)
+    if rel is not None:
+        return f"{DEPLOY_ROOT}/{rel}"
+    for prefix in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}, key=len, reverse=True):
+        if path.startswith(prefix + os.sep):
+            return PYTHON_ROOT + path[len(prefix):]
+    return path
+
+
+def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    for exc in (event.get("exception") or {}).get("values") or []:
+        for frame in (exc.get("stacktrace") or {}).get("frames") or []:
+            if frame.get("abs_path"):
+                frame["abs_path"] = _rewrite_path(frame["abs_path"])
+            if frame.get("filename", "").startswith(os.sep):
+                frame["filename"] = _rewrite_path(frame["filename"])
+            # The data-driven test harness is the caller here, as a user's program would be.
+            if (frame.get("module") or "").startswith(("mypy.test", "mypyc.test")):
+                frame["in_app"] = False
+    return event
+
+
+def _patch_raise_exceptions() -> None:
+    """Make every mypy Options object re-raise internal errors (what mypy's daemon does)."""
+    from mypy.options import Options
+
+    original = Options.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.raise_exceptions = True
+
+    Options.__init__ = init  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Patch mypy and start sentry-sdk once the worktree is importable."""
+    _patch_raise_exceptions()
+    sentry_sdk.init(
+        dsn="https://public@sentry.invalid/1", transport=TRANSPORT,
+        release=os.environ.get("BENCH_RELEASE"), environment="production",
+        server_name="mypy-ci", default_integrations=False,
+        data_collection={"user_info": False, "stack_frame_variables": False},
+        in_app_include=["mypy", "mypyc"], project_root=_root(), before_send=_before_send,
+    )
+    import mypy
+
+    _write({"kind": "header", "mypy_file": _relative(mypy.__file__ or "")})
+
+
+def _frames(tb: TracebackType | None) -> list[tuple[TracebackType, str | None]]:
+    out = []
+    while tb is not None:
+        out.append((tb, _relative(tb.tb_frame.f_code.co_filename)))
+        tb = tb.tb_next
+    return out
+
+
+def _is_own(rel: str | None) -> bool:
+    return rel is not None and rel.startswith(OWN_PREFIXES) and not rel.startswith(HARNESS_PREFIXES)
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The internal error behind a ``SystemExit(2)`` from mypy's crash reporters, else ``exc``.
+
+    mypyc's ``catch_errors`` (and mypy's ``report_internal_error`` when it does not re-raise)
+    print the crash and raise ``SystemExit(2)`` while handling it, so the crash is the context.
+    """
+    context = exc.__context__
+    if isinstance(exc, SystemExit) and exc.code == 2 and isinstance(context, Exception):
+        return context
+    return exc
+
+
+def classify(exc: BaseException) -> str:
+    """Return "crash" when ``exc`` escaped mypy's own code, else why it is not one."""
+    if type(exc).__name__ in NOT_CRASHES or not isinstance(exc, Exception):
+        return "not-a-crash:" + type(exc).__name__
+    frames = _frames(exc.__traceback__)
+    if not any(_is_own(rel) for _, rel in frames):
+        return "harness-failure:" + type(exc).__name__
+    return "crash"
+
+
+def _trim(exc: BaseException) -> BaseException:
+    """Drop the pytest frames above the first frame that lives in the worktree."""
+    for tb, rel in _frames(exc.__traceback__):
+        if rel is not None:
+            return exc.with_traceback(tb)
+    return exc
+
+
+def _innermost(exc: BaseException) -> dict[str, Any]:
+    tb, rel = _frames(exc.__traceback__)[-1]
+    code = tb.tb_frame.f_code
+    return {"file": rel or _rewrite_path(code.co_filename), "function": code.co_name,
+            "lineno": tb.tb_lineno}
+
+
+def _write(record: dict[str, Any]) -> None:
+    with open(os.environ["BENCH_CAPTURE_OUT"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(record, default=str) + "\n")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Record each test's outcome; capture a Sentry event when mypy itself crashed."""
+    yield
+    if call.when != "call":
+        return
+    record: dict[str, Any] = {"kind": "test", "name": item.name, "nodeid": item.nodeid}
+    if call.excinfo is None:
+        _write({**record, "outcome": "passed"})
+        return
+    exc = unwrap(call.excinfo.value)
+    verdict = classify(exc)
+    record.update(outcome=verdict, exc_type=type(exc).__name__, message=str(exc)[:500])
+    if verdict == "crash":
+        record["innermost"] = _innermost(exc)
+        before = len(TRANSPORT.events)
+        sentry_sdk.capture_exception(_trim(exc))
+        sentry_sdk.flush()
+        record["event"] = TRANSPORT.events[-1] if len(TRANSPORT.events) > before else None
+    _write(record)

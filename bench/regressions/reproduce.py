@@ -1,0 +1,122 @@
+"""Run a fix's regression tests at a given commit and collect the crashes they raise.
+
+Each run checks the commit out into its own detached ``git worktree`` under a scratch directory,
+stages the tests there (see ``testcases``), and starts mypy's own pytest harness in a subprocess
+whose working directory is the worktree, so that commit's mypy is the one imported. The
+``crash_capture`` plugin reports each test's outcome and, for a crash, the stored Sentry event.
+Every subprocess is bounded by a timeout and the worktree is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from candidates import git
+from testcases import CaseRef, suite_modules
+
+HERE = Path(__file__).resolve().parent
+_WORKTREE_LOCK = threading.Lock()  # git serialises worktree bookkeeping badly under contention
+
+
+@dataclass
+class RunResult:
+    """What one pytest run of the staged cases produced."""
+
+    ok: bool
+    problem: str = ""
+    tests: list[dict[str, Any]] = field(default_factory=list)
+
+    def crash(self, names: set[str]) -> dict[str, Any] | None:
+        """The first crash among the named tests, if any."""
+        for test in self.tests:
+            if test["name"] in names and test.get("outcome") == "crash" and test.get("event"):
+                return test
+        return None
+
+    def ran(self, names: set[str]) -> bool:
+        """True when at least one of the named tests actually ran."""
+        return any(test["name"] in names for test in self.tests)
+
+
+@contextmanager
+def worktree(repo: str, commit: str, scratch: str) -> Iterator[str]:
+    """A detached worktree of ``commit``, removed on exit."""
+    path = tempfile.mkdtemp(prefix=f"wt-{commit[:10]}-", dir=scratch)
+    with _WORKTREE_LOCK:
+        git(repo, "worktree", "add", "--detach", "--force", path, commit, timeout=300)
+    try:
+        yield path
+    finally:
+        with _WORKTREE_LOCK:
+            subprocess.run(["git", "-C", repo, "worktree", "remove", "--force", path],
+                           capture_output=True, timeout=300)
+            subprocess.run(["git", "-C", repo, "worktree", "prune"], capture_output=True,
+                           timeout=300)
+
+
+def _pytest_command(python: str, tree: str, cases: list[CaseRef]) -> list[str]:
+    modules = sorted({m for case in cases for m in suite_modules(tree, case.path)})
+    selector = " or ".join(sorted({case.test_name for case in cases}))
+    return [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+            "-p", "no:benchmark", "-p", "crash_capture", "-k", selector,
+            "--continue-on-collection-errors", *(modules or [])]
+
+
+def _environment(tree: str, release: str, out: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYPY", "PYTEST"))}
+    env.update(BENCH_CAPTURE_OUT=out, BENCH_RELEASE=release, BENCH_WORKTREE=tree,
+               PYTHONPATH=str(HERE), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    return env
+
+
+def run_staged(tree: str, release: str, cases: list[CaseRef], python: str,
+               timeout: float) -> RunResult:
+    """Run the staged cases in ``tree`` with the capture plugin and read its report."""
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as report:
+        out = report.name
+    try:
+        proc = subprocess.run(_pytest_command(python, tree, cases), cwd=tree, capture_output=True,
+                              text=True, timeout=timeout, env=_environment(tree, release, out))
+    except subprocess.TimeoutExpired:
+        os.unlink(out)
+        return RunResult(False, "timeout")
+    records = [json.loads(line) for line in Path(out).read_text().splitlines() if line]
+    os.unlink(out)
+    header = next((r for r in records if r["kind"] == "header"), None)
+    if header is None:
+        return RunResult(False, "harness did not start: " + _tail(proc.stdout + proc.stderr))
+    if header.get("mypy_file") is None:
+        return RunResult(False, "imported a mypy outside the worktree")
+    tests = [r for r in records if r["kind"] == "test"]
+    if not tests:
+        return RunResult(False, "no test ran: " + _tail(proc.stdout + proc.stderr))
+    return RunResult(True, tests=tests)
+
+
+def _tail(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-3:])[:300]
+
+
+def run_at(repo: str, commit: str, scratch: str, cases: list[CaseRef],
+           stage: Callable[[str], None], python: str = sys.executable,
+           timeout: float = 600) -> RunResult:
+    """Check out ``commit``, stage the tests with ``stage`` and run them."""
+    try:
+        with worktree(repo, commit, scratch) as tree:
+            stage(tree)
+            return run_staged(tree, commit, cases, python, timeout)
+    except subprocess.TimeoutExpired:
+        return RunResult(False, "timeout")
+    except subprocess.CalledProcessError as exc:
+        return RunResult(False, f"git failed: {_tail(exc.stderr or '')}")

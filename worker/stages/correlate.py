@@ -1,0 +1,52 @@
+"""The correlate stage: suspect commits and owners for a triaged run, stored on the run.
+
+Correlation informs the ticket; it never blocks it. When the service has no repository, the
+repository cannot be read, or the event names nothing in it, the run moves on with the reason
+recorded, and the ticket says what was not found.
+"""
+
+from __future__ import annotations
+
+from worker.correlate.engine import correlate as correlate_event
+from worker.models import RunState
+from worker.ports import PermanentError
+from worker.stages.deps import Deps, service_of
+
+MAX_FRAMES_KEPT = 30
+
+
+def correlate(deps: Deps, run_id: int) -> RunState | None:
+    """Rank suspects and find owners for a triaged run; returns the new state."""
+    run = deps.store.get_run(run_id)
+    if run is None or run.state != RunState.TRIAGED:
+        return None
+    cluster = deps.store.get_cluster(run.cluster_id)
+    if cluster is None:
+        raise PermanentError(f"run {run_id} points at a missing cluster")
+    events = deps.store.cluster_events(cluster.id)
+    service = service_of(deps.settings, cluster.project, events)
+    event = next((e for e in events if e.frames), None)
+    if service is None or event is None or deps.open_repository is None:
+        missing = ("no service maps this cluster to a repository" if service is None else
+                   "no event of the cluster has a stack trace" if event is None else
+                   "no repository access is configured")
+        return _moved(deps, run_id, f"correlation skipped: {missing}", {})
+    try:
+        repository = deps.open_repository(service.repository)
+        found = correlate_event(repository, event, first_seen=cluster.first_seen,
+                                logins=deps.settings.correlate.logins,
+                                top=deps.settings.correlate.top)
+    except PermanentError as exc:
+        return _moved(deps, run_id, f"correlation failed: {exc}", {})
+    stored = found.model_dump(mode="json")
+    stored["frames"] = stored["frames"][-MAX_FRAMES_KEPT:]
+    best = found.suspects[0] if found.suspects else None
+    reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {best.summary[:80]}"
+              if best else f"no suspect: {found.note}")
+    return _moved(deps, run_id, reason, {"correlation": stored})
+
+
+def _moved(deps: Deps, run_id: int, reason: str, details: dict[str, object]) -> RunState | None:
+    if deps.store.transition(run_id, RunState.TRIAGED, RunState.CORRELATED, reason, **details):
+        return RunState.CORRELATED
+    return None

@@ -1,0 +1,47 @@
+"""What every stage is given, and the small helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from worker.models import ErrorEvent
+from worker.ports import ErrorSource, Repository, TicketForge
+from worker.render import Renderer
+from worker.settings import ServiceSettings, Settings
+from worker.store import SqlStore
+
+
+@dataclass
+class Deps:
+    """What the stages need, built once by the composition root (`worker.app`)."""
+
+    settings: Settings
+    store: SqlStore
+    forge: TicketForge
+    renderer: Renderer
+    sources: Mapping[str, ErrorSource] = field(default_factory=dict)
+    clock: Callable[[], datetime] | None = None
+    # Opens a service's repository (a local path or a clone URL, through the mirror cache).
+    open_repository: Callable[[str], Repository] | None = None
+
+
+class Deferred(Exception):
+    """The stage cannot go on yet; try again once `until` has passed."""
+
+    def __init__(self, reason: str, until: datetime | None) -> None:
+        super().__init__(reason)
+        self.until = until
+
+
+def service_of(settings: Settings, project: str,
+               events: list[ErrorEvent]) -> ServiceSettings | None:
+    """The configured service a cluster belongs to, by Sentry project or Datadog service."""
+    names = {project, *(event.project for event in events if event.project)}
+    for name in sorted(n for n in names if n):
+        service = settings.service_for(sentry_project=name) or settings.service_for(
+            datadog_service=name)
+        if service:
+            return service
+    return None

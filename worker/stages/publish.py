@@ -1,0 +1,90 @@
+"""The publish stage: the run's ticket, filed once, with scrubbed evidence."""
+
+from __future__ import annotations
+
+import uuid
+
+from worker.correlate.models import Correlation
+from worker.models import Cluster, RunState
+from worker.ports import PermanentError, TicketDraft
+from worker.scrub import scrub_event, scrub_text
+from worker.settings import Settings
+from worker.stacktrace import format_stack
+from worker.stages.deps import Deferred, Deps, service_of
+
+
+def publish(deps: Deps, run_id: int) -> RunState | None:
+    """File the run's ticket once, even if this stage runs twice or crashed half-way before."""
+    run = deps.store.get_run(run_id)
+    if run is None:
+        return None
+    if run.state == RunState.CORRELATED:
+        if not deps.store.transition(run_id, RunState.CORRELATED, RunState.PUBLISHING,
+                                     "filing a ticket: no fix stage yet"):
+            return None
+    elif run.state != RunState.PUBLISHING:
+        return None
+    cluster = deps.store.get_cluster(run.cluster_id)
+    if cluster is None:
+        raise PermanentError(f"run {run_id} points at a missing cluster")
+    key = f"ticket:{cluster.fingerprint}:{run.episode}"
+    lease = deps.store.lease_publication(key, run_id, "ticket", uuid.uuid4().hex,
+                                         deps.settings.publish_lease_seconds)
+    url = lease.url
+    if lease.status != "done":
+        if not lease.owned:
+            # Another worker holds the lease, or a dead one's request may still land: wait for
+            # the lease to run out, then look on the forge before creating anything.
+            raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
+        ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key))
+        deps.store.complete_publication(key, ticket.ref, ticket.url)
+        url = ticket.url
+    deps.store.set_ticket(run_id, url)
+    deps.store.transition(run_id, RunState.PUBLISHING, RunState.TICKETED, f"ticket filed: {url}")
+    return RunState.TICKETED
+
+
+def draft_ticket(deps: Deps, run_id: int, key: str) -> TicketDraft:
+    """The ticket for a run: scrubbed evidence rendered through `ticket.md.j2`."""
+    run = deps.store.get_run(run_id)
+    cluster = deps.store.get_cluster(run.cluster_id) if run else None
+    if run is None or cluster is None:
+        raise PermanentError(f"run {run_id} or its cluster is missing")
+    events = [scrub_event(event) for event in deps.store.cluster_events(cluster.id)]
+    service = service_of(deps.settings, cluster.project, events)
+    with_frames = next((event for event in events if event.frames), None)
+    event = with_frames or (events[0] if events else None)
+    marker = f"suture:{key}"
+    found = run.details.get("correlation")
+    correlation = Correlation.model_validate(found) if isinstance(found, dict) else None
+    body = deps.renderer.render(
+        "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
+        service=service, stack=format_stack(event) if event else "", marker=marker,
+        correlation=correlation,
+        commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
+    title = scrub_title(f"{cluster.title}" + (f" in {cluster.culprit}" if cluster.culprit else ""))
+    repo = (service.slug or service.name) if service else (cluster.project or "unassigned")
+    return TicketDraft(repo=repo, title=title, body=body, marker=marker,
+                       labels=list(deps.settings.github.labels))
+
+
+def commit_url(settings: Settings, slug: str | None, sha: str) -> str | None:
+    """The web page of a commit on the code host, when the repository lives on one."""
+    if settings.forge != "github" or not slug:
+        return None
+    base = settings.github.base_url.rstrip("/")
+    if base == "https://api.github.com":
+        base = "https://github.com"
+    base = base.removesuffix("/api/v3")
+    return f"{base}/{slug}/commit/{sha}"
+
+
+def scrubbed_cluster(cluster: Cluster) -> Cluster:
+    """The cluster with its free-text fields scrubbed for display."""
+    return cluster.model_copy(update={"title": scrub_text(cluster.title),
+                                      "culprit": scrub_text(cluster.culprit)})
+
+
+def scrub_title(title: str) -> str:
+    """A one-line, scrubbed, bounded ticket title."""
+    return " ".join(scrub_text(title).split())[:200] or "error"
