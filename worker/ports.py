@@ -93,16 +93,23 @@ class Repository(Protocol):
         """A file's text at `rev`, or None when absent or binary."""
         ...
 
+    def read_many(self, rev: str, paths: list[str]) -> dict[str, str | None]:
+        """Several files' text at `rev` (None for absent or binary ones)."""
+        ...
+
     def history(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Commit]:
-        """Commits reachable from `rev` inside `window` that touch `paths`, with all their files."""
+        """Commits reachable from `rev` inside `window` that touch `paths` (their `changes`
+        may cover only those paths: see `Commit.complete`)."""
         ...
 
     def hunks(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Hunk]:
         """Zero-context hunks in `paths` of the commits `history` returns."""
         ...
 
-    def blame(self, rev: str, path: str, ranges: list[tuple[int, int]]) -> dict[int, BlameLine]:
-        """Line number → who last changed it, for the given inclusive line ranges at `rev`."""
+    def blame(self, rev: str, path: str, ranges: list[tuple[int, int]],
+              since: datetime | None = None) -> dict[int, BlameLine]:
+        """Line number → who last changed it, for inclusive line ranges at `rev`; lines last
+        changed before `since` are left out."""
         ...
 
     def describe(self, shas: list[str]) -> list[Commit]:

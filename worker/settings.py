@@ -143,6 +143,7 @@ class CorrelateSettings(Section):
     """Suspect commits and owners."""
 
     top: int = Field(default=5, ge=1, le=50)
+    window_days: float = Field(default=365, gt=0, description="history read before first seen")
     logins: dict[str, str] = Field(
         default_factory=dict, description="commit email → code-host login, for reviewers")
 

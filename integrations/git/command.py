@@ -48,3 +48,19 @@ def run_git(repo: Path, *args: str, timeout: float = 120, config: tuple[str, ...
         stderr = done.stderr.decode("utf-8", "replace").strip()
         raise GitFailed(f"git {' '.join(args[:3])} failed ({done.returncode}): {stderr[:500]}")
     return done.stdout.decode("utf-8", "replace")
+
+
+def run_git_bytes(repo: Path, *args: str, stdin: bytes = b"", timeout: float = 120) -> bytes:
+    """Run git with `stdin` and return raw stdout (for `cat-file --batch`)."""
+    argv = ["git", *SAFE_CONFIG, "-C", str(repo), *args]
+    try:
+        done = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
+                              env=git_env(), check=False)
+    except subprocess.TimeoutExpired:
+        raise TransientError(f"git {args[0]} timed out after {timeout} s") from None
+    except OSError as exc:
+        raise PermanentError(f"cannot run git: {exc}") from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace").strip()
+        raise GitFailed(f"git {' '.join(args[:2])} failed ({done.returncode}): {stderr[:500]}")
+    return done.stdout

@@ -16,7 +16,7 @@ _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 
 
 def parse_log(text: str) -> list[Commit]:
-    """Commits from `git log --numstat --format=LOG_FORMAT`."""
+    """Commits from `git log --numstat` or `--name-only` with `--format=LOG_FORMAT`."""
     commits = []
     for block in text.split("\x01")[1:]:
         header, _, rest = block.partition("\n")
@@ -32,6 +32,8 @@ def parse_log(text: str) -> list[Commit]:
 
 
 def _numstat(line: str) -> FileChange | None:
+    if line and "\t" not in line:  # --name-only: a path, no line counts
+        return FileChange(path=line)
     parts = line.split("\t", 2)
     if len(parts) != 3:
         return None
@@ -48,6 +50,34 @@ def _renamed_to(path: str) -> str:
         prefix, _old, new, suffix = braced.groups()
         return (prefix + new + suffix).replace("//", "/")
     return path.split(" => ", 1)[1]
+
+
+def parse_log_patch(text: str) -> tuple[list[Commit], list[Hunk]]:
+    """Commits and their hunks from `git log -p -U0 --format=LOG_FORMAT -- paths`.
+
+    Each commit's `changes` then list only the paths asked about (`complete` is False); the
+    line counts come from its hunks.
+    """
+    commits: list[Commit] = []
+    hunks: list[Hunk] = []
+    for block in text.split("\x01")[1:]:
+        header, _, patch = block.partition("\n")
+        fields = header.split("\x00")
+        if len(fields) < 6:
+            continue
+        sha, parents, author, email, stamp, summary = fields[:6]
+        own = parse_patch(f"\x01{sha}\n{patch}")
+        totals: dict[str, list[int]] = {}
+        for hunk in own:
+            counts = totals.setdefault(hunk.path, [0, 0])
+            counts[0] += len(hunk.added)
+            counts[1] += len(hunk.removed)
+        changes = [FileChange(path=path, added=a, deleted=d) for path, (a, d) in totals.items()]
+        commits.append(Commit(sha=sha, parents=parents.split(), author=author, email=email,
+                              timestamp=datetime.fromtimestamp(int(stamp), UTC),
+                              summary=summary, changes=changes, complete=False))
+        hunks.extend(own)
+    return commits, hunks
 
 
 def parse_patch(text: str) -> list[Hunk]:
@@ -92,6 +122,8 @@ def parse_blame(text: str) -> dict[int, BlameLine]:
     for line in text.splitlines():
         if line.startswith("\t"):
             info = details.get(sha, {})
+            if "boundary" in info:  # older than the blamed range: nobody inside it wrote this
+                continue
             lines[final_line] = BlameLine(
                 line=final_line, sha=sha, author=info.get("author", ""),
                 email=info.get("author-mail", "").strip("<>"),
@@ -103,7 +135,7 @@ def parse_blame(text: str) -> dict[int, BlameLine]:
             details.setdefault(sha, {})
         elif sha and parts:
             key, _, value = line.partition(" ")
-            details[sha][key] = value
+            details[sha][key] = value or "yes"
     return lines
 
 

@@ -1,10 +1,12 @@
 """`GitRepository`: the Repository port over the git CLI, batched and cached.
 
-Every question is asked once per resolved commit: the file list, one `git log --numstat` over the
-window for all frame files together, one `git log -p -U0` for their hunks (with git's function
-context, so a hunk can be tied to the function a frame runs), and one `git blame --porcelain`
-per file for just the needed line ranges. Answers are cached by the commit sha they were computed
-at, so a moved HEAD never serves a stale answer and an unchanged one is never asked twice.
+Every question is asked once per resolved commit: the file list, one `git cat-file --batch` for
+the files' text, one path-limited `git log -p -U0` over the window for all frame files together
+(commits and their hunks, with git's function context, so a hunk can be tied to the function a
+frame runs), one `git blame --porcelain` per file for just the needed line ranges, and one
+`git log --no-walk --name-only` for every file of the few commits that rank high. Answers are
+cached by the commit sha they were computed at, so a moved HEAD never serves a stale answer and
+an unchanged one is never asked twice.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from integrations.git.command import GitFailed, run_git
-from integrations.git.parse import LOG_FORMAT, parse_blame, parse_log, parse_patch
+from integrations.git.command import GitFailed, run_git, run_git_bytes
+from integrations.git.parse import LOG_FORMAT, parse_blame, parse_log, parse_log_patch
 from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.ports import HistoryWindow, PermanentError
 
@@ -77,6 +80,7 @@ class GitRepository:
         self.path = Path(path)
         self.timeout = timeout
         self._cache = _Cache()
+        self._known: set[str] = set()
         if not (self.path / ".git").exists() and not (self.path / "HEAD").exists():
             raise PermanentError(f"not a git repository: {self.path}")
 
@@ -84,11 +88,15 @@ class GitRepository:
         return run_git(self.path, *args, timeout=self.timeout, config=config)
 
     def resolve(self, rev: str) -> str:
-        """The full sha `rev` names."""
+        """The full sha `rev` names (a full sha already seen costs nothing)."""
+        if rev in self._known:
+            return rev
         try:
-            return self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip()
+            sha = self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip()
         except GitFailed:
             raise PermanentError(f"{rev!r} names no commit in {self.path.name}") from None
+        self._known.add(sha)
+        return sha
 
     def files(self, rev: str) -> list[str]:
         """Every tracked path at `rev`."""
@@ -101,44 +109,74 @@ class GitRepository:
 
     def read(self, rev: str, path: str) -> str | None:
         """A file's text at `rev`."""
+        return self.read_many(rev, [path]).get(path)
+
+    def read_many(self, rev: str, paths: list[str]) -> dict[str, str | None]:
+        """Several files' text at `rev` through one `git cat-file --batch`."""
         sha = self.resolve(rev)
-        key = ("read", sha, path)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return str(cached) or None
-        try:
-            text = self._git("show", f"{sha}:{path}")
-        except GitFailed:
-            text = ""
-        return str(self._cache.put(key, "" if "\0" in text else text)) or None
+        result: dict[str, str | None] = {}
+        wanted = []
+        for path in dict.fromkeys(paths):
+            cached = self._cache.get(("read", sha, path))
+            if cached is None:
+                wanted.append(path)
+            else:
+                result[path] = str(cached) or None
+        if wanted:
+            for path, text in zip(wanted, self._cat(sha, wanted), strict=True):
+                self._cache.put(("read", sha, path), text or "")
+                result[path] = text
+        return result
+
+    def _cat(self, sha: str, paths: list[str]) -> list[str | None]:
+        request = "".join(f"{sha}:{path}\n" for path in paths).encode()
+        output = run_git_bytes(self.path, "cat-file", "--batch", stdin=request,
+                               timeout=self.timeout)
+        texts: list[str | None] = []
+        position = 0
+        for _path in paths:
+            newline = output.index(b"\n", position)
+            header = output[position:newline].split()
+            position = newline + 1
+            if len(header) != 3 or header[1] != b"blob":
+                texts.append(None)
+                continue
+            size = int(header[2])
+            blob = output[position:position + size]
+            position += size + 1
+            texts.append(None if b"\0" in blob else blob.decode("utf-8", "replace"))
+        return texts
 
     def history(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Commit]:
-        """Commits touching `paths` in the window, each with every file it changed."""
-        if not paths:
-            return []
-        args = ["log", "--no-merges", "--full-diff", "--numstat", f"--format={LOG_FORMAT}",
-                *self._window_args(rev, window), "--", *sorted(set(paths))]
-        key = ("history", tuple(args))
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._cache.put(key, tuple(parse_log(self._git(*args))))
-        return list(cached)
+        """Commits touching `paths` in the window; `changes` cover only those paths."""
+        return list(self._log_patch(rev, paths, window)[0])
 
     def hunks(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Hunk]:
         """Zero-context hunks of those commits in `paths`, with function context headers."""
+        return list(self._log_patch(rev, paths, window)[1])
+
+    def _log_patch(self, rev: str, paths: list[str],
+                   window: HistoryWindow) -> tuple[tuple[Commit, ...], tuple[Hunk, ...]]:
+        """One path-limited `git log -p -U0` answers both `history` and `hunks`."""
         if not paths:
-            return []
+            return (), ()
         args = ["log", "--no-merges", "-p", "-U0", "--no-color", "--no-ext-diff",
-                "--format=%x01%H", *self._window_args(rev, window), "--", *sorted(set(paths))]
-        key = ("hunks", tuple(args))
+                f"--format={LOG_FORMAT}", *self._window_args(rev, window), "--",
+                *sorted(set(paths))]
+        key = ("log-patch", tuple(args))
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache.put(key, tuple(parse_patch(
-                self._git(*args, config=_funcname_config()))))
-        return list(cached)
+            commits, hunks = parse_log_patch(self._git(*args, config=_funcname_config()))
+            cached = self._cache.put(key, (tuple(commits), tuple(hunks)))
+        return cached  # type: ignore[no-any-return]
 
-    def blame(self, rev: str, path: str, ranges: list[tuple[int, int]]) -> dict[int, BlameLine]:
-        """Who last changed each line of `ranges` (inclusive) at `rev`."""
+    def blame(self, rev: str, path: str, ranges: list[tuple[int, int]],
+              since: datetime | None = None) -> dict[int, BlameLine]:
+        """Who last changed each line of `ranges` (inclusive) at `rev`, back to `since`.
+
+        Bounding blame by the window keeps it from walking a file's whole history; lines older
+        than the window come back as boundary lines and are left out.
+        """
         sha = self.resolve(rev)
         text = self.read(sha, path)
         length = len(text.splitlines()) if text else 0
@@ -146,12 +184,13 @@ class GitRepository:
         spans = [(a, min(b, length)) for a, b in _merge(ranges) if a <= length]
         if not spans:
             return {}
-        key = ("blame", sha, path, tuple(spans))
+        key = ("blame", sha, path, tuple(spans), since)
         cached = self._cache.get(key)
         if cached is not None:
             return dict(cached)
-        args = ["blame", "--porcelain", *(f"-L{start},{end}" for start, end in spans), sha,
-                "--", path]
+        bound = [f"--since={int(since.timestamp())}"] if since else []
+        args = ["blame", "--porcelain", *bound, *(f"-L{start},{end}" for start, end in spans),
+                sha, "--", path]
         try:
             lines = parse_blame(self._git(*args))
         except GitFailed:
@@ -159,15 +198,17 @@ class GitRepository:
         return dict(self._cache.put(key, lines))
 
     def describe(self, shas: list[str]) -> list[Commit]:
-        """The named commits with their changed files, in one `git log --no-walk`."""
+        """The named commits with every file they changed (names only), in one `git log`."""
         wanted = sorted(set(shas))
         if not wanted:
             return []
         key = ("describe", tuple(wanted))
         cached = self._cache.get(key)
         if cached is None:
-            text = self._git("log", "--no-walk=unsorted", "--numstat", f"--format={LOG_FORMAT}",
-                             *wanted)
+            # Names only: a tree diff, cheap even for a commit that rewrote thousands of files,
+            # where line counts would need every file's content diff.
+            text = self._git("log", "--no-walk=unsorted", "--name-only",
+                             f"--format={LOG_FORMAT}", *wanted)
             cached = self._cache.put(key, tuple(parse_log(text)))
         return list(cached)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from worker.correlate.evidence import gather
 from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
-from worker.correlate.models import BlameLine, Correlation, MappedFrame
+from worker.correlate.models import BlameLine, Correlation, MappedFrame, Suspect
 from worker.correlate.owners import find_owners
 from worker.correlate.ranking import rank
 from worker.models import ErrorEvent
@@ -26,9 +26,14 @@ WEAK = 0.35
 
 def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None,
               previous_release: str | None = None, first_seen: datetime | None = None,
-              top: int = 5, max_commits: int = 2000,
+              top: int = 5, max_commits: int = 2000, window_days: float = 365,
               logins: Mapping[str, str] | None = None) -> Correlation:
-    """Rank suspect commits and find owners for `event` at its release."""
+    """Rank suspect commits and find owners for `event` at its release.
+
+    The history read goes back `window_days` before first seen (and at most `max_commits`
+    commits touching the stack's files); inside it, age lowers a commit's score but never
+    removes it.
+    """
     release_sha, note = _release(repo, release or event.release)
     frames = map_frames(event.frames, repo.files(release_sha))
     app = [item for item in frames if item.blameable]
@@ -37,19 +42,27 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
                            note=_join(note, "no frame maps to a file of the repository"))
     _set_function_ranges(repo, release_sha, app)
     paths = sorted({item.path for item in app if item.path})
-    window = HistoryWindow(max_commits=max_commits)
+    seen = first_seen or event.timestamp or datetime.now(UTC)
+    window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
     commits = {c.sha: c for c in repo.history(release_sha, paths, window)}
     hunks = repo.hunks(release_sha, paths, window)
-    blame = _blame(repo, release_sha, app)
+    blame = _blame(repo, release_sha, app, window)
     missing = {line.sha for lines in blame.values() for line in lines.values()} - set(commits)
     commits.update({c.sha: c for c in repo.describe(sorted(missing))})
     in_release = _new_in_release(repo, release_sha, previous_release, paths, max_commits)
-    seen = first_seen or event.timestamp or datetime.now(UTC)
     primary = event.primary
     message = f"{primary.type} {primary.value}" if primary else event.message
-    evidence = gather(frames, list(commits.values()), hunks, blame, first_seen=seen,
-                      in_release=in_release, message=message)
-    suspects = rank(evidence, top=top)
+
+    def ranked(pool: int) -> list[Suspect]:
+        evidence = gather(frames, list(commits.values()), hunks, blame, first_seen=seen,
+                          in_release=in_release, message=message)
+        return rank(evidence, top=pool)
+
+    # The full size of a commit (for "how much of it the stack explains") costs a diff of the
+    # whole commit, so it is read only for the commits that could make the list.
+    leaders = [s.sha for s in ranked(max(3 * top, 15)) if not commits[s.sha].complete]
+    commits.update({c.sha: c for c in repo.describe(leaders)})
+    suspects = ranked(top)
     owners = find_owners(repo, release_sha, app, blame, logins or {})
     if not suspects:
         note = _join(note, "no commit in the window touched the crashing code")
@@ -70,9 +83,10 @@ def _release(repo: Repository, release: str | None) -> tuple[str, str]:
 
 
 def _set_function_ranges(repo: Repository, release: str, app: list[MappedFrame]) -> None:
+    sources = repo.read_many(release, [item.path or "" for item in app])
     for item in app:
         line = item.frame.lineno
-        source = repo.read(release, item.path or "") if line else None
+        source = sources.get(item.path or "") if line else None
         if not source or not line:
             continue
         first, last = function_range(source, line, item.path or "")
@@ -81,15 +95,16 @@ def _set_function_ranges(repo: Repository, release: str, app: list[MappedFrame])
         item.function_range = (first, last)
 
 
-def _blame(repo: Repository, release: str,
-           app: list[MappedFrame]) -> dict[str, dict[int, BlameLine]]:
+def _blame(repo: Repository, release: str, app: list[MappedFrame],
+           window: HistoryWindow) -> dict[str, dict[int, BlameLine]]:
     ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for item in app:
         if item.function_range:
             ranges[item.path or ""].append(item.function_range)
         elif item.frame.lineno:
             ranges[item.path or ""].append((item.frame.lineno, item.frame.lineno))
-    return {path: repo.blame(release, path, spans) for path, spans in ranges.items()}
+    return {path: repo.blame(release, path, spans, since=window.since)
+            for path, spans in ranges.items()}
 
 
 def _new_in_release(repo: Repository, release: str, previous: str | None, paths: list[str],

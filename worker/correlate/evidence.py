@@ -82,9 +82,9 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         commit = evidence.commit
         touched = [change.path for change in commit.changes if change.path in frame_files]
         evidence.touches_file = sum(depth_weight(closest[path]) for path in set(touched))
-        stack_lines = sum((c.added or 0) + (c.deleted or 0) for c in commit.changes
-                          if c.path in frame_files)
-        evidence.coverage = stack_lines / commit.lines_changed if commit.lines_changed else 0.0
+        if commit.complete and commit.changes:
+            # By files: line counts would need a content diff of every file of the commit.
+            evidence.coverage = len(set(touched)) / len({c.path for c in commit.changes})
         text = "\n".join(added.get(sha, ()))
         evidence.identifiers = {word for word in words if re.search(rf"\b{re.escape(word)}\b",
                                                                      text)}

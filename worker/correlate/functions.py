@@ -1,14 +1,13 @@
 """Finding the function around a frame's line in the release's source (pure).
 
-Python is parsed with `ast`, so decorators, nested functions and methods come out exactly. Other
-languages use a brace or indentation heuristic from the nearest line that looks like a function
-header; when nothing convincing is found the frame's own line, with a few lines around it, stands
-in for the function.
+Python follows indentation outwards to the enclosing `def` (decorators included, the innermost
+nested function winning). Other languages use a brace or indentation heuristic from the nearest
+line that looks like a function header; when nothing convincing is found the frame's own line,
+with a few lines around it, stands in for the function.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 
 AROUND = 3
@@ -24,26 +23,57 @@ def function_range(source: str, line: int, path: str) -> tuple[int, int]:
     lines = source.splitlines()
     if not 1 <= line <= len(lines):
         return (max(1, line - AROUND), max(1, line + AROUND))
-    if path.endswith(".py"):
-        found = _python_range(source, line)
-        if found:
-            return found
-    return _brace_range(lines, line) or (max(1, line - AROUND), min(len(lines), line + AROUND))
+    found = _python_range(lines, line) if path.endswith(".py") else _brace_range(lines, line)
+    return found or (max(1, line - AROUND), min(len(lines), line + AROUND))
 
 
-def _python_range(source: str, line: int) -> tuple[int, int] | None:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    best: tuple[int, int] | None = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            last = node.end_lineno or node.lineno
-            if first <= line <= last and (best is None or first >= best[0]):
-                best = (first, last)  # the innermost function wins
-    return best
+def _python_range(lines: list[str], line: int) -> tuple[int, int] | None:
+    """Walk outwards by indentation to the enclosing `def`, then to the end of its suite.
+
+    Much cheaper than parsing the module (these files can be thousands of lines, and a worker
+    does this for every frame); a dedented string literal can mislead it, and then the caller
+    falls back to the lines around the frame.
+    """
+    target = line - 1
+    current = _indent(lines[target]) if lines[target].strip() else 10**6
+    for index in range(target, -1, -1):
+        text = lines[index]
+        stripped = text.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        width = _indent(text)
+        is_def = stripped.startswith(("def ", "async def "))
+        if is_def and (width < current or index == target):
+            first = _decorators_start(lines, index, width)
+            return (first + 1, _suite_end(lines, target, width) + 1)
+        if width < current:
+            if stripped.startswith("class "):
+                return None  # class-level code, not inside a function
+            current = width
+    return None
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _decorators_start(lines: list[str], index: int, width: int) -> int:
+    while index > 0 and lines[index - 1].lstrip().startswith("@") and \
+            _indent(lines[index - 1]) == width:
+        index -= 1
+    return index
+
+
+def _suite_end(lines: list[str], target: int, width: int) -> int:
+    end = target
+    for index in range(target + 1, len(lines)):
+        text = lines[index]
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#") and _indent(text) <= width:
+            break
+        if stripped:
+            end = index
+    return end
 
 
 def _brace_range(lines: list[str], line: int) -> tuple[int, int] | None:

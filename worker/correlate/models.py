@@ -33,6 +33,8 @@ class Commit(BaseModel):
     timestamp: datetime
     summary: str = ""
     changes: list[FileChange] = Field(default_factory=list)
+    # False when `changes` lists only some paths (a path-limited query), not the whole commit.
+    complete: bool = True
 
     @property
     def lines_changed(self) -> int:

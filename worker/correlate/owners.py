@@ -60,8 +60,9 @@ def find_owners(repo: Repository, release: str, app: list[MappedFrame],
 
 
 def _rules(repo: Repository, release: str) -> list[codeowners.Rule]:
+    present = set(repo.files(release))
     for location in codeowners.LOCATIONS:
-        text = repo.read(release, location)
-        if text is not None:
-            return codeowners.parse(text)
+        if location in present:
+            text = repo.read(release, location)
+            return codeowners.parse(text) if text else []
     return []

@@ -62,7 +62,7 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
     if evidence.coverage and (evidence.blame_line or evidence.blame_function
                               or evidence.hunk_function or evidence.touches_file):
         terms.append((weights.coverage * evidence.coverage,
-                      f"{evidence.coverage:.0%} of its changed lines are in stack files"))
+                      f"{evidence.coverage:.0%} of the files it changed are on the stack"))
     if evidence.identifiers:
         found = sorted(evidence.identifiers)[: weights.max_identifiers]
         terms.append((weights.identifier * len(found),

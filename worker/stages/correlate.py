@@ -35,7 +35,8 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
         repository = deps.open_repository(service.repository)
         found = correlate_event(repository, event, first_seen=cluster.first_seen,
                                 logins=deps.settings.correlate.logins,
-                                top=deps.settings.correlate.top)
+                                top=deps.settings.correlate.top,
+                                window_days=deps.settings.correlate.window_days)
     except PermanentError as exc:
         return _moved(deps, run_id, f"correlation failed: {exc}", {})
     stored = found.model_dump(mode="json")
