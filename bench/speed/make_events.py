@@ -19,12 +19,12 @@ from pathlib import Path
 SNIPPETS = {
     "matrix-inverse": "from sympy import Matrix; Matrix([[1, 2], [2, 4]]).inv()",
     "sympify": "from sympy import sympify; sympify('x +* 2')",
-    "poly": "from sympy import Poly, Symbol; Poly(1 / Symbol('x'))",
+    "poly": "from sympy import Poly, Symbol; Poly(1 / Symbol('x'), Symbol('x'))",
     "permutation": "from sympy.combinatorics import Permutation; Permutation([0, 0, 1])",
     "rational": "from sympy import Rational; Rational('abc')",
     "matrix-shape": "from sympy import Matrix; Matrix([[1, 2]]) * Matrix([[1, 2]])",
     "factorint": "from sympy.ntheory import factorint; factorint(1.5)",
-    "interval": "from sympy import Interval, Symbol; Interval(1, 2).contains(Symbol('x')).is_x",
+    "ragged-matrix": "from sympy import Matrix; Matrix([[1, 2], [3]])",
     "lambdify": "from sympy import lambdify, Symbol; lambdify(Symbol('x'), 'x +')(1)",
     "groebner": "from sympy import groebner, Symbol; groebner([Symbol('x')], 1)",
 }

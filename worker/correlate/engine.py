@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from worker.correlate.evidence import gather
@@ -44,9 +45,12 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     paths = sorted({item.path for item in app if item.path})
     seen = first_seen or event.timestamp or datetime.now(UTC)
     window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
-    commits = {c.sha: c for c in repo.history(release_sha, paths, window)}
+    # git does the work in separate processes: ask the history and every blame at once.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        history = pool.submit(repo.history, release_sha, paths, window)
+        blame = _blame(repo, release_sha, app, window, pool)
+        commits = {c.sha: c for c in history.result()}
     hunks = repo.hunks(release_sha, paths, window)
-    blame = _blame(repo, release_sha, app, window)
     missing = {line.sha for lines in blame.values() for line in lines.values()} - set(commits)
     commits.update({c.sha: c for c in repo.describe(sorted(missing))})
     in_release = _new_in_release(repo, release_sha, previous_release, paths, max_commits)
@@ -95,16 +99,17 @@ def _set_function_ranges(repo: Repository, release: str, app: list[MappedFrame])
         item.function_range = (first, last)
 
 
-def _blame(repo: Repository, release: str, app: list[MappedFrame],
-           window: HistoryWindow) -> dict[str, dict[int, BlameLine]]:
+def _blame(repo: Repository, release: str, app: list[MappedFrame], window: HistoryWindow,
+           pool: ThreadPoolExecutor) -> dict[str, dict[int, BlameLine]]:
     ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for item in app:
         if item.function_range:
             ranges[item.path or ""].append(item.function_range)
         elif item.frame.lineno:
             ranges[item.path or ""].append((item.frame.lineno, item.frame.lineno))
-    return {path: repo.blame(release, path, spans, since=window.since)
-            for path, spans in ranges.items()}
+    futures = {path: pool.submit(repo.blame, release, path, spans, since=window.since)
+               for path, spans in ranges.items()}
+    return {path: future.result() for path, future in futures.items()}
 
 
 def _new_in_release(repo: Repository, release: str, previous: str | None, paths: list[str],
