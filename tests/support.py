@@ -62,7 +62,9 @@ def drain(app: App) -> None:
 @contextmanager
 def served(app: App) -> Iterator[httpx.Client]:
     """The app's web served over real HTTP; an httpx client pointed at it."""
-    server, url = serve_in_thread(app.web())
+    # "critical": a 500's traceback is not formatted on the server thread while the test thread
+    # parses code too (CPython 3.11's ast is not thread-safe there).
+    server, url = serve_in_thread(app.web(), log_level="critical")
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
             yield client

@@ -56,8 +56,10 @@ def create_web(deps: WebDeps) -> FastAPI:
 
     @web.exception_handler(Rejection)
     async def _rejected(_request: Request, exc: Rejection) -> JSONResponse:
+        # Headers are latin-1 on the wire: the reason may quote attacker text, so keep it ASCII.
+        header = exc.reason[:200].encode("ascii", "backslashreplace").decode("ascii")
         return JSONResponse({"error": exc.reason}, status_code=exc.status,
-                            headers={"Sentry-Hook-Error": exc.reason[:200]})
+                            headers={"Sentry-Hook-Error": header})
 
     @web.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -128,10 +130,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise Rejection(400, "body is not JSON suture accepts: nested too deeply") from None
+    except ValueError as exc:  # also JSONDecodeError, bad UTF-8, NaN, over-long integers
         raise Rejection(400, f"body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise Rejection(422, "body must be a JSON object")

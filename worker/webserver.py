@@ -10,7 +10,8 @@ import uvicorn
 from fastapi import FastAPI
 
 
-def serve_in_thread(web: FastAPI, host: str = "127.0.0.1") -> tuple[uvicorn.Server, str]:
+def serve_in_thread(web: FastAPI, host: str = "127.0.0.1",
+                    log_level: str = "warning") -> tuple[uvicorn.Server, str]:
     """Start uvicorn on a free port in a daemon thread; returns the server and its base URL.
 
     Stop it with `server.should_exit = True`.
@@ -18,7 +19,7 @@ def serve_in_thread(web: FastAPI, host: str = "127.0.0.1") -> tuple[uvicorn.Serv
     with socket.socket() as sock:
         sock.bind((host, 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, name="suture-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
