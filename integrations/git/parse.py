@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from worker.correlate.models import BlameLine, Commit, FileChange, Hunk
 
 LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%ct%x00%s"
+# A record starts with \x01 at the start of a line; anywhere else it is content.
+_RECORD = re.compile(r"(?:^|\n)\x01")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 
 
 def parse_log(text: str) -> list[Commit]:
     """Commits from `git log --numstat` or `--name-only` with `--format=LOG_FORMAT`."""
     commits = []
-    for block in text.split("\x01")[1:]:
+    for block in _RECORD.split(text)[1:]:
         header, _, rest = block.partition("\n")
         fields = header.split("\x00")
         if len(fields) < 6:
@@ -60,7 +62,7 @@ def parse_log_patch(text: str) -> tuple[list[Commit], list[Hunk]]:
     """
     commits: list[Commit] = []
     hunks: list[Hunk] = []
-    for block in text.split("\x01")[1:]:
+    for block in _RECORD.split(text)[1:]:
         header, _, patch = block.partition("\n")
         fields = header.split("\x00")
         if len(fields) < 6:
@@ -81,25 +83,34 @@ def parse_log_patch(text: str) -> tuple[list[Commit], list[Hunk]]:
 
 
 def parse_patch(text: str) -> list[Hunk]:
-    """Hunks from `git log -p -U0 --format=%x01%H`."""
+    """Hunks from `git log -p -U0 --format=%x01%H`.
+
+    A hunk's lines are read by the counts in its header, so content that looks like a file
+    header (an added `++ x` is printed `+++ x`, a removed `-- x` is `--- x`) stays content.
+    """
     hunks: list[Hunk] = []
     sha = path = ""
     current: Hunk | None = None
-    for line in text.splitlines():
-        if line.startswith("\x01"):
+    old_left = new_left = 0
+    for line in text.split("\n"):  # only git's separator: sources may hold \f or U+2028
+        if current is not None and new_left > 0 and line.startswith("+"):
+            current.added.append(line[1:])
+            new_left -= 1
+        elif current is not None and old_left > 0 and line.startswith("-"):
+            current.removed.append(line[1:])
+            old_left -= 1
+        elif line.startswith("\x01"):
             sha, path, current = line[1:].strip(), "", None
         elif line.startswith("+++ "):
-            target = line[4:]
+            # git appends a tab to names holding a space
+            target = line[4:].removesuffix("\t")
             path = "" if target == "/dev/null" else target.removeprefix("b/")
             current = None
         elif line.startswith("@@ ") and path:
             current = _hunk(sha, path, line)
             if current is not None:
                 hunks.append(current)
-        elif current is not None and line.startswith("+"):
-            current.added.append(line[1:])
-        elif current is not None and line.startswith("-") and not line.startswith("--- "):
-            current.removed.append(line[1:])
+                old_left, new_left = current.old_count, current.new_count
     return hunks
 
 
@@ -119,7 +130,7 @@ def parse_blame(text: str) -> dict[int, BlameLine]:
     details: dict[str, dict[str, str]] = {}
     lines: dict[int, BlameLine] = {}
     sha, final_line = "", 0
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if line.startswith("\t"):
             info = details.get(sha, {})
             if "boundary" in info:  # older than the blamed range: nobody inside it wrote this

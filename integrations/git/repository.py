@@ -30,7 +30,11 @@ _ATTRIBUTES = "\n".join([
     "*.rb diff=ruby", "*.rs diff=rust", "*.php diff=php", "*.cs diff=csharp",
     *(f"*.{ext} diff=suturejs" for ext in ("js", "jsx", "mjs", "cjs", "ts", "tsx")),
 ]) + "\n"
-_JS_FUNCNAME = (r"^[ \t]*((export[ \t]+)?(default[ \t]+)?(async[ \t]+)?function[ \t*]*[A-Za-z_$]"
+# The first line rejects control-flow lines, which the method pattern below would also take
+# (`if (x) {`, `} else if (y) {`), as git's own Java pattern does.
+_JS_FUNCNAME = (r"!^[ \t]*(\}[ \t]*)?(if|for|while|switch|catch|do|else|return|with|try)"
+                r"([ \t(]|$)" "\n"
+                r"^[ \t]*((export[ \t]+)?(default[ \t]+)?(async[ \t]+)?function[ \t*]*[A-Za-z_$]"
                 r".*|.*[A-Za-z_$][A-Za-z0-9_$]*[ \t]*[:=][ \t]*(async[ \t]*)?(function\b.*|\(.*\)"
                 r"[ \t]*=>.*)|[ \t]*(static[ \t]+|async[ \t]+|get[ \t]+|set[ \t]+)*[A-Za-z_$]"
                 r"[A-Za-z0-9_$]*[ \t]*\([^;]*\)[ \t]*\{.*)$")
@@ -179,7 +183,7 @@ class GitRepository:
         """
         sha = self.resolve(rev)
         text = self.read(sha, path)
-        length = len(text.splitlines()) if text else 0
+        length = text.count("\n") + (not text.endswith("\n")) if text else 0
         # A frame from an older build may point past the end of today's file: clamp, don't fail.
         spans = [(a, min(b, length)) for a, b in _merge(ranges) if a <= length]
         if not spans:
@@ -189,8 +193,9 @@ class GitRepository:
         if cached is not None:
             return dict(cached)
         bound = [f"--since={int(since.timestamp())}"] if since else []
-        args = ["blame", "--porcelain", *bound, *(f"-L{start},{end}" for start, end in spans),
-                sha, "--", path]
+        # --root: the first commit wrote its lines too; without it git reports them as boundary.
+        args = ["blame", "--porcelain", "--root", *bound,
+                *(f"-L{start},{end}" for start, end in spans), sha, "--", path]
         try:
             lines = parse_blame(self._git(*args))
         except GitFailed:

@@ -33,8 +33,9 @@ def parse(text: str) -> list[Rule]:
         line = _strip_comment(raw).strip()
         if not line:
             continue
-        pattern, *owners = line.split()
-        regex = _compile(pattern.replace("\\ ", " "))
+        # A backslash keeps a space inside the pattern (`docs/my\ file.md`).
+        pattern, *owners = re.split(r"(?<!\\)\s+", line)
+        regex = _compile(pattern)
         if regex is not None:
             rules.append(Rule(pattern, tuple(owners), regex, number))
     return rules
@@ -66,8 +67,10 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
     anchored = pattern.startswith("/") or "/" in body
     regex = _translate(body)
     prefix = "" if anchored else "(?:.*/)?"
-    # Anything that matches a directory also owns what is inside it.
-    suffix = "/.*" if directory else "(?:/.*)?"
+    # Anything that matches a directory also owns what is inside it, except a lone trailing
+    # `*`: GitHub's `docs/*` owns docs/a.md but not docs/build/b.md.
+    lone_star = body == "*" or body.endswith("/*")
+    suffix = "/.*" if directory else "" if lone_star else "(?:/.*)?"
     try:
         return re.compile(prefix + regex + suffix)
     except re.error:
@@ -88,6 +91,10 @@ def _translate(glob: str) -> str:
             continue
         if glob.startswith("**", index):
             out.append(".*")
+            index += 2
+            continue
+        if char == "\\" and index + 1 < len(glob):  # an escaped character is literal
+            out.append(re.escape(glob[index + 1]))
             index += 2
             continue
         out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))

@@ -44,6 +44,8 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     _set_function_ranges(repo, release_sha, app)
     paths = sorted({item.path for item in app if item.path})
     seen = first_seen or event.timestamp or datetime.now(UTC)
+    if seen.tzinfo is None:  # a naive time is UTC, as the store keeps it
+        seen = seen.replace(tzinfo=UTC)
     window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
     # git does the work in separate processes: ask the history and every blame at once.
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -119,6 +119,10 @@ def _hunk_signals(app: list[MappedFrame], hunks: list[Hunk], found: dict[str, Ev
         by_file[item.path or ""].append(item)
     credited: set[tuple[str, int]] = set()
     for hunk in hunks:
+        if hunk.old_start == 0 and hunk.old_count == 0:
+            # The file's creation "defines" every function in it: that says nothing about the
+            # crash, and blame already credits the lines it wrote that survive.
+            continue
         for item in by_file.get(hunk.path, ()):
             name = _function_name(item)
             key = (hunk.sha, id(item))

@@ -11,16 +11,28 @@ from __future__ import annotations
 import re
 
 AROUND = 3
-_HEADER = re.compile(
-    r"^\s*(?:(?:public|private|protected|static|final|async|export|default|override|abstract|"
-    r"synchronized|suspend|open|internal)\s+)*(?:func\s|function\b|fun\s|def\s|"
-    r"[\w<>\[\],.?\s]+\s+\w+\s*\([^;]*\)\s*(?:throws [\w., ]+)?\s*\{|"
-    r"\w+\s*[:=]\s*(?:async\s*)?(?:function\b|\([^)]*\)\s*=>))")
+# Words that open a block with parentheses but are not functions (`if (x) {`, `catch (e) {`).
+_NOT_A_NAME = (r"(?!(?:if|for|foreach|while|switch|catch|do|else|return|new|throw|await|yield|"
+               r"with|try|case|typeof|using|lock|synchronized)\b)")
+_HEADER = re.compile(rf"""
+    ^\s*(?:(?:public|private|protected|static|final|async|export|default|override|abstract|
+             synchronized|suspend|open|internal|const|let|var|get|set)\s+)*
+    (?:
+        func\s | function\b | fun\s | def\s
+      # a typed method (Java, C#, Kotlin) or a Go closure after `defer`/`go`
+      | {_NOT_A_NAME}[\w<>\[\],.?]+(?:\s+[\w<>\[\],.?]+)*\s+{_NOT_A_NAME}\w+\s*\([^;]*\)\s*
+        (?:throws\s[\w.,\s]+)?\{{
+      # a method without a type: JS/TS classes and objects, constructors
+      | {_NOT_A_NAME}[A-Za-z_$][\w$]*\s*\([^;]*\)\s*(?::\s*[^{{;=]+)?\{{\s*$
+      # a function or an arrow function assigned to a name or a property
+      | [\w$]+\s*[:=]\s*(?:async\s*)?(?:function\b|(?:\([^)]*\)|[\w$]+)\s*(?::\s*[^=]+)?=>)
+    )""", re.VERBOSE)
 
 
 def function_range(source: str, line: int, path: str) -> tuple[int, int]:
     """Inclusive (first, last) lines of the function containing `line` (1-based)."""
-    lines = source.splitlines()
+    # Numbered as git and runtimes number them: \f or U+2028 inside a line splits nothing.
+    lines = source.removesuffix("\n").split("\n")
     if not 1 <= line <= len(lines):
         return (max(1, line - AROUND), max(1, line + AROUND))
     found = _python_range(lines, line) if path.endswith(".py") else _brace_range(lines, line)
@@ -82,7 +94,7 @@ def _brace_range(lines: list[str], line: int) -> tuple[int, int] | None:
             end = _block_end(lines, start)
             if end >= line - 1:
                 return (start + 1, end + 1)
-            return None
+            # A function that ended above the line (a sibling, a closure): look further out.
     return None
 
 

@@ -22,8 +22,9 @@ _LIBRARY = re.compile(
     r"(^|/)go/src/(runtime|net|internal|sync|reflect)/|^(java|javax|jdk|sun|kotlin)/|"
     r"(^|/)usr/(local/)?lib/")
 _RUNTIME_MODULE = re.compile(r"^(java|javax|jdk|sun|com\.sun|kotlin|scala)\.")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://(/?[^/]*)?", re.IGNORECASE)
-_DRIVE = re.compile(r"^[A-Za-z]:/")
+# The host only: in `webpack:///src/a.ts` the host is empty and `src` belongs to the path.
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.IGNORECASE)
+_DRIVE = re.compile(r"^/?[A-Za-z]:/")
 _CODE_SUFFIXES = (".py", ".pyc", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".java", ".kt",
                   ".go", ".rb", ".php", ".cs", ".rs")
 _COMPILED_TO_SOURCE = {".js": (".ts", ".tsx", ".jsx"), ".pyc": (".py",), ".mjs": (".ts",),
@@ -40,7 +41,11 @@ class FileIndex:
             self.by_name[parts[-1]].append(parts)
 
     def best(self, parts: list[str]) -> tuple[str | None, int]:
-        """The repository path sharing the longest suffix with `parts`, and that length."""
+        """The repository path sharing the longest suffix with `parts`, and that length.
+
+        When several paths share that longest suffix the path is None (the length is still
+        given): picking one of them would blame a file at random.
+        """
         if not parts:
             return None, 0
         best_path, best_len, tied = None, 0, False
@@ -50,12 +55,8 @@ class FileIndex:
                 best_path, best_len, tied = candidate, length, False
             elif length == best_len:
                 tied = True
-        if best_path is None:
-            return None, 0
-        if tied and best_len == 1:
-            # Only the base name matched, and several files share it: a guess would blame at
-            # random. A longer match is specific enough even when equal lengths tie deeper down.
-            return None, 0
+        if best_path is None or tied:
+            return None, best_len
         return "/".join(best_path), best_len
 
 
@@ -118,12 +119,17 @@ def map_frame(frame: Frame, index: FileIndex) -> MappedFrame:
     """One frame mapped (or marked) against the repository's files."""
     if is_library(frame):
         return MappedFrame(frame=frame, reason="library code")
-    best, best_len = None, 0
+    best, best_len, tied_len = None, 0, 0
     for option in candidates(frame):
         for variant in _with_source_suffixes(option):
             path, length = index.best(variant)
             if path and length > best_len:
                 best, best_len = path, length
+            elif path is None:
+                tied_len = max(tied_len, length)
+    if tied_len > best_len:  # the strongest match names several files equally well
+        return MappedFrame(frame=frame, reason=f"ambiguous: several files match on {tied_len} "
+                                               "path component(s)")
     if best is None:
         return MappedFrame(frame=frame, reason="no file of the repository matches")
     return MappedFrame(frame=frame, path=best,

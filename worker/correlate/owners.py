@@ -24,7 +24,7 @@ def login_for(email: str, logins: Mapping[str, str]) -> str | None:
     for known, login in logins.items():
         if known.lower() == lowered:
             return login
-    match = _NOREPLY.match(lowered)
+    match = _NOREPLY.match(email.strip())  # the login as its owner spells it
     return match.group(1) if match else None
 
 
