@@ -8,11 +8,13 @@ Each port speaks suture's own models, never URLs or vendor objects. Adapters liv
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from worker.correlate.models import BlameLine, Commit, Hunk
+from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy
 from worker.models import ErrorEvent, Ticket
 
 
@@ -123,3 +125,33 @@ class HistoryWindow(BaseModel):
     exclude: str | None = None
     since: datetime | None = None
     max_commits: int = 2000
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """Runs commands in a worktree where they can do no harm: the worktree is the only writable
+    place, the environment is empty but for what the policy allows, the network is off but for
+    the policy's hosts, and limits stop runaway processes. Every command is audited."""
+
+    def run(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
+            stdin: str | None = None) -> CommandResult:
+        """Run `argv` with `worktree` as the working directory; never raises for the command's
+        own failure (that is in the result), only for a broken sandbox (PermanentError)."""
+        ...
+
+    @property
+    def audit(self) -> list[CommandResult]:
+        """Every command run so far, in order."""
+        ...
+
+
+@runtime_checkable
+class CodingAgent(Protocol):
+    """Something that proposes a patch for a task inside a sandboxed worktree."""
+
+    name: str
+
+    def attempt(self, task: FixTask, worktree: Path, sandbox: Sandbox) -> Attempt:
+        """Edit `worktree` (through `sandbox` for anything that runs code) and return the
+        attempt; the caller reads the patch from the worktree, not from the agent's word."""
+        ...
