@@ -193,3 +193,17 @@ def test_without_a_command_the_help_is_shown():
     result = invoke()
 
     assert "ingest" in result.output and "status" in result.output
+
+
+def test_playbooks_check_passes_on_the_shipped_playbooks_and_fails_on_a_broken_one(tmp_path):
+    from typer.testing import CliRunner
+
+    from worker.cli import cli
+
+    ok = CliRunner().invoke(cli, ["playbooks", "check"])
+    assert ok.exit_code == 0, ok.output
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
+    bad = CliRunner().invoke(cli, ["playbooks", "check"],
+                             env={"SUTURE_PLAYBOOKS_DIR": str(tmp_path)})
+    assert bad.exit_code == 1

@@ -19,6 +19,8 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="suture: production errors in, reviewed fixes out.")
 db_cli = typer.Typer(help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
+playbooks_cli = typer.Typer(help="Fix playbooks.")
+cli.add_typer(playbooks_cli, name="playbooks")
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -172,6 +174,20 @@ def demo(keep: bool = typer.Option(False, help="Keep the demo's working folder."
     from worker.demo import run_demo
 
     raise typer.Exit(run_demo(keep=keep))
+
+
+@playbooks_cli.command("check")
+def playbooks_check(config: Path | None = ConfigOption) -> None:
+    """Validate every playbook and render its templates once; exit 1 on any problem."""
+    from worker.playbooks import check_playbooks
+
+    directory = _settings(config).playbooks_dir
+    problems = check_playbooks(directory)
+    for problem in problems:
+        typer.echo(f"problem: {problem}", err=True)
+    count = len(list(directory.glob("*.yaml")))
+    typer.echo(f"{count} playbooks checked, {len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
 
 
 @db_cli.command("upgrade")
