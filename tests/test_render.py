@@ -68,12 +68,14 @@ def make_event(value: str = "division by zero", context_line: str = "return sum(
 
 def render(renderer: Renderer, *, cluster: Cluster | None = None, run: Run | None = None,
            event: ErrorEvent | None = None, service: ServiceSettings | None = SHOP,
-           correlation: Correlation | None = None) -> str:
+           correlation: Correlation | None = None, fix: dict | None = None,
+           fix_reason: str = "") -> str:
     event = event if event is not None else make_event()
     return renderer.render("ticket.md.j2", cluster=cluster or make_cluster(),
                            run=run or make_run(), event=event, service=service,
                            stack=format_stack(event), marker=MARKER, correlation=correlation,
-                           commit_url=lambda sha: f"https://github.com/acme/shop/commit/{sha}")
+                           commit_url=lambda sha: f"https://github.com/acme/shop/commit/{sha}",
+                           fix=fix or {}, fix_reason=fix_reason)
 
 
 def fenced_block_after(markdown: str, heading: str) -> str:
@@ -181,7 +183,7 @@ def test_a_cluster_without_an_exception_type_gets_a_readable_heading(renderer):
 def test_without_a_service_the_project_is_shown_and_without_an_event_nothing_breaks(renderer):
     body = renderer.render("ticket.md.j2", cluster=make_cluster(), run=make_run(), event=None,
                            service=None, stack="", marker=MARKER, correlation=None,
-                           commit_url=lambda sha: None)
+                           commit_url=lambda sha: None, fix={}, fix_reason="")
 
     assert "- Service: shop\n" in body
     assert "_No stack trace was captured for this error._" in body
@@ -193,7 +195,7 @@ def test_a_missing_variable_fails_instead_of_printing_nothing(renderer):
     with pytest.raises(UndefinedError, match="marker"):
         renderer.render("ticket.md.j2", cluster=make_cluster(), run=make_run(),
                         event=make_event(), service=SHOP, stack="", correlation=None,
-                        commit_url=lambda sha: None)
+                        commit_url=lambda sha: None, fix={}, fix_reason="")
 
 
 def test_a_missing_attribute_fails_too(tmp_path):
@@ -255,3 +257,12 @@ def test_suspects_and_owners_are_listed_with_links_and_reasons(renderer):
 def test_without_correlation_the_ticket_says_so(renderer):
     body = render(renderer, correlation=Correlation(release="f" * 40, note="no frame maps"))
     assert "_no frame maps_" in body and "_none found_" in body
+
+
+def test_a_verified_patch_is_shown_as_a_diff_and_a_rejection_with_its_reason(renderer):
+    patch = "--- a/shop/pricing.py\n+++ b/shop/pricing.py\n@@ -1 +1 @@\n-a\n+b\n"
+    body = render(renderer, fix={"chosen": {"agent": "templates", "patch": patch},
+                                 "attempts": [{}]})
+    assert "```diff\n" + patch in body and "`templates` agent" in body
+    rejected = render(renderer, fix={"attempts": [{}]}, fix_reason="tests fail on the fix")
+    assert "_No patch passed verification._ tests fail on the fix" in rejected

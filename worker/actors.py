@@ -23,6 +23,9 @@ from worker.stages import Deps
 
 log = logging.getLogger("suture.actors")
 
+AGENT_QUEUE = "agent"
+AGENT_TIME_LIMIT_MS = 3_600_000
+
 # Retry backoff for transient errors, in milliseconds.
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 300_000
@@ -36,12 +39,16 @@ class Actors:
     poll_source: dramatiq.Actor[Any, Any]
     triage_run: dramatiq.Actor[Any, Any]
     correlate_run: dramatiq.Actor[Any, Any]
+    fix_run: dramatiq.Actor[Any, Any]
+    verify_run: dramatiq.Actor[Any, Any]
     publish_run: dramatiq.Actor[Any, Any]
 
     def send_for_state(self, run_id: int, state: RunState) -> bool:
         """Send the message that moves a run on from `state`; False if it is terminal."""
         actor = {RunState.NEW: self.triage_run, RunState.TRIAGED: self.correlate_run,
-                 RunState.CORRELATED: self.publish_run,
+                 RunState.CORRELATED: self.fix_run, RunState.FIXING: self.fix_run,
+                 RunState.PATCHED: self.verify_run, RunState.VERIFYING: self.verify_run,
+                 RunState.VERIFIED: self.publish_run, RunState.UNVERIFIED: self.publish_run,
                  RunState.PUBLISHING: self.publish_run}.get(state)
         if actor is None:
             return False
@@ -56,10 +63,11 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
     def retry_when(retries: int, exc: BaseException) -> bool:
         return isinstance(exc, TransientError) and retries < max_attempts
 
-    def actor(fn: Callable[..., None], name: str) -> dramatiq.Actor[Any, Any]:
-        return dramatiq.actor(fn, broker=broker, actor_name=name, queue_name="default",
+    def actor(fn: Callable[..., None], name: str, queue: str = "default",
+              time_limit: int = 600_000) -> dramatiq.Actor[Any, Any]:
+        return dramatiq.actor(fn, broker=broker, actor_name=name, queue_name=queue,
                               retry_when=retry_when, min_backoff=MIN_BACKOFF_MS,
-                              max_backoff=MAX_BACKOFF_MS, time_limit=600_000)
+                              max_backoff=MAX_BACKOFF_MS, time_limit=time_limit)
 
     def ingest_delivery(delivery_id: int) -> None:
         attempt = deps.store.start_delivery(delivery_id)
@@ -95,6 +103,17 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
 
     def correlate_run(run_id: int) -> None:
         if _run_stage(deps, run_id, stages.correlate) == RunState.CORRELATED:
+            actors.fix_run.send(run_id)
+
+    def fix_run(run_id: int) -> None:
+        state = _run_stage(deps, run_id, stages.fix)
+        if state == RunState.PATCHED:
+            actors.verify_run.send(run_id)
+        elif state == RunState.UNVERIFIED:
+            actors.publish_run.send(run_id)
+
+    def verify_run(run_id: int) -> None:
+        if _run_stage(deps, run_id, stages.verify) in (RunState.VERIFIED, RunState.UNVERIFIED):
             actors.publish_run.send(run_id)
 
     def publish_run(run_id: int) -> None:
@@ -110,6 +129,10 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         poll_source=actor(poll_source, "poll_source"),
         triage_run=actor(triage_run, "triage_run"),
         correlate_run=actor(correlate_run, "correlate_run"),
+        # Agents and test suites are slow and heavy: their own queue, long time limits.
+        fix_run=actor(fix_run, "fix_run", queue=AGENT_QUEUE, time_limit=AGENT_TIME_LIMIT_MS),
+        verify_run=actor(verify_run, "verify_run", queue=AGENT_QUEUE,
+                         time_limit=AGENT_TIME_LIMIT_MS),
         publish_run=actor(publish_run, "publish_run"),
     )
     return actors

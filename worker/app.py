@@ -8,22 +8,29 @@ the worker and the scheduler. Tests and the demo build an `App` the same way wit
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import dramatiq
 from fastapi import FastAPI
 
+from integrations.agents import TemplateAgent
+from integrations.agents.cli_agent import CliAgent
+from integrations.agents.toolloop import ToolLoopAgent
+from integrations.agents.tools import worktree_patch
 from integrations.datadog import DatadogSource
 from integrations.files_forge import FilesForge
 from integrations.git import GitMirror, GitRepository
 from integrations.github import GitHubTickets
+from integrations.sandbox import BubblewrapSandbox
 from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
 from worker.observability import init_error_reporting
-from worker.ports import ErrorSource, Repository, TicketForge
+from worker.ports import CodingAgent, ErrorSource, Repository, TicketForge
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
 from worker.settings import Settings
@@ -84,6 +91,9 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         sources=dict(sources) if sources is not None else make_sources(settings),
         clock=clock,
         open_repository=repository_opener(settings),
+        make_sandbox=BubblewrapSandbox,
+        make_agent=agent_factory(settings),
+        patch_of=worktree_patch,
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)
@@ -111,6 +121,29 @@ def repository_opener(settings: Settings) -> Callable[[str], Repository]:
         return opened[key]
 
     return open_repository
+
+
+def agent_factory(settings: Settings) -> Callable[[Any, Any], CodingAgent | None]:
+    """Builds the agent a playbook names; None when it is not configured here."""
+
+    def make_agent(spec: Any, playbook: Any) -> CodingAgent | None:
+        if spec.kind == "templates":
+            return TemplateAgent()
+        if spec.kind == "toolloop":
+            endpoint = settings.fix.agent
+            if not endpoint.base_url:
+                return None
+            return ToolLoopAgent(endpoint.base_url, endpoint.api_key, spec.model or endpoint.model,
+                                 price_per_1k_tokens=endpoint.price_per_1k_tokens)
+        if spec.kind == "cli":
+            # Only the variables the playbook names cross into the sandbox.
+            passed = {name: os.environ[name] for name in playbook.sandbox.env
+                      if name in os.environ}
+            return CliAgent(spec.command, name=spec.name,
+                            allow_hosts=playbook.sandbox.allow_hosts, env=passed)
+        return None
+
+    return make_agent
 
 
 def make_sources(settings: Settings) -> dict[str, ErrorSource]:

@@ -7,6 +7,7 @@ Each port speaks suture's own models, never URLs or vendor objects. Adapters liv
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -116,6 +117,10 @@ class Repository(Protocol):
 
     def describe(self, shas: list[str]) -> list[Commit]:
         """The named commits, each with every file it changed."""
+        ...
+
+    def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
+        """A fresh detached worktree at `base` in `folder`, removed when the block ends."""
         ...
 
 

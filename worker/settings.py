@@ -148,6 +148,26 @@ class CorrelateSettings(Section):
         default_factory=dict, description="commit email → code-host login, for reviewers")
 
 
+class AgentEndpointSettings(Section):
+    """An OpenAI-compatible chat-completions endpoint for the tool-loop agent."""
+
+    base_url: str | None = None
+    api_key: OptionalSecret = None
+    model: str = "gpt-4.1"
+    price_per_1k_tokens: float = Field(default=0.0, ge=0)
+
+
+class FixSettings(Section):
+    """The fix loop: whether it runs, and what it may spend."""
+
+    enabled: bool = True
+    max_runs_per_day: int = Field(default=20, ge=0)
+    max_runs_per_repo_per_day: int = Field(default=5, ge=0)
+    cooldown_hours: float = Field(default=24, ge=0, description="wait after a failed fix")
+    agent: AgentEndpointSettings = Field(default_factory=AgentEndpointSettings)
+    worktrees_dir: Path | None = Field(default=None, description="default: <data_dir>/worktrees")
+
+
 class BrokerSettings(Section):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
@@ -189,6 +209,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
+    fix: FixSettings = Field(default_factory=FixSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
                                 / "playbooks")
     services: list[ServiceSettings] = Field(default_factory=list)

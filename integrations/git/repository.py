@@ -14,12 +14,14 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from integrations.git.command import GitFailed, run_git, run_git_bytes
 from integrations.git.parse import LOG_FORMAT, parse_blame, parse_log, parse_log_patch
+from integrations.git.worktrees import worktree
 from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.ports import HistoryWindow, PermanentError
 
@@ -216,6 +218,10 @@ class GitRepository:
                              f"--format={LOG_FORMAT}", *wanted)
             cached = self._cache.put(key, tuple(parse_log(text)))
         return list(cached)
+
+    def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
+        """A fresh detached worktree at `base` in `folder`, removed when the block ends."""
+        return worktree(self.path, self.resolve(base), folder)
 
     def _window_args(self, rev: str, window: HistoryWindow) -> list[str]:
         args = [f"--max-count={window.max_commits}", self.resolve(rev)]

@@ -63,13 +63,15 @@ def _copy_tree(source: Path, target: Path) -> None:
         shutil.copyfile(file, destination)
 
 
-def capture_crash(repo: SampleRepo) -> dict[str, Any]:
-    """Send the failing request through the shop under sentry-sdk; the event it captured."""
+def capture_crash(repo: SampleRepo, method: str = "GET", path: str = "/cart/average",
+                  query: str = "cart=empty") -> dict[str, Any]:
+    """Send a failing request (by default the demo's) through the shop under sentry-sdk; the
+    event it captured."""
     script = repo.path.parent / "traffic.py"
     shutil.copyfile(str(SAMPLE.joinpath("traffic.py.txt")), script)
     out = repo.path.parent / "event.json"
-    subprocess.run([sys.executable, str(script), str(out), repo.head], check=True,
-                   cwd=repo.path, capture_output=True, text=True,
+    subprocess.run([sys.executable, str(script), str(out), repo.head, method, path, query],
+                   check=True, cwd=repo.path, capture_output=True, text=True,
                    env={**os.environ, "PYTHONPATH": str(repo.path)})
     event: dict[str, Any] = json.loads(out.read_text("utf-8"))
     return event

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from worker.stages.correlate import correlate
 from worker.stages.deps import Deferred, Deps, service_of
+from worker.stages.fix import fix
 from worker.stages.ingest import IngestResult, ingest_delivery, ingest_events, poll
 from worker.stages.publish import draft_ticket, publish
 from worker.stages.triage import triage
+from worker.stages.verify import verify
 
-__all__ = ["Deferred", "Deps", "IngestResult", "correlate", "draft_ticket", "ingest_delivery",
-           "ingest_events", "poll", "publish", "service_of", "triage"]
+__all__ = ["Deferred", "Deps", "IngestResult", "correlate", "draft_ticket", "fix",
+           "ingest_delivery", "ingest_events", "poll", "publish", "service_of", "triage",
+           "verify"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from worker.models import ErrorEvent
-from worker.ports import ErrorSource, Repository, TicketForge
+from worker.ports import CodingAgent, ErrorSource, Repository, Sandbox, TicketForge
 from worker.render import Renderer
 from worker.settings import ServiceSettings, Settings
 from worker.store import SqlStore
@@ -25,6 +27,15 @@ class Deps:
     clock: Callable[[], datetime] | None = None
     # Opens a service's repository (a local path or a clone URL, through the mirror cache).
     open_repository: Callable[[str], Repository] | None = None
+    # The fix loop's adapters: a fresh sandbox per stage (its audit is the stage's), an agent
+    # for a playbook's agent entry (None when not configured), a worktree's patch.
+    make_sandbox: Callable[[], Sandbox] | None = None
+    make_agent: Callable[[Any, Any], CodingAgent | None] | None = None
+    patch_of: Callable[[Path], str] | None = None
+
+    def now(self) -> datetime:
+        """The current time from the injected clock."""
+        return self.clock() if self.clock else datetime.now(UTC)
 
 
 class Deferred(Exception):

@@ -12,15 +12,21 @@ from worker.settings import Settings
 from worker.stacktrace import format_stack
 from worker.stages.deps import Deferred, Deps, service_of
 
+# The states a run can be published from: with a verified fix, without one, or with the fix
+# loop switched off.
+READY = (RunState.VERIFIED, RunState.UNVERIFIED, RunState.CORRELATED)
+
 
 def publish(deps: Deps, run_id: int) -> RunState | None:
     """File the run's ticket once, even if this stage runs twice or crashed half-way before."""
     run = deps.store.get_run(run_id)
     if run is None:
         return None
-    if run.state == RunState.CORRELATED:
-        if not deps.store.transition(run_id, RunState.CORRELATED, RunState.PUBLISHING,
-                                     "filing a ticket: no fix stage yet"):
+    if run.state in READY:
+        fixed = run.state == RunState.VERIFIED
+        if not deps.store.transition(run_id, run.state, RunState.PUBLISHING,
+                                     "filing a ticket with the verified patch attached" if fixed
+                                     else "filing a ticket: no verified fix"):
             return None
     elif run.state != RunState.PUBLISHING:
         return None
@@ -60,7 +66,9 @@ def draft_ticket(deps: Deps, run_id: int, key: str) -> TicketDraft:
     body = deps.renderer.render(
         "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
         service=service, stack=format_stack(event) if event else "", marker=marker,
-        correlation=correlation,
+        correlation=correlation, fix=run.details.get("fix") or {},
+        fix_reason=next((t.reason for t in reversed(deps.store.transitions(run_id))
+                         if t.to_state in (RunState.VERIFIED, RunState.UNVERIFIED)), ""),
         commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
     title = scrub_title(f"{cluster.title}" + (f" in {cluster.culprit}" if cluster.culprit else ""))
     repo = (service.slug or service.name) if service else (cluster.project or "unassigned")

@@ -223,6 +223,22 @@ class SqlStore:
             return [Transition(from_state=row.from_state, to_state=RunState(row.to_state),
                                reason=row.reason, at=row.at) for row in rows]
 
+    def count_transitions(self, to_state: RunState, since: datetime,
+                          reason_prefix: str | None = None,
+                          cluster_id: int | None = None) -> int:
+        """How many times runs entered `to_state` since `since` (optionally: with a reason
+        starting `reason_prefix`, or of one cluster's runs); budgets and cooldowns count these."""
+        with self.session() as session:
+            query = select(TransitionRow.id).where(TransitionRow.to_state == to_state.value,
+                                                   TransitionRow.at >= since)
+            if reason_prefix is not None:
+                query = query.where(TransitionRow.reason.startswith(reason_prefix,
+                                                                     autoescape=True))
+            if cluster_id is not None:
+                query = query.join(RunRow, RunRow.id == TransitionRow.run_id).where(
+                    RunRow.cluster_id == cluster_id)
+            return len(session.scalars(query).all())
+
     def stuck_runs(self, older_than: datetime) -> list[Run]:
         """Runs in a non-terminal state not touched since `older_than`."""
         live = [state.value for state in RunState if not state.terminal]
