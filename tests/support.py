@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from worker.app import App, build_app
+from worker.broker import join_all
 from worker.settings import load_settings
 from worker.signatures import sentry_signature
 from worker.webserver import serve_in_thread
@@ -53,7 +54,7 @@ def drain(app: App) -> None:
     worker = app.worker(threads=2)
     worker.start()
     try:
-        app.broker.join("default", fail_fast=False)
+        join_all(app.broker)
         worker.join()
     finally:
         worker.stop()

@@ -69,8 +69,8 @@ def test_an_alert_becomes_one_scrubbed_ticket_in_the_files_forge(tmp_path):
     assert "ann@example.com" not in text and "ghp_a1B2" not in text
     assert "[REDACTED:email]" in text
     assert [t.to_state for t in app.store.transitions(run.id)] == [
-        RunState.NEW, RunState.TRIAGED, RunState.CORRELATED, RunState.PUBLISHING,
-        RunState.TICKETED]
+        RunState.NEW, RunState.TRIAGED, RunState.CORRELATED, RunState.UNVERIFIED,
+        RunState.PUBLISHING, RunState.TICKETED]
     assert "correlation skipped: no service maps" in app.store.transitions(run.id)[2].reason
     app.close()
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -30,7 +31,7 @@ from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
 from worker.observability import init_error_reporting
-from worker.ports import CodingAgent, ErrorSource, Repository, TicketForge
+from worker.ports import CodingAgent, ErrorSource, Repository, Sandbox, TicketForge
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
 from worker.settings import Settings
@@ -91,7 +92,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         sources=dict(sources) if sources is not None else make_sources(settings),
         clock=clock,
         open_repository=repository_opener(settings),
-        make_sandbox=BubblewrapSandbox,
+        make_sandbox=new_sandbox,
         make_agent=agent_factory(settings),
         patch_of=worktree_patch,
     )
@@ -121,6 +122,16 @@ def repository_opener(settings: Settings) -> Callable[[str], Repository]:
         return opened[key]
 
     return open_repository
+
+
+def new_sandbox(tee: Callable[[str, bytes], None] | None = None) -> Sandbox:
+    """The sandbox agents, tests and operators run commands in (`tee` sees output live)."""
+    return BubblewrapSandbox(tee=tee)
+
+
+def open_local_repository(path: Path) -> Repository:
+    """A repository on this machine, for the operator commands."""
+    return GitRepository(path)
 
 
 def agent_factory(settings: Settings) -> Callable[[Any, Any], CodingAgent | None]:

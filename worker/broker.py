@@ -29,3 +29,20 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
         broker.emit_after("process_boot")
     broker.add_middleware(CurrentMessage())
     return broker
+
+
+def join_all(broker: dramatiq.Broker, timeout_ms: int | None = None) -> None:
+    """Wait until every queue of the in-memory broker is empty, messages sent meanwhile included.
+
+    Stages hand runs from the default queue to the agent queue and back, so one pass over the
+    queues is not enough: repeat until a whole pass finds nothing to wait for.
+    """
+    assert isinstance(broker, StubBroker)
+    while True:
+        for name in list(broker.queues):
+            if name.endswith(".DQ") or name.endswith(".XQ"):
+                continue
+            broker.join(name, timeout=timeout_ms, fail_fast=False)
+        pending = sum(queue.unfinished_tasks for queue in broker.queues.values())
+        if not pending:
+            return

@@ -21,6 +21,8 @@ db_cli = typer.Typer(help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
 playbooks_cli = typer.Typer(help="Fix playbooks.")
 cli.add_typer(playbooks_cli, name="playbooks")
+sandbox_cli = typer.Typer(help="The sandbox agents run in.")
+cli.add_typer(sandbox_cli, name="sandbox")
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -174,6 +176,38 @@ def demo(keep: bool = typer.Option(False, help="Keep the demo's working folder."
     from worker.demo import run_demo
 
     raise typer.Exit(run_demo(keep=keep))
+
+
+@sandbox_cli.command("exec", context_settings={"allow_extra_args": True,
+                                               "ignore_unknown_options": True})
+def sandbox_exec(
+    ctx: typer.Context,
+    worktree: Annotated[Path, typer.Option("--worktree", help="The only writable folder.")],
+    allow_host: Annotated[list[str] | None, typer.Option(
+        "--allow-host", help="A host the command may reach (repeatable).")] = None,
+) -> None:
+    """Run one command in exactly the sandbox an agent gets: `... -- CMD ARGS`."""
+    from worker.sandbox_cli import sandbox_exec as run_in_sandbox
+
+    if not ctx.args:
+        typer.echo("suture: give the command after --", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_in_sandbox(worktree, allow_host or [], list(ctx.args)))
+
+
+@cli.command()
+def verify(
+    repo: Annotated[Path, typer.Option("--repo", help="The repository.")],
+    base: Annotated[str, typer.Option("--base", help="The commit the patch applies to.")],
+    patch: Annotated[Path, typer.Option("--patch", help="A unified diff.")],
+    test_command: Annotated[str | None, typer.Option("--test-command")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
+) -> None:
+    """Verify a patch outside any model: diff policy, reproduction test, suite (sandboxed)."""
+    from worker.app import new_sandbox
+    from worker.verify_cli import verify_cli
+
+    raise typer.Exit(verify_cli(repo, base, patch, test_command, as_json, new_sandbox()))
 
 
 @playbooks_cli.command("check")

@@ -14,6 +14,7 @@ from typing import Any
 
 from dramatiq.brokers.stub import StubBroker
 
+from worker.broker import join_all
 from worker.fingerprint import fingerprint
 from worker.models import Cluster, ErrorEvent
 from worker.normalise import PayloadError, detect_and_normalise, from_sentry_webhook
@@ -67,7 +68,7 @@ def _process(app: Any, delivery_id: int) -> None:
     worker.start()
     try:
         app.actors.ingest_delivery.send(delivery_id)
-        app.broker.join("default", fail_fast=False)
+        join_all(app.broker)
         worker.join()
     finally:
         worker.stop()

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from integrations.git import GitRepository
+from worker.app import open_local_repository
 from worker.correlate.engine import correlate
 from worker.correlate.models import Correlation
 from worker.normalise import PayloadError, detect_and_normalise
@@ -26,7 +26,7 @@ def print_suspects(repo: Path, event_file: Path, *, top: int, as_json: bool,
     try:
         payload = json.loads(event_file.read_text("utf-8"))
         event = detect_and_normalise(payload)
-        found = correlate(GitRepository(repo), event, release=release,
+        found = correlate(open_local_repository(repo), event, release=release,
                           previous_release=previous_release, top=top)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, PayloadError) as exc:
         typer.echo(f"suture: cannot read the event: {exc}", err=True)

@@ -75,7 +75,9 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
             say(f"   #{issue['number']} {issue['title']}\n   {issue['html_url']}")
             say("   " + "\n   ".join(issue["body"].splitlines()))
         elapsed = time.monotonic() - started
-        ok = len(issues) == 1 and run.state == RunState.TICKETED and bad.status_code == 401
+        verified = any(t.to_state == RunState.VERIFIED for t in app.store.transitions(run.id))
+        ok = (len(issues) == 1 and run.state == RunState.TICKETED and bad.status_code == 401
+              and verified)
         say(f"demo {'succeeded' if ok else 'FAILED'} in {elapsed:.1f} s")
         return 0 if ok else 1
     finally:

@@ -1,0 +1,10 @@
+"""The bubblewrap sandbox: commands run where they can do no harm (see `bwrap.py`), with egress
+limited to an allowlist by a host-side proxy (`egress.py`) reached through an in-sandbox relay
+(`forwarder.py`)."""
+
+from __future__ import annotations
+
+from integrations.sandbox.bwrap import BubblewrapSandbox
+from integrations.sandbox.egress import EgressProxy, EgressRefusal
+
+__all__ = ["BubblewrapSandbox", "EgressProxy", "EgressRefusal"]

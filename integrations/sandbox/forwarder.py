@@ -1,0 +1,120 @@
+"""The in-sandbox half of egress: a TCP listener on the sandbox's own loopback that relays every
+connection, byte for byte, to the host's egress proxy over a bound unix socket.
+
+A sandbox has a network namespace of its own with nothing but loopback, so the only way out is
+this relay, and the only thing at the other end is the allowlisting proxy (`egress.py`). The
+module uses the standard library only because it runs under the sandbox's bare Python with no
+packages on the path; the host proxy imports `relay` from it too.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import threading
+from typing import cast
+
+CHUNK = 65536
+
+
+def relay(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways between two connected sockets until both sides have finished.
+
+    An end-of-stream on one side is passed on as a half-close to the other, so request/response
+    protocols that close their sending side early still get their answer."""
+    peers = {a: b, b: a}
+    with selectors.DefaultSelector() as selector:
+        for sock in peers:
+            selector.register(sock, selectors.EVENT_READ)
+        while peers:
+            for key, _ in selector.select():
+                source = cast(socket.socket, key.fileobj)
+                target = peers.get(source)
+                if target is None or _pump(source, target):
+                    continue
+                selector.unregister(source)
+                del peers[source]
+                if not _half_close(target):
+                    peers.clear()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> bool:
+    """Move one chunk; False once `source` has nothing more to give (or either side broke)."""
+    try:
+        data = source.recv(CHUNK)
+        if data:
+            target.sendall(data)
+            return True
+    except OSError:
+        pass
+    return False
+
+
+def _half_close(sock: socket.socket) -> bool:
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        return True
+    except OSError:
+        return False
+
+
+def _serve_one(client: socket.socket, socket_path: str) -> None:
+    try:
+        with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
+            upstream.connect(socket_path)
+            relay(client, upstream)
+    except OSError:
+        pass  # the proxy went away or the client hung up; nothing to report inside
+
+
+def serve(listener: socket.socket, socket_path: str) -> None:
+    """Accept forever, relaying each connection to the unix socket on a thread of its own."""
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=_serve_one, args=(client, socket_path), daemon=True).start()
+
+
+def listen(port: int) -> socket.socket:
+    """A listening socket on the sandbox's loopback (bound before the command starts, so the
+    command never races the relay)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)
+    return listener
+
+
+def start_detached(port: int, socket_path: str) -> None:
+    """Start the relay in a grandchild process and return once it is listening.
+
+    The double fork hands the relay to the sandbox's init, so the command never sees an extra
+    child it might wait for; the relay keeps none of the caller's descriptors, so it cannot hold
+    the command's output pipes open. It dies with the sandbox's pid namespace."""
+    listener = listen(port)
+    child = os.fork()
+    if child == 0:
+        if os.fork() == 0:
+            _become_relay(listener, socket_path)
+        os._exit(0)
+    os.waitpid(child, 0)
+    listener.close()
+
+
+def _become_relay(listener: socket.socket, socket_path: str) -> None:
+    try:
+        keep = listener.fileno()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 65536)
+        serve(listener, socket_path)
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(listen(int(sys.argv[1])), sys.argv[2])

@@ -1,0 +1,163 @@
+"""What a sandbox is made of: the bubblewrap arguments that build its filesystem, namespaces,
+identity and environment, and the small files synthesized for it.
+
+The filesystem starts empty and read-only; into it go, read-only, only what a toolchain needs
+(the system directories, a few files from /etc, the Python installation running suture and its
+site-packages, and the operator's extra paths), private tmpfs for /tmp, $HOME and /dev/shm (size
+capped, since tmpfs memory is not counted by RLIMIT_AS), a fresh /proc of the sandbox's own pid
+namespace, and the worktree, the only writable host path. Nothing is copied from the host's
+environment: bubblewrap clears it and sets only PATH, HOME, LANG, TMPDIR, the proxy variables
+when egress is allowed, and the policy's own variables.
+"""
+
+from __future__ import annotations
+
+import site
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worker.fix.models import SandboxPolicy
+
+UID = 65534  # the unprivileged user every command runs as, inside its own user namespace
+HOME = "/home/sandbox"
+TMP = "/tmp"
+SUPPORT_DIR = "/run/suture"  # the launcher, the relay and the egress socket, read-only
+PROXY_PORT = 3128
+HERE = Path(__file__).resolve().parent
+ROOT = Path("/")
+SYSTEM_DIRS = ("usr",)
+ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# /etc/ssl/private and /etc/shadow are deliberately absent: the sandbox user maps to the host
+# user running suture, so whatever is bound is readable whatever its mode.
+ETC_ENTRIES = ("ssl/certs", "ssl/openssl.cnf", "ca-certificates", "alternatives", "ld.so.cache",
+               "ld.so.conf", "ld.so.conf.d", "localtime", "protocols", "services", "mime.types")
+SYNTHESIZED_ETC = {
+    "passwd": f"sandbox:x:{UID}:{UID}:sandbox:{HOME}:/bin/sh\n",
+    "group": f"sandbox:x:{UID}:\n",
+    "hosts": "127.0.0.1 localhost\n::1 localhost\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+}
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
+                   "all_proxy")
+
+
+@dataclass
+class Layout:
+    """Everything that decides one sandbox's shape; `arguments()` renders it for bubblewrap."""
+
+    worktree: Path
+    run_dir: Path  # a private host folder for this command's synthesized files and socket
+    policy: SandboxPolicy
+    ready_fd: int
+    extra_ro_paths: list[Path] = field(default_factory=list)
+    egress_socket: Path | None = None
+
+    def options(self) -> list[str]:
+        """bubblewrap's options: everything before the command."""
+        return [*self._namespaces(), *self._environment(), *self._scratch(),
+                *self._system(), *self._python(), *self._extra(), *self._support(),
+                "--bind", str(self.worktree), str(self.worktree),
+                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(self.worktree)]
+
+    def command(self, argv: list[str]) -> list[str]:
+        """What bubblewrap runs: the launcher, which becomes `argv`."""
+        limits = self.policy.limits
+        command = [sys.executable, "-I", "-S", f"{SUPPORT_DIR}/launcher.py",
+                   "--ready-fd", str(self.ready_fd),
+                   "--cpu", str(limits.cpu_seconds),
+                   "--memory", str(limits.memory_mb * 1024 * 1024),
+                   "--processes", str(limits.processes),
+                   "--file-size", str(limits.file_mb * 1024 * 1024)]
+        if self.egress_socket:
+            command += ["--proxy-port", str(PROXY_PORT),
+                        "--proxy-socket", f"{SUPPORT_DIR}/egress.sock"]
+        return [*command, "--", *argv]
+
+    def _namespaces(self) -> list[str]:
+        return ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(UID),
+                "--gid", str(UID), "--hostname", "sandbox", "--die-with-parent", "--new-session",
+                "--cap-drop", "ALL"]
+
+    def _environment(self) -> list[str]:
+        bin_dir = str(Path(sys.executable).parent)
+        env = {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": HOME,
+               "LANG": "C.UTF-8", "TMPDIR": TMP}
+        if self.egress_socket:
+            env |= dict.fromkeys(PROXY_VARIABLES, f"http://127.0.0.1:{PROXY_PORT}")
+            env |= {"NO_PROXY": "", "no_proxy": ""}
+        env |= self.policy.env
+        args = ["--clearenv"]
+        for name, value in env.items():
+            args += ["--setenv", name, value]
+        return args
+
+    def _scratch(self) -> list[str]:
+        size = str(self.policy.limits.file_mb * 1024 * 1024)
+        return ["--proc", "/proc", "--dev", "/dev",
+                "--size", size, "--perms", "1777", "--tmpfs", "/dev/shm",
+                "--size", size, "--perms", "1777", "--tmpfs", TMP,
+                "--size", size, "--perms", "0700", "--tmpfs", HOME]
+
+    def _system(self) -> list[str]:
+        args: list[str] = []
+        for name in SYSTEM_DIRS:
+            args += ["--ro-bind", str(ROOT / name), "/" + name]
+        for name in ROOT_LINKS:
+            path = ROOT / name
+            if path.is_symlink():
+                args += ["--symlink", str(path.readlink()), "/" + name]
+            elif path.is_dir():
+                args += ["--ro-bind", str(path), "/" + name]
+        etc = ROOT / "etc"
+        for entry in ETC_ENTRIES:
+            args += ["--ro-bind-try", str(etc / entry), f"/etc/{entry}"]
+        for path in sorted(etc.glob("python3*")):
+            args += ["--ro-bind-try", str(path), f"/etc/{path.name}"]
+        return args
+
+    def _python(self) -> list[str]:
+        args: list[str] = []
+        for path in python_paths():
+            args += ["--ro-bind", str(path), str(path)]
+        return args
+
+    def _extra(self) -> list[str]:
+        args: list[str] = []
+        for path in self.extra_ro_paths:
+            args += ["--ro-bind", str(path), str(path)]
+        return args
+
+    def _support(self) -> list[str]:
+        etc_dir = write_etc(self.run_dir)
+        args = []
+        for name in SYNTHESIZED_ETC:
+            args += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
+        for script in ("launcher.py", "forwarder.py"):
+            args += ["--ro-bind", str(HERE / script), f"{SUPPORT_DIR}/{script}"]
+        if self.egress_socket:
+            args += ["--ro-bind", str(self.egress_socket), f"{SUPPORT_DIR}/egress.sock"]
+        return args
+
+
+def python_paths() -> list[Path]:
+    """The running Python's installation and site-packages that the system dirs do not cover."""
+    candidates = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix,
+                  *site.getsitepackages()]
+    covered = [ROOT / name for name in (*SYSTEM_DIRS, *ROOT_LINKS)]
+    chosen: list[Path] = []
+    for raw in candidates:
+        path = Path(raw)
+        if not path.is_dir() or any(path.is_relative_to(c) for c in covered + chosen):
+            continue
+        chosen = [c for c in chosen if not c.is_relative_to(path)] + [path]
+    return chosen
+
+
+def write_etc(run_dir: Path) -> Path:
+    """Write the synthesized /etc files into `run_dir` and return their folder."""
+    etc_dir = run_dir / "etc"
+    etc_dir.mkdir(exist_ok=True)
+    for name, text in SYNTHESIZED_ETC.items():
+        (etc_dir / name).write_text(text)
+    return etc_dir
