@@ -58,9 +58,10 @@ class App:
         return create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
                                   clock=self.clock))
 
-    def worker(self, threads: int = 4) -> dramatiq.Worker:
-        """A Dramatiq worker consuming this app's queues (not yet started)."""
-        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=200)
+    def worker(self, threads: int = 4, queues: set[str] | None = None) -> dramatiq.Worker:
+        """A Dramatiq worker consuming `queues` (default: all of them), not yet started."""
+        return dramatiq.Worker(self.broker, queues=queues, worker_threads=threads,
+                               worker_timeout=200)
 
     def reconcile(self) -> ReconcileReport:
         """Re-send stuck runs and pending deliveries."""

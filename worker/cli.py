@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -82,10 +83,21 @@ def web(config: Path | None = ConfigOption) -> None:
 
 
 @cli.command()
-def worker(config: Path | None = ConfigOption, threads: int = 4) -> None:
-    """A Dramatiq worker on the Redis broker; re-sends stuck work at start."""
+def worker(
+    config: Path | None = ConfigOption,
+    threads: int = 4,
+    queues: Annotated[list[str] | None, typer.Option(
+        "--queue", help="Consume only this queue (repeatable): 'default' or 'agent'.")] = None,
+) -> None:
+    """A Dramatiq worker on the Redis broker; re-sends stuck work at start.
+
+    Agents are slow and heavy: run a separate `suture worker --queue agent --threads 1` pool.
+    """
     from worker.app import build_app
 
+    if queues and "agent" in queues:
+        # Prefetch no more agent jobs than there are threads, or one worker hoards them.
+        os.environ.setdefault("dramatiq_queue_prefetch", str(threads))
     _logging()
     settings = _settings(config)
     if not settings.broker_url:
@@ -93,7 +105,7 @@ def worker(config: Path | None = ConfigOption, threads: int = 4) -> None:
                    "embedded mode)", err=True)
         raise typer.Exit(2)
     app = build_app(settings)
-    dramatiq_worker = app.worker(threads)
+    dramatiq_worker = app.worker(threads, set(queues) if queues else None)
     dramatiq_worker.start()
     report = app.reconcile()
     logging.getLogger("suture").info("worker started; re-sent %d runs, %d deliveries",
