@@ -226,3 +226,26 @@ def test_the_repository_is_asked_a_small_batched_set_of_questions(shop, monkeypa
     assert counted["ls-tree"] == 1
     assert counted["blame"] == 2  # one per frame file, every range at once
     assert counted["log"] <= 3  # history and hunks together, then descriptions
+
+
+def test_reformatting_listed_in_git_blame_ignore_revs_is_looked_through(tmp_path):
+    builder = GitRepoBuilder(tmp_path / "repo")
+    builder.commit({"app/cart.py": "def share(total, parts):\n    return total/parts\n"},
+                   "Add share", author=ADA, date="2026-01-01T00:00:00Z")
+    culprit = builder.commit(
+        {"app/cart.py": "def share(total, parts):\n    return total / parts\n"
+                        "\n\ndef average(xs):\n    return sum(xs)/len(xs)\n"},
+        "Add average", author=GRACE, date="2026-01-10T00:00:00Z")
+    reformat = builder.commit(
+        {"app/cart.py": "def share(total, parts):\n    return total / parts\n"
+                        "\n\ndef average(xs):\n    return sum(xs) / len(xs)\n"},
+        "Reformat with a formatter", author=LINUS, date="2026-01-20T00:00:00Z")
+    builder.commit({".git-blame-ignore-revs": f"# formatter\n{reformat}\n"}, "Ignore reformat",
+                   author=LINUS, date="2026-01-21T00:00:00Z")
+    event = ErrorEvent(source=Source.SENTRY, event_id="r1", timestamp=FIRST_SEEN,
+                       exceptions=[ExceptionInfo(type="ZeroDivisionError", value="division by zero",
+                                                 frames=[Frame(filename="app/cart.py",
+                                                               function="average", lineno=6)])])
+    found = correlate(GitRepository(builder.path), event, first_seen=FIRST_SEEN)
+    assert found.suspects[0].sha == culprit
+    assert reformat not in {suspect.sha for suspect in found.suspects}

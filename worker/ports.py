@@ -119,6 +119,10 @@ class Repository(Protocol):
         """The named commits, each with every file it changed."""
         ...
 
+    def ignored_revisions(self, rev: str) -> set[str]:
+        """Commits the project declares as not changing behaviour (reformatting and the like)."""
+        ...
+
     def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
         """A fresh detached worktree at `base` in `folder`, removed when the block ends."""
         ...

@@ -25,6 +25,13 @@ from integrations.git.worktrees import worktree
 from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.ports import HistoryWindow, PermanentError
 
+IGNORE_REVS = ".git-blame-ignore-revs"
+
+
+def _is_hex(text: str) -> bool:
+    return all(char in "0123456789abcdef" for char in text.lower())
+
+
 # git's own function-context patterns for these languages, plus one for JavaScript/TypeScript,
 # which git lacks.
 _ATTRIBUTES = "\n".join([
@@ -195,14 +202,50 @@ class GitRepository:
         if cached is not None:
             return dict(cached)
         bound = [f"--since={int(since.timestamp())}"] if since else []
+        ignore = self._ignore_revs_file(sha)
         # --root: the first commit wrote its lines too; without it git reports them as boundary.
-        args = ["blame", "--porcelain", "--root", *bound,
+        # -w: a whitespace-only change did not write the line.
+        args = ["blame", "--porcelain", "--root", "-w", *bound, *ignore,
                 *(f"-L{start},{end}" for start, end in spans), sha, "--", path]
         try:
             lines = parse_blame(self._git(*args))
         except GitFailed:
             lines = {}  # a range past the end of the file: the frame is stale, nothing to blame
         return dict(self._cache.put(key, lines))
+
+    def ignored_revisions(self, rev: str) -> set[str]:
+        """Commits the project declares as not changing behaviour (`.git-blame-ignore-revs`:
+        reformatting, mass renames), which blame looks through and ranking leaves out."""
+        sha = self.resolve(rev)
+        cached = self._cache.get(("ignored", sha))
+        if cached is None:
+            text = self.read(sha, IGNORE_REVS) if IGNORE_REVS in self.files(sha) else None
+            listed = {line.strip() for line in (text or "").splitlines()
+                      if len(line.strip()) == 40 and _is_hex(line.strip())}
+            cached = self._cache.put(("ignored", sha), frozenset(listed))
+        return set(cached)
+
+    def _ignore_revs_file(self, sha: str) -> list[str]:
+        revisions = self.ignored_revisions(sha)
+        if not revisions:
+            return []
+        known = self._existing(revisions)
+        if not known:
+            return []
+        folder = Path(tempfile.gettempdir()) / "suture-git-ignore-revs"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{sha}.txt"
+        if not target.exists():
+            target.write_text("\n".join(sorted(known)) + "\n")
+        return ["--ignore-revs-file", str(target)]
+
+    def _existing(self, revisions: set[str]) -> set[str]:
+        """The listed commits that exist here (git refuses an ignore file naming others)."""
+        request = "".join(f"{rev}\n" for rev in sorted(revisions)).encode()
+        output = run_git_bytes(self.path, "cat-file", "--batch-check", stdin=request,
+                               timeout=self.timeout).decode("utf-8", "replace")
+        return {line.split()[0] for line in output.splitlines()
+                if len(line.split()) == 3 and line.split()[1] == "commit"}
 
     def describe(self, shas: list[str]) -> list[Commit]:
         """The named commits with every file they changed (names only), in one `git log`."""

@@ -55,6 +55,9 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     hunks = repo.hunks(release_sha, paths, window)
     missing = {line.sha for lines in blame.values() for line in lines.values()} - set(commits)
     commits.update({c.sha: c for c in repo.describe(sorted(missing))})
+    # Reformatting commits the project lists for blame to skip changed no behaviour.
+    for sha in repo.ignored_revisions(release_sha):
+        commits.pop(sha, None)
     in_release = _new_in_release(repo, release_sha, previous_release, paths, max_commits)
     primary = event.primary
     message = f"{primary.type} {primary.value}" if primary else event.message

@@ -49,13 +49,33 @@ class Evidence:
     lines: list[str] = field(default_factory=list)
 
 
+FRAME_FUNCTIONS = 8
+COMMON_SHARE = 0.2
+
+
 def error_identifiers(message: str, frames: list[MappedFrame]) -> set[str]:
-    """Distinctive words of the error: from its message and the innermost frames' functions."""
+    """Words of the error: its message, and the functions of the innermost distinct frames."""
     words = set(_IDENTIFIER.findall(message))
-    for item in frames:
-        if item.depth is not None and item.depth < 3 and item.frame.function:
-            words.update(_IDENTIFIER.findall(item.frame.function))
+    functions: list[str] = []
+    for item in sorted((f for f in frames if f.depth is not None), key=lambda f: f.depth or 0):
+        name = item.frame.function or ""
+        if name and name not in functions:
+            functions.append(name)
+        if len(functions) == FRAME_FUNCTIONS:
+            break
+    for name in functions:
+        words.update(_IDENTIFIER.findall(name))
     return {word for word in words if word.lower() not in _STOPWORDS}
+
+
+def distinctive(words: set[str], texts: list[str]) -> set[str]:
+    """The words that appear in few of the candidates' added code: a word every commit of the
+    file mentions (`accept`, `visit`) tells nothing about which commit is the culprit."""
+    if len(texts) < 5:
+        return words
+    limit = max(1, int(COMMON_SHARE * len(texts)))
+    return {word for word in words
+            if sum(1 for text in texts if re.search(rf"\b{re.escape(word)}\b", text)) <= limit}
 
 
 def _function_name(item: MappedFrame) -> str:
@@ -74,10 +94,11 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
     _hunk_signals(app, hunks, found)
     frame_files = {item.path for item in app}
     closest = {path: min(i.depth or 0 for i in app if i.path == path) for path in frame_files}
-    words = error_identifiers(message, frames)
     added = defaultdict(list)
     for hunk in hunks:
         added[hunk.sha].extend(hunk.added)
+    words = distinctive(error_identifiers(message, frames),
+                        ["\n".join(lines) for lines in added.values()])
     for sha, evidence in found.items():
         commit = evidence.commit
         touched = [change.path for change in commit.changes if change.path in frame_files]
