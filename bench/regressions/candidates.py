@@ -6,8 +6,9 @@ number (``#1234``, ``python/mypy#1234`` or a pull URL), resolved to the squash-m
 subject ends with ``(#1234)``, or a commit SHA (bare or a commit URL), resolved with
 ``git rev-parse``. Cues are graded: "strong" ones say outright that the reference caused the bug,
 "weak" ones ("follow-up to", "since", "reverts") only relate the two, so the builder keeps a weak
-case only when the crash is shown to start at the culprit. A culprit must be an ancestor of the
-fix's parent, or it cannot be in the release that crashed.
+case only when the crash is shown to start at the culprit; any other pull-request or commit
+reference in the message is a "mention", trusted on the same condition. A culprit must be an
+ancestor of the fix's parent, or it cannot be in the release that crashed.
 """
 
 from __future__ import annotations
@@ -44,14 +45,21 @@ class Commit:
 
 
 @dataclass(frozen=True)
+class Suspect:
+    """A commit the fix's message points at, and how it points at it."""
+
+    sha: str
+    ref: str
+    cue: str
+    strength: str  # "strong", "weak" or "mention"
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A fix commit and the culprit its message names."""
+    """A fix commit and the earlier commits its message names, strongest cue first."""
 
     fix: Commit
-    culprit: str
-    culprit_ref: str
-    cue: str
-    strong: bool
+    suspects: tuple[Suspect, ...]
 
 
 def git(repo: str, *args: str, timeout: float = 120) -> str:
@@ -86,17 +94,33 @@ def pr_index(repo: str) -> dict[str, list[str]]:
     return index
 
 
-def references(message: str) -> list[tuple[str, str, bool]]:
-    """Return ``(reference, cue, strong)`` for each cue-anchored reference in ``message``."""
-    found = []
+def _is_sha_like(ref: str) -> bool:
+    """False for a SHA-shaped reference that is a word ("defaced") or a number ("2019123")."""
+    if "#" in ref or "/pull/" in ref:
+        return True  # a pull-request number, not a SHA
+    sha = ref.rsplit("/", 1)[-1]
+    return bool(re.search(r"\d", sha)) and bool(re.search(r"[a-f]", sha))
+
+
+def references(message: str) -> list[tuple[str, str, str]]:
+    """Return ``(reference, cue, strength)`` for each reference in ``message``, in order.
+
+    Cue-anchored references come first (strong, then weak); every other pull-request or commit
+    reference follows as a "mention", which the builder only trusts once it is verified.
+    """
+    found: list[tuple[str, str, str]] = []
+    anchored: set[int] = set()
     for match in _CUE.finditer(message):
-        cue = match.group("cue").lower()
-        ref = match.group("ref")
-        if re.fullmatch(r"[0-9a-f]+", ref) and not re.search(r"\d", ref):
-            continue  # a hex-looking word such as "defaced", not a SHA
-        strong = re.fullmatch(_STRONG, cue, re.IGNORECASE) is not None
-        found.append((ref, cue, strong))
-    return found
+        ref, cue = match.group("ref"), match.group("cue").lower()
+        if _is_sha_like(ref):
+            strong = re.fullmatch(_STRONG, cue, re.IGNORECASE) is not None
+            found.append((ref, cue, "strong" if strong else "weak"))
+            anchored.add(match.start("ref"))
+    for match in re.finditer(_REF, message):
+        if match.start("ref") not in anchored and _is_sha_like(match.group("ref")):
+            found.append((match.group("ref"), "", "mention"))
+    rank = {"strong": 0, "weak": 1, "mention": 2}
+    return sorted(found, key=lambda item: rank[item[2]])
 
 
 def resolve(repo: str, ref: str, prs: dict[str, list[str]]) -> list[str]:
@@ -123,17 +147,23 @@ def _candidate(repo: str, fix: Commit, prs: dict[str, list[str]]) -> Candidate |
     refs = references(fix.message)
     if not refs:
         return "no culprit reference"
-    # Strong cues first: "caused by #A ... follow-up to #B" names #A as the culprit.
-    refs.sort(key=lambda item: not item[2])
-    reason = "culprit unresolved"
-    for ref, cue, strong in refs:
+    suspects: list[Suspect] = []
+    reason = "references resolve to no commit (issues, other repositories)"
+    for ref, cue, strength in refs:
         for sha in resolve(repo, ref, prs):
-            if sha == fix.sha:
+            if sha == fix.sha or any(s.sha == sha for s in suspects):
                 continue
             if is_ancestor(repo, sha, f"{fix.sha}^"):
-                return Candidate(fix, sha, ref, cue, strong)
-            reason = "culprit not an ancestor of the fix's parent"
-    return reason
+                suspects.append(Suspect(sha, ref, cue, strength))
+                break
+            reason = "referenced commits are not ancestors of the fix's parent"
+    return Candidate(fix, tuple(suspects)) if suspects else reason
+
+
+def crash_fixes(repo: str, since: str | None) -> list[Commit]:
+    """Commits whose subject says they fix a crash, newest first (for bisection)."""
+    pattern = re.compile(r"crash|internal error|traceback", re.IGNORECASE)
+    return [c for c in read_history(repo, since) if pattern.search(c.subject)]
 
 
 def scan(repo: str, since: str | None) -> tuple[list[Candidate], Counter[str]]:
@@ -144,6 +174,6 @@ def scan(repo: str, since: str | None) -> tuple[list[Candidate], Counter[str]]:
         outcome = _candidate(repo, fix, prs)
         if isinstance(outcome, Candidate):
             candidates.append(outcome)
-        elif outcome != "no culprit reference":
+        else:
             skipped[outcome] += 1
     return candidates, skipped

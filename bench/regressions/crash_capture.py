@@ -5,7 +5,8 @@ the mypy repository, so the worktree's own mypy code is imported. It makes mypy 
 errors instead of printing them (``Options.raise_exceptions``), initialises sentry-sdk with a
 transport that keeps events in memory, and for every test whose exception escaped mypy's own
 (non-test) code calls ``sentry_sdk.capture_exception``. One JSON object per test outcome is
-appended to the file named by ``BENCH_CAPTURE_OUT``; the release is read from ``BENCH_RELEASE``.
+appended to the file named by ``BENCH_CAPTURE_OUT``; the release and the event's timestamp are
+read from ``BENCH_RELEASE`` and ``BENCH_TIMESTAMP``.
 Outer pytest frames are trimmed so the event starts at the test harness, as a command-line crash
 starts at mypy's entry point, and machine paths are rewritten to a stand-in deployment root.
 """
@@ -26,6 +27,7 @@ DEPLOY_ROOT = "/srv/mypy"
 PYTHON_ROOT = "/usr/local"
 HARNESS_PREFIXES = ("mypy/test/", "mypyc/test/")
 OWN_PREFIXES = ("mypy/", "mypyc/")
+CRASH_MARKERS = ("INTERNAL ERROR", "Traceback (most recent call last)")
 NOT_CRASHES = ("CompileError", "SystemExit", "KeyboardInterrupt", "Skipped", "Failed", "XFailed")
 
 
@@ -71,6 +73,9 @@ def _rewrite_path(path: str) -> str:
 
 
 def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    # The crash is dated when its release was current, not when the benchmark was built.
+    if os.environ.get("BENCH_TIMESTAMP"):
+        event["timestamp"] = os.environ["BENCH_TIMESTAMP"]
     for exc in (event.get("exception") or {}).get("values") or []:
         for frame in (exc.get("stacktrace") or {}).get("frames") or []:
             if frame.get("abs_path"):
@@ -108,7 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     import mypy
 
-    _write({"kind": "header", "mypy_file": _relative(mypy.__file__ or "")})
+    _write({"kind": "header", "mypy_file": _relative(mypy.__file__ or ""),
+            "python": f"{sys.version_info[0]}.{sys.version_info[1]}", "pytest": pytest.__version__})
 
 
 def _frames(tb: TracebackType | None) -> list[tuple[TracebackType, str | None]]:
@@ -165,13 +171,24 @@ def _write(record: dict[str, Any]) -> None:
         out.write(json.dumps(record, default=str) + "\n")
 
 
+def _printed_crash(outcome: Any) -> bool:
+    """True when the test's report shows a crash printed as text (by a subprocess, say)."""
+    try:
+        report = outcome.get_result()
+        printed = "\n".join([report.longreprtext, report.capstdout, report.capstderr])
+    except Exception:  # an old harness's failure report may not build on this pytest
+        return False
+    return any(marker in printed for marker in CRASH_MARKERS)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Record each test's outcome; capture a Sentry event when mypy itself crashed."""
-    yield
+    outcome = yield
     if call.when != "call":
         return
-    record: dict[str, Any] = {"kind": "test", "name": item.name, "nodeid": item.nodeid}
+    record: dict[str, Any] = {"kind": "test", "name": item.name, "nodeid": item.nodeid,
+                              "printed_crash": _printed_crash(outcome)}
     if call.excinfo is None:
         _write({**record, "outcome": "passed"})
         return

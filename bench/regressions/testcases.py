@@ -5,8 +5,8 @@ hold ``[case NAME]`` blocks (program, ``[file ...]`` sections, ``# flags:`` line
 output), collected by pytest through ``mypy/test/data.py``. The program that triggers a crash is
 the case a fix adds or edits. To run it at the fix's parent, the fix's versions of its test data
 and test-harness files are checked out over that worktree; to run it at older commits (the
-culprit and its parent), only the case blocks are appended to the matching ``.test`` file, plus
-any fixture files the older tree lacks.
+culprit and its parent, bisection steps), only the case blocks are appended to the matching
+``.test`` file, with the fixtures they name taken from the fix.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,20 +98,37 @@ def stage_fix_tests(worktree: str, fix: str, files: list[str]) -> None:
         git(worktree, "checkout", fix, "--", *paths)
 
 
+def _fixtures(case_text: str, case_path: str) -> list[str]:
+    """Repository paths of the fixture files a case block names (``[builtins fixtures/x]``)."""
+    folder = os.path.dirname(case_path)
+    names = re.findall(r"^\[(?:builtins|typing|fixture)\s+(\S+)\]", case_text, re.MULTILINE)
+    return [f"{folder}/{name}" for name in names]
+
+
 def stage_case_blocks(worktree: str, repo: str, fix: str, cases: list[CaseRef],
                       files: list[str]) -> None:
-    """Append the fix's case blocks to an older worktree, adding fixtures it lacks."""
-    for path in files:
+    """Append the fix's case blocks to an older worktree, with the fix's fixtures.
+
+    The fixtures a block names are taken from the fix (the same program needs the same stubs);
+    other test-data files the fix added or changed are only added where the tree lacks them.
+    """
+    blocks = {case: case_block(repo, fix, case) for case in cases}
+    named = {path for case, text in blocks.items() for path in _fixtures(text, case.path)}
+    for path in sorted(named | {p for p in files if p.startswith(TEST_DATA_DIRS)}):
         target = Path(worktree, path)
-        if path.startswith(TEST_DATA_DIRS) and not path.endswith(".test") and not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(git(repo, "show", f"{fix}:{path}"), encoding="utf-8")
-    for case in cases:
+        if path.endswith(".test") or (target.exists() and path not in named):
+            continue
+        try:
+            text = git(repo, "show", f"{fix}:{path}")
+        except subprocess.CalledProcessError:
+            continue  # a fixture name the harness resolves elsewhere
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    for case, text in blocks.items():
         target = Path(worktree, case.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = target.read_text(encoding="utf-8") if target.exists() else ""
-        target.write_text(text.rstrip("\n") + "\n\n" + case_block(repo, fix, case),
-                          encoding="utf-8")
+        old = target.read_text(encoding="utf-8") if target.exists() else ""
+        target.write_text(old.rstrip("\n") + "\n\n" + text, encoding="utf-8")
 
 
 def suite_modules(worktree: str, test_file: str) -> list[str]:
