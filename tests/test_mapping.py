@@ -125,7 +125,7 @@ def test_go_application_frame_maps_but_module_cache_is_library(repo_files):
     app = mapped(Frame(abs_path="/build/internal/cart/cart.go", function="cart.Total"),
                  repo_files)
     assert app.path == "internal/cart/cart.go"
-    cached = mapped(Frame(abs_path="/home/u/go/pkg/mod/github.com/acme/kit@v1.2.0/internal/"
+    cached = mapped(Frame(abs_path="/go/pkg/mod/github.com/acme/kit@v1.2.0/internal/"
                                    "cart/cart.go", function="kit.Do"), repo_files)
     assert cached.path is None and cached.depth is None
     assert cached.reason == "library code"

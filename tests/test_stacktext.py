@@ -75,19 +75,19 @@ panic: runtime error: index out of range [5] with length 3
 
 goroutine 7 [running]:
 main.lookup(...)
-\t/home/dev/shop/cart.go:12
+\t/src/shop/cart.go:12
 main.(*Server).checkout(0xc000012345, {0x4b3f2a, 0x3})
-\t/home/dev/shop/server.go:20 +0x1d
+\t/src/shop/server.go:20 +0x1d
 net/http.HandlerFunc.ServeHTTP(0xc0000a0000?, {0x6b1f40?, 0xc0000b8000?}, 0x0?)
 \t/usr/local/go/src/net/http/server.go:2136 +0x29
 main.main()
-\t/home/dev/shop/main.go:25 +0x25
+\t/src/shop/main.go:25 +0x25
 created by main.serve in goroutine 1
-\t/home/dev/shop/main.go:40 +0x5c
+\t/src/shop/main.go:40 +0x5c
 
 goroutine 1 [chan receive]:
 main.wait()
-\t/home/dev/shop/main.go:50 +0x1
+\t/src/shop/main.go:50 +0x1
 exit status 2
 """
 
@@ -176,7 +176,7 @@ def test_go_panic() -> None:
         ("main", "serve"), ("main", "main"), ("net/http", "HandlerFunc.ServeHTTP"),
         ("main", "(*Server).checkout"), ("main", "lookup")]
     assert [f.in_app for f in panic.frames] == [True, True, False, True, True]
-    assert panic.frames[-1].lineno == 12 and panic.frames[-2].filename == "/home/dev/shop/server.go"
+    assert panic.frames[-1].lineno == 12 and panic.frames[-2].filename == "/src/shop/server.go"
 
 
 def test_go_runtime_frames_are_library() -> None:
