@@ -29,6 +29,9 @@ from worker.correlate.mapping import map_frames
 from worker.models import ErrorEvent
 from worker.normalise import detect_and_normalise
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from event_source import restore  # noqa: E402  (a sibling script module)
+
 Ranker = Callable[[GitRepository, ErrorEvent, dict[str, Any]], list[str]]
 
 
@@ -86,7 +89,7 @@ def main() -> int:
     ranks: dict[str, list[int | None]] = {name: [] for name in RANKERS}
     misses = []
     for case in cases:
-        event = detect_and_normalise(case["event"])
+        event = detect_and_normalise(restore(case["event"], str(args.repo), case["release"]))
         culprit = repo.resolve(case["culprit"])
         for name, ranker in RANKERS.items():
             ranks[name].append(position(ranker(repo, event, case), culprit))
