@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from worker.correlate.evidence import gather
+from worker.correlate.evidence import Evidence, gather
 from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
-from worker.correlate.models import BlameLine, Correlation, MappedFrame, Suspect
+from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
 from worker.correlate.owners import find_owners
 from worker.correlate.ranking import rank
 from worker.models import ErrorEvent
@@ -23,6 +24,32 @@ from worker.ports import HistoryWindow, PermanentError, Repository
 
 MAX_FUNCTION_LINES = 400
 WEAK = 0.35
+
+
+@dataclass
+class Facts:
+    """What the repository says about one event, before any weighing."""
+
+    release: str
+    frames: list[MappedFrame]
+    commits: dict[str, Commit] = field(default_factory=dict)
+    hunks: list[Hunk] = field(default_factory=list)
+    blame: dict[str, dict[int, BlameLine]] = field(default_factory=dict)
+    in_release: set[str] = field(default_factory=set)
+    message: str = ""
+    first_seen: datetime = field(default_factory=lambda: datetime.now(UTC))
+    note: str = ""
+
+    @property
+    def app(self) -> list[MappedFrame]:
+        """The frames that map to in-app files."""
+        return [item for item in self.frames if item.blameable]
+
+    def evidence(self) -> dict[str, Evidence]:
+        """Each candidate commit's measured signals."""
+        return gather(self.frames, list(self.commits.values()), self.hunks, self.blame,
+                      first_seen=self.first_seen, in_release=self.in_release,
+                      message=self.message)
 
 
 def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None,
@@ -35,50 +62,62 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     commits touching the stack's files); inside it, age lowers a commit's score but never
     removes it.
     """
-    release_sha, note = _release(repo, release or event.release)
-    frames = map_frames(event.frames, repo.files(release_sha))
-    app = [item for item in frames if item.blameable]
-    if not app:
-        return Correlation(release=release_sha, frames=frames,
+    facts = collect(repo, event, release=release, previous_release=previous_release,
+                    first_seen=first_seen, max_commits=max_commits, window_days=window_days)
+    note = facts.note
+    if not facts.app:
+        return Correlation(release=facts.release, frames=facts.frames,
                            note=_join(note, "no frame maps to a file of the repository"))
-    _set_function_ranges(repo, release_sha, app)
-    paths = sorted({item.path for item in app if item.path})
-    seen = first_seen or event.timestamp or datetime.now(UTC)
-    if seen.tzinfo is None:  # a naive time is UTC, as the store keeps it
-        seen = seen.replace(tzinfo=UTC)
-    window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
-    # git does the work in separate processes: ask the history and every blame at once.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        history = pool.submit(repo.history, release_sha, paths, window)
-        blame = _blame(repo, release_sha, app, window, pool)
-        commits = {c.sha: c for c in history.result()}
-    hunks = repo.hunks(release_sha, paths, window)
-    missing = {line.sha for lines in blame.values() for line in lines.values()} - set(commits)
-    commits.update({c.sha: c for c in repo.describe(sorted(missing))})
-    # Reformatting commits the project lists for blame to skip changed no behaviour.
-    for sha in repo.ignored_revisions(release_sha):
-        commits.pop(sha, None)
-    in_release = _new_in_release(repo, release_sha, previous_release, paths, max_commits)
-    primary = event.primary
-    message = f"{primary.type} {primary.value}" if primary else event.message
-
-    def ranked(pool: int) -> list[Suspect]:
-        evidence = gather(frames, list(commits.values()), hunks, blame, first_seen=seen,
-                          in_release=in_release, message=message)
-        return rank(evidence, top=pool)
-
     # The full size of a commit (for "how much of it the stack explains") costs a diff of the
     # whole commit, so it is read only for the commits that could make the list.
-    leaders = [s.sha for s in ranked(max(3 * top, 15)) if not commits[s.sha].complete]
-    commits.update({c.sha: c for c in repo.describe(leaders)})
-    suspects = ranked(top)
-    owners = find_owners(repo, release_sha, app, blame, logins or {})
+    complete(repo, facts, [s.sha for s in rank(facts.evidence(), top=max(3 * top, 15))])
+    suspects = rank(facts.evidence(), top=top)
+    owners = find_owners(repo, facts.release, facts.app, facts.blame, logins or {})
     if not suspects:
         note = _join(note, "no commit in the window touched the crashing code")
     elif suspects[0].confidence < WEAK:
         note = _join(note, "weak evidence: no suspect stands out; treat the list as leads")
-    return Correlation(release=release_sha, suspects=suspects, owners=owners, frames=frames,
-                       note=note)
+    return Correlation(release=facts.release, suspects=suspects, owners=owners,
+                       frames=facts.frames, note=note)
+
+
+def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
+            previous_release: str | None = None, first_seen: datetime | None = None,
+            max_commits: int = 2000, window_days: float = 365) -> Facts:
+    """Read the facts for `event` out of the repository in a few batched git questions."""
+    release_sha, note = _release(repo, release or event.release)
+    frames = map_frames(event.frames, repo.files(release_sha))
+    seen = first_seen or event.timestamp or datetime.now(UTC)
+    if seen.tzinfo is None:  # a naive time is UTC, as the store keeps it
+        seen = seen.replace(tzinfo=UTC)
+    facts = Facts(release=release_sha, frames=frames, first_seen=seen, note=note)
+    app = facts.app
+    if not app:
+        return facts
+    _set_function_ranges(repo, release_sha, app)
+    paths = sorted({item.path for item in app if item.path})
+    window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
+    # git does the work in separate processes: ask the history and every blame at once.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        history = pool.submit(repo.history, release_sha, paths, window)
+        facts.blame = _blame(repo, release_sha, app, window, pool)
+        facts.commits = {c.sha: c for c in history.result()}
+    facts.hunks = repo.hunks(release_sha, paths, window)
+    blamed = {line.sha for lines in facts.blame.values() for line in lines.values()}
+    facts.commits.update({c.sha: c for c in repo.describe(sorted(blamed - set(facts.commits)))})
+    # Reformatting commits the project lists for blame to skip changed no behaviour.
+    for sha in repo.ignored_revisions(release_sha):
+        facts.commits.pop(sha, None)
+    facts.in_release = _new_in_release(repo, release_sha, previous_release, paths, max_commits)
+    primary = event.primary
+    facts.message = f"{primary.type} {primary.value}" if primary else event.message
+    return facts
+
+
+def complete(repo: Repository, facts: Facts, shas: list[str]) -> None:
+    """Read every file of the given commits (path-limited history lists only the stack's)."""
+    wanted = [sha for sha in shas if sha in facts.commits and not facts.commits[sha].complete]
+    facts.commits.update({c.sha: c for c in repo.describe(wanted)})
 
 
 def _release(repo: Repository, release: str | None) -> tuple[str, str]:
@@ -98,6 +137,8 @@ def _set_function_ranges(repo: Repository, release: str, app: list[MappedFrame])
         source = sources.get(item.path or "") if line else None
         if not source or not line:
             continue
+        lines = source.removesuffix("\n").split("\n")
+        item.source_line = lines[line - 1] if line <= len(lines) else None
         first, last = function_range(source, line, item.path or "")
         if last - first > MAX_FUNCTION_LINES:  # a whole-module "function": keep near the line
             first, last = max(first, line - 30), min(last, line + 30)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from worker.correlate.cosmetic import is_cosmetic, is_guard
 from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -47,6 +48,10 @@ class Evidence:
     new_in_release: bool = False
     revert: bool = False
     lines: list[str] = field(default_factory=list)
+    # Of `blame_line`, the part earned on lines that assert or raise on purpose.
+    blame_guard: float = 0.0
+    # Every hunk it made in the stack's files was cosmetic (comments, messages, renames).
+    cosmetic: bool = False
 
 
 FRAME_FUNCTIONS = 8
@@ -95,8 +100,10 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
     frame_files = {item.path for item in app}
     closest = {path: min(i.depth or 0 for i in app if i.path == path) for path in frame_files}
     added = defaultdict(list)
+    behaviour: dict[str, bool] = defaultdict(bool)
     for hunk in hunks:
         added[hunk.sha].extend(hunk.added)
+        behaviour[hunk.sha] = behaviour[hunk.sha] or not is_cosmetic(hunk)
     words = distinctive(error_identifiers(message, frames),
                         ["\n".join(lines) for lines in added.values()])
     for sha, evidence in found.items():
@@ -112,6 +119,7 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         evidence.age_days = max(0.0, (first_seen - commit.timestamp).total_seconds() / 86400)
         evidence.new_in_release = sha in in_release
         evidence.revert = commit.summary.lower().startswith("revert")
+        evidence.cosmetic = sha in behaviour and not behaviour[sha]
     return found
 
 
@@ -122,6 +130,8 @@ def _blame_signals(item: MappedFrame, lines: dict[int, BlameLine],
     if crash_line in lines and lines[crash_line].sha in found:
         evidence = found[lines[crash_line].sha]
         evidence.blame_line += weight
+        if is_guard(item.source_line):
+            evidence.blame_guard += weight
         evidence.lines.append(f"{item.path}:{crash_line}")
     if item.function_range:
         first, last = item.function_range

@@ -78,6 +78,8 @@ class MappedFrame(BaseModel):
     depth: int | None = None
     reason: str = ""
     function_range: tuple[int, int] | None = None
+    # The frame's line as the release's source has it.
+    source_line: str | None = None
 
     @property
     def blameable(self) -> bool:

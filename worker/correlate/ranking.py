@@ -30,6 +30,9 @@ class Weights:
     recency_days: float = 45.0
     new_in_release: float = 1.5
     revert: float = -0.5
+    blame_guard: float = 0.0
+    cosmetic: float = 0.0
+    size: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,14 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
         terms.append((weights.new_in_release, "new since the previous release"))
     if evidence.revert:
         terms.append((weights.revert, "is a revert"))
+    if evidence.blame_guard and weights.blame_guard:
+        terms.append((weights.blame_guard * evidence.blame_guard,
+                      "wrote the assert or raise that stopped the program"))
+    if evidence.cosmetic and weights.cosmetic:
+        terms.append((weights.cosmetic, "only reworded, renamed or reformatted the stack's code"))
+    files = len({change.path for change in evidence.commit.changes})
+    if evidence.commit.complete and files and weights.size:
+        terms.append((weights.size * math.log2(1 + files), f"changed {files} files"))
     terms.sort(key=lambda term: -term[0])
     return sum(value for value, _ in terms), [reason for _value, reason in terms]
 
