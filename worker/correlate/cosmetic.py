@@ -9,6 +9,7 @@ comments and one-to-one identifier renames means cosmetic.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from worker.correlate.models import Hunk
 
@@ -40,28 +41,41 @@ def tokens(line: str) -> list[tuple[str, str]]:
     return found
 
 
-def _same_shape(old: list[tuple[str, str]], new: list[tuple[str, str]],
-                renames: dict[str, str]) -> bool:
+def renames(hunk: Hunk) -> Counter[tuple[str, str]] | None:
+    """The identifier renames that explain the hunk (counted), or None when something that
+    changes behaviour differs: code added or removed, a keyword, number or operator changed."""
+    old = [token for line in hunk.removed for token in tokens(line)]
+    new = [token for line in hunk.added for token in tokens(line)]
     if len(old) != len(new):
-        return False
+        return None
+    found: Counter[tuple[str, str]] = Counter()
     for (kind_a, text_a), (kind_b, text_b) in zip(old, new, strict=True):
         if kind_a != kind_b:
-            return False
+            return None
         if text_a == text_b:
             continue
         if kind_a != "name" or text_a in _KEYWORDS or text_b in _KEYWORDS:
-            return False
-        if renames.setdefault(text_a, text_b) != text_b:
-            return False
-    return True
+            return None
+        found[(text_a, text_b)] += 1
+    return found
 
 
-def is_cosmetic(hunk: Hunk) -> bool:
-    """True when the hunk cannot change behaviour: only comments, blank lines, string texts,
-    layout or consistent renames differ from the lines it replaced."""
-    old = [token for line in hunk.removed for token in tokens(line)]
-    new = [token for line in hunk.added for token in tokens(line)]
-    return _same_shape(old, new, {})
+def is_cosmetic(hunks: list[Hunk]) -> bool:
+    """True when a commit's hunks cannot change behaviour: only comments, blank lines, string
+    texts, layout or renames differ from the lines they replaced. A rename must be consistent
+    (one new name per old name) and made at least twice: one name swapped once may as well
+    be a call to another function."""
+    total: Counter[tuple[str, str]] = Counter()
+    for hunk in hunks:
+        found = renames(hunk)
+        if found is None:
+            return False
+        total.update(found)
+    targets: dict[str, str] = {}
+    for (old, new), count in total.items():
+        if count < 2 or targets.setdefault(old, new) != new:
+            return False
+    return bool(hunks)
 
 
 def is_guard(line: str | None) -> bool:

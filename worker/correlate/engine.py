@@ -7,6 +7,7 @@ hands the facts to the pure evidence and ranking code.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from worker.models import ErrorEvent
 from worker.ports import HistoryWindow, PermanentError, Repository
 
 MAX_FUNCTION_LINES = 400
+SIBLING_DAYS = 30
 WEAK = 0.35
 
 
@@ -98,10 +100,17 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     paths = sorted({item.path for item in app if item.path})
     window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
     # git does the work in separate processes: ask the history and every blame at once.
+    # Recent commits beside the stack's files are leads too: a fresh change in the same package
+    # often hands the crashing code a value it never saw before.
+    folders = sorted({posixpath.dirname(path) for path in paths} - {""})
+    recent = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=SIBLING_DAYS))
     with ThreadPoolExecutor(max_workers=4) as pool:
         history = pool.submit(repo.history, release_sha, paths, window)
+        beside = pool.submit(repo.history, release_sha, folders, recent)
         facts.blame = _blame(repo, release_sha, app, window, pool)
         facts.commits = {c.sha: c for c in history.result()}
+        for commit in beside.result():
+            facts.commits.setdefault(commit.sha, commit)
     facts.hunks = repo.hunks(release_sha, paths, window)
     blamed = {line.sha for lines in facts.blame.values() for line in lines.values()}
     facts.commits.update({c.sha: c for c in repo.describe(sorted(blamed - set(facts.commits)))})

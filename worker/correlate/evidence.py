@@ -9,6 +9,7 @@ seen, and whether it is new since the previous release. `ranking` weighs them.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class Evidence:
     blame_guard: float = 0.0
     # Every hunk it made in the stack's files was cosmetic (comments, messages, renames).
     cosmetic: bool = False
+    # Changed a file beside one on the stack (same folder), weighted by that frame's depth.
+    sibling: float = 0.0
 
 
 FRAME_FUNCTIONS = 8
@@ -100,16 +103,23 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
     frame_files = {item.path for item in app}
     closest = {path: min(i.depth or 0 for i in app if i.path == path) for path in frame_files}
     added = defaultdict(list)
-    behaviour: dict[str, bool] = defaultdict(bool)
+    by_commit: dict[str, list[Hunk]] = defaultdict(list)
     for hunk in hunks:
         added[hunk.sha].extend(hunk.added)
-        behaviour[hunk.sha] = behaviour[hunk.sha] or not is_cosmetic(hunk)
+        by_commit[hunk.sha].append(hunk)
     words = distinctive(error_identifiers(message, frames),
                         ["\n".join(lines) for lines in added.values()])
+    folders: dict[str, int] = {}
+    for path, depth in closest.items():
+        folder = posixpath.dirname(path or "")
+        folders[folder] = min(depth, folders.get(folder, depth))
     for sha, evidence in found.items():
         commit = evidence.commit
         touched = [change.path for change in commit.changes if change.path in frame_files]
         evidence.touches_file = sum(depth_weight(closest[path]) for path in set(touched))
+        beside = [folders[posixpath.dirname(change.path)] for change in commit.changes
+                  if change.path not in frame_files and posixpath.dirname(change.path) in folders]
+        evidence.sibling = depth_weight(min(beside)) if beside else 0.0
         if commit.complete and commit.changes:
             # By files: line counts would need a content diff of every file of the commit.
             evidence.coverage = len(set(touched)) / len({c.path for c in commit.changes})
@@ -119,7 +129,7 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         evidence.age_days = max(0.0, (first_seen - commit.timestamp).total_seconds() / 86400)
         evidence.new_in_release = sha in in_release
         evidence.revert = commit.summary.lower().startswith("revert")
-        evidence.cosmetic = sha in behaviour and not behaviour[sha]
+        evidence.cosmetic = is_cosmetic(by_commit.get(sha, []))
     return found
 
 

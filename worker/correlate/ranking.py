@@ -33,6 +33,7 @@ class Weights:
     blame_guard: float = 0.0
     cosmetic: float = 0.0
     size: float = 0.0
+    sibling: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
                       "wrote the assert or raise that stopped the program"))
     if evidence.cosmetic and weights.cosmetic:
         terms.append((weights.cosmetic, "only reworded, renamed or reformatted the stack's code"))
+    if evidence.sibling and weights.sibling:
+        terms.append((weights.sibling * evidence.sibling, "changed a file beside one on the stack"))
     files = len({change.path for change in evidence.commit.changes})
     if evidence.commit.complete and files and weights.size:
         terms.append((weights.size * math.log2(1 + files), f"changed {files} files"))
@@ -96,7 +99,8 @@ def rank(evidence: dict[str, Evidence], *, top: int = 5, weights: Weights | None
     scored = []
     for sha, item in evidence.items():
         value, reasons = score(item, weights)
-        direct = item.blame_line or item.blame_function or item.hunk_function or item.touches_file
+        direct = (item.blame_line or item.blame_function or item.hunk_function
+                  or item.touches_file or (item.sibling and weights.sibling))
         if direct:
             scored.append((value, sha, reasons))
     scored.sort(key=lambda entry: (-entry[0], -evidence[entry[1]].commit.timestamp.timestamp()))

@@ -1,0 +1,59 @@
+"""Which changes cannot have changed behaviour, and which lines stop a program on purpose."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.correlate.cosmetic import is_cosmetic, is_guard
+from worker.correlate.models import Hunk
+
+
+def hunk(removed: list[str], added: list[str]) -> Hunk:
+    return Hunk(sha="c" * 40, path="m.py", old_start=3, old_count=len(removed), new_start=3,
+                new_count=len(added), removed=removed, added=added)
+
+
+@pytest.mark.parametrize(("removed", "added"), [
+    (["x = f(a)  # old note"], ["x = f(a)  # new note"]),                     # comment
+    (['raise ValueError("bad rate")'], ['raise ValueError(f"bad rate {r}")']),  # message
+    (["x = f(a, b)"], ["x = f(", "    a,", "    b,)"[:-2] + ")"]),              # layout
+    (["node = fix(quick, q)", "use(quick)"], ["node = fix(missing, q)", "use(missing)"]),  # rename
+    ([], ["# a comment", ""]),                                                # comment added
+    (["// old", "x = 1;"], ["x = 1; // new"]),                                # JS comment moved
+])
+def test_cosmetic_changes(removed, added):
+    assert is_cosmetic([hunk(removed, added)])
+
+
+@pytest.mark.parametrize(("removed", "added"), [
+    (["x = f(a)"], ["x = g(a)"]),                           # another callee, not a rename
+    (["if a and b:"], ["if a or b:"]),                      # a keyword changed
+    (["x = 1"], ["x = 2"]),                                 # a number changed
+    (["use(quick)", "keep(quick)"], ["use(missing)", "keep(other)"]),  # inconsistent rename
+    ([], ["x = 1"]),                                        # code added
+    (["x = 1"], []),                                        # code removed
+    (["return a"], ["return a if a else None"]),            # more tokens
+])
+def test_behavioural_changes(removed, added):
+    assert not is_cosmetic([hunk(removed, added)])
+
+
+def test_a_rename_spread_over_a_commit_counts_across_its_hunks():
+    first = hunk(["node = fix(quick)"], ["node = fix(missing)"])
+    second = hunk(["use(self.quick)"], ["use(self.missing)"])
+    assert is_cosmetic([first, second])
+    assert not is_cosmetic([first])
+    assert not is_cosmetic([])
+
+
+@pytest.mark.parametrize(("line", "guard"), [
+    ("    assert info is not None", True),
+    ('        raise RuntimeError("Not implemented", type(self))', True),
+    ("  throw new Error('nope');", True),
+    ('\tpanic("unreachable")', True),
+    ("    value = items[key]", False),
+    ("    raised = True", False),
+    (None, False),
+])
+def test_guard_lines(line, guard):
+    assert is_guard(line) is guard
