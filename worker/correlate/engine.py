@@ -103,7 +103,8 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     # Recent commits beside the stack's files are leads too: a fresh change in the same package
     # often hands the crashing code a value it never saw before.
     folders = sorted({posixpath.dirname(path) for path in paths} - {""})
-    recent = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=SIBLING_DAYS))
+    recent = HistoryWindow(max_commits=max_commits,
+                          since=seen - timedelta(days=min(SIBLING_DAYS, window_days)))
     with ThreadPoolExecutor(max_workers=4) as pool:
         history = pool.submit(repo.history, release_sha, paths, window)
         beside = pool.submit(repo.history, release_sha, folders, recent)
