@@ -127,6 +127,24 @@ def test_history_window_excludes_the_previous_release_and_old_commits(builder):
     assert repo.history("HEAD", [], HistoryWindow()) == []
 
 
+def test_touching_lists_commits_in_folders_by_name_only(builder, calls):
+    one = builder.commit({"app/cart.py": lines("a"), "docs/x.md": "doc\n"}, "one",
+                         date="2026-01-01T00:00:00Z")
+    two = builder.commit({"app/web.py": lines("w"), "lib/z.py": lines("z")}, "web",
+                         date="2026-01-02T00:00:00Z")
+    builder.commit({"docs/x.md": "more\n"}, "docs", date="2026-01-03T00:00:00Z")
+    repo = GitRepository(builder.path)
+    found = repo.touching("HEAD", ["app"], HistoryWindow())
+    assert [c.sha for c in found] == [two, one]
+    assert [c.path for c in found[0].changes] == ["app/web.py"]  # only the asked folder
+    assert all(c.complete is False for c in found)
+    assert [c.sha for c in repo.touching("HEAD", ["app"], HistoryWindow(max_commits=1))] == [two]
+    before = calls["log"]
+    repo.touching("HEAD", ["app"], HistoryWindow())
+    assert calls["log"] == before  # cached
+    assert repo.touching("HEAD", [], HistoryWindow()) == []
+
+
 def test_history_of_a_renamed_file_includes_the_rename(builder):
     original = builder.commit({"src/cart.py": lines("def total():", "    return 1")}, "add")
     moved = builder.commit(rename={"src/cart.py": "src/basket.py"}, message="rename cart",

@@ -105,6 +105,10 @@ class Repository(Protocol):
         may cover only those paths: see `Commit.complete`)."""
         ...
 
+    def touching(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Commit]:
+        """Like `history`, names only (no patches): cheap over whole folders."""
+        ...
+
     def hunks(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Hunk]:
         """Zero-context hunks in `paths` of the commits `history` returns."""
         ...

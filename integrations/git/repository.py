@@ -164,6 +164,20 @@ class GitRepository:
         """Commits touching `paths` in the window; `changes` cover only those paths."""
         return list(self._log_patch(rev, paths, window)[0])
 
+    def touching(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Commit]:
+        """Commits touching `paths` in the window from one `git log --name-only`."""
+        if not paths:
+            return []
+        args = ["log", "--no-merges", "--name-only", f"--format={LOG_FORMAT}",
+                *self._window_args(rev, window), "--", *sorted(set(paths))]
+        key = ("touching", tuple(args))
+        cached = self._cache.get(key)
+        if cached is None:
+            commits = [commit.model_copy(update={"complete": False})
+                       for commit in parse_log(self._git(*args))]
+            cached = self._cache.put(key, tuple(commits))
+        return list(cached)
+
     def hunks(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Hunk]:
         """Zero-context hunks of those commits in `paths`, with function context headers."""
         return list(self._log_patch(rev, paths, window)[1])

@@ -107,7 +107,7 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
                           since=seen - timedelta(days=min(SIBLING_DAYS, window_days)))
     with ThreadPoolExecutor(max_workers=4) as pool:
         history = pool.submit(repo.history, release_sha, paths, window)
-        beside = pool.submit(repo.history, release_sha, folders, recent)
+        beside = pool.submit(repo.touching, release_sha, folders, recent)
         facts.blame = _blame(repo, release_sha, app, window, pool)
         facts.commits = {c.sha: c for c in history.result()}
         for commit in beside.result():

@@ -31,9 +31,13 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
                    "no event of the cluster has a stack trace" if event is None else
                    "no repository access is configured")
         return _moved(deps, run_id, f"correlation skipped: {missing}", {})
+    # The release deployed before the event's marks where new code starts.
+    previous = (deps.store.previous_release(cluster.project, event.release)
+                if event.release else None)
     try:
         repository = deps.open_repository(service.repository)
         found = correlate_event(repository, event, first_seen=cluster.first_seen,
+                                previous_release=previous,
                                 logins=deps.settings.correlate.logins,
                                 top=deps.settings.correlate.top,
                                 window_days=deps.settings.correlate.window_days)

@@ -1,4 +1,4 @@
-"""Recording one normalised event: dedupe, cluster, regression, sample, and open a run.
+"""Recording one normalised event: dedupe, cluster, regression, release, sample, and open a run.
 
 All of it happens in the caller's transaction, so two workers recording events of the same new bug
 at once end with one cluster and one run: the cluster row is created with an insert that ignores a
@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from worker.models import ClusterStatus, ErrorEvent, IngestOutcome, RunState
+from worker.store import releases
 from worker.store.tables import (
     ClusterRow,
     ClusterUserRow,
@@ -44,6 +45,9 @@ def record_event(
         cluster.episode += 1
         cluster.regressions += 1
     _merge(cluster, event)
+    # Under the cluster's project, as the correlate stage asks for it: a release's first event
+    # may come from either source.
+    releases.remember(session, cluster.project, event.release, as_utc(event.timestamp))
     _remember_user(session, cluster.id, event)
     _keep_sample(session, cluster.id, event, sample_size)
     run_id = None

@@ -27,7 +27,7 @@ from worker.models import (
     RunState,
     Transition,
 )
-from worker.store import recording
+from worker.store import recording, releases
 from worker.store.engine import make_engine, upgrade
 from worker.store.tables import (
     ClusterRow,
@@ -164,6 +164,15 @@ class SqlStore:
             rows = session.scalars(select(EventRow).where(EventRow.cluster_id == cluster_id)
                                    .order_by(EventRow.timestamp.desc(), EventRow.id.desc()))
             return [ErrorEvent.model_validate(row.payload) for row in rows]
+
+    def previous_release(self, project: str, release: str) -> str | None:
+        """The release of `project` first seen last before `release` was first seen.
+
+        It is where new code starts: commits in `release` but not in the one before it were
+        deployed when the error appeared. None if `release` is unknown or the first one seen.
+        """
+        with self.session() as session:
+            return releases.previous(session, project, release)
 
     # runs ---------------------------------------------------------------------------------
 

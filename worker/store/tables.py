@@ -6,7 +6,8 @@ bounded sample per cluster; `runs` are suture's attempts to act on a cluster's e
 cluster is episode 1, each regression a new episode) with every state change in `transitions`;
 `cursors` remember where each poller stopped; `publications` hold the idempotency key of every side
 effect outside (ticket, PR) before it is made, with a lease so only one worker makes it at a
-time; `slots` make scheduled ticks fire once.
+time; `slots` make scheduled ticks fire once; `releases` remember when each release of a project
+was first seen, so correlation knows which release came before an event's.
 """
 
 from __future__ import annotations
@@ -166,3 +167,14 @@ class SlotRow(Base):
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[str] = mapped_column(String(64), primary_key=True)
     claimed_at: Mapped[datetime]
+
+
+class ReleaseRow(Base):
+    """A release of a project and the earliest event time it was seen at, from any source."""
+
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_project_first_seen", "project", "first_seen"),)
+
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    release: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_seen: Mapped[datetime]
