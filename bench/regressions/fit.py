@@ -29,9 +29,9 @@ MULTIPLES = (0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 3.0)
 ROUNDS = 3
 FITTED = ("blame_line", "blame_function", "hunk_function", "touches_file", "coverage",
           "identifier", "recency", "recency_days", "revert", "blame_guard", "cosmetic", "size",
-          "sibling")
+          "sibling", "fade_days", "fade_floor")
 # Where a weight that is zero by default starts its search.
-SEEDS = {"blame_guard": -1.0, "cosmetic": -1.0, "size": 0.3, "sibling": 0.5}
+SEEDS = {"blame_guard": -1.0, "cosmetic": -1.0, "size": 0.3, "sibling": 0.5, "fade_days": 180.0}
 
 
 def ranks(evidence: list[tuple[dict[str, Evidence], str]], weights: Weights) -> list[int | None]:
@@ -59,6 +59,8 @@ def objective(found: list[int | None]) -> float:
 
 def fit(evidence: list[tuple[dict[str, Evidence], str]], start: Weights) -> Weights:
     """Coordinate search from `start`."""
+    if start.fade_days == 0:  # fading off: a floor below 1 lets turning it on matter
+        start = dataclasses.replace(start, fade_floor=0.2)
     best, best_value = start, objective(ranks(evidence, start))
     for _ in range(ROUNDS):
         improved = False
@@ -66,7 +68,7 @@ def fit(evidence: list[tuple[dict[str, Evidence], str]], start: Weights) -> Weig
             current = getattr(best, name) or SEEDS.get(name, 0.0)
             for multiple in MULTIPLES:
                 trial = dataclasses.replace(best, **{name: current * multiple})
-                if name == "recency_days" and trial.recency_days <= 0:
+                if trial.recency_days <= 0 or not 0 <= trial.fade_floor <= 1:
                     continue
                 value = objective(ranks(evidence, trial))
                 if value > best_value + 1e-9:
@@ -111,9 +113,10 @@ def _line(label: str, found: list[int | None]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", action="append", type=CaseSet.parse, required=True)
-    parser.add_argument("--cache", type=Path)
+    parser.add_argument("--cache", type=Path, help="keeps the git facts (one per window)")
+    parser.add_argument("--window-days", type=float, default=365)
     args = parser.parse_args()
-    samples = load_facts(args.sets, args.cache)
+    samples = load_facts(args.sets, args.cache, args.window_days)
     evidence = [(s.facts.evidence(), s.culprit) for s in samples]
     print(f"{'':<28} {'n':>4} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
     by_project = defaultdict(list)

@@ -34,6 +34,10 @@ class Weights:
     cosmetic: float = 0.0
     size: float = 0.0
     sibling: float = 0.0
+    # Evidence fades with age: positive terms are scaled by floor + (1 - floor) * exp(-age /
+    # days), so a commit from years ago needs far stronger evidence (0 days: no fading).
+    fade_days: float = 0.0
+    fade_floor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
     files = len({change.path for change in evidence.commit.changes})
     if evidence.commit.complete and files and weights.size:
         terms.append((weights.size * math.log2(1 + files), f"changed {files} files"))
+    if weights.fade_days > 0:
+        fade = weights.fade_floor + (1 - weights.fade_floor) * math.exp(
+            -evidence.age_days / weights.fade_days)
+        terms = [(value * fade if value > 0 else value, reason) for value, reason in terms]
     terms.sort(key=lambda term: -term[0])
     return sum(value for value, _ in terms), [reason for _value, reason in terms]
 
