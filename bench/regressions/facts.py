@@ -59,15 +59,16 @@ class Sample:
 
 
 def read_case(repo: GitRepository, clone: Path, case: dict[str, Any],
-              window_days: float = 365) -> Facts:
+              window_days: float = 365, horizon_days: float = 0) -> Facts:
     """The facts suture reads for a case's event at its release."""
     event = detect_and_normalise(restore(case["event"], str(clone), case["release"]))
     return collect(repo, event, release=case["release"], window_days=window_days,
+                   horizon_days=horizon_days,
                    first_seen=datetime.fromisoformat(case["first_seen"]))
 
 
 def load_facts(sets: list[CaseSet], cache: Path | None = None,
-               window_days: float = 365) -> list[Sample]:
+               window_days: float = 365, horizon_days: float = 0) -> list[Sample]:
     """Facts of every case of every set, from the cache when it has them."""
     kept: dict[tuple[str, str], Sample] = {}
     if cache and cache.exists():
@@ -78,7 +79,7 @@ def load_facts(sets: list[CaseSet], cache: Path | None = None,
         for case in case_set.load():
             key = (case_set.name, case["fix"])
             if key not in kept:
-                facts = read_case(repo, case_set.repo, case, window_days)
+                facts = read_case(repo, case_set.repo, case, window_days, horizon_days)
                 complete(repo, facts, list(facts.commits))
                 kept[key] = Sample(case_set.name, case["fix"], repo.resolve(case["culprit"]),
                                    case.get("fix_subject", ""), facts)

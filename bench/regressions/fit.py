@@ -115,8 +115,9 @@ def main() -> int:
     parser.add_argument("--set", dest="sets", action="append", type=CaseSet.parse, required=True)
     parser.add_argument("--cache", type=Path, help="keeps the git facts (one per window)")
     parser.add_argument("--window-days", type=float, default=365)
+    parser.add_argument("--horizon-days", type=float, default=0)
     args = parser.parse_args()
-    samples = load_facts(args.sets, args.cache, args.window_days)
+    samples = load_facts(args.sets, args.cache, args.window_days, args.horizon_days)
     evidence = [(s.facts.evidence(), s.culprit) for s in samples]
     print(f"{'':<28} {'n':>4} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
     by_project = defaultdict(list)
@@ -125,6 +126,8 @@ def main() -> int:
     for project, found in sorted(by_project.items()):
         print(_line(f"current weights: {project}", found))
     print(_line("current weights: all", ranks(evidence, Weights())))
+    present = sum(1 for table, culprit in evidence if culprit in table)
+    print(f"culprit among the candidates in {present} of {len(evidence)} cases")
     held_out: list[int | None] = []
     for label, members in folds(samples).items():
         train = [e for i, e in enumerate(evidence) if i not in members]

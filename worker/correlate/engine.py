@@ -85,7 +85,8 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
 
 def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
             previous_release: str | None = None, first_seen: datetime | None = None,
-            max_commits: int = 2000, window_days: float = 365) -> Facts:
+            max_commits: int = 2000, window_days: float = 365,
+            horizon_days: float = 0) -> Facts:
     """Read the facts for `event` out of the repository in a few batched git questions."""
     release_sha, note = _release(repo, release or event.release)
     frames = map_frames(event.frames, repo.files(release_sha))
@@ -105,12 +106,17 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     folders = sorted({posixpath.dirname(path) for path in paths} - {""})
     recent = HistoryWindow(max_commits=max_commits,
                           since=seen - timedelta(days=min(SIBLING_DAYS, window_days)))
+    # Older commits that touched the stack's files stay candidates (names only, no patches):
+    # regressions surface months or years after the change.
+    older = HistoryWindow(max_commits=max_commits,
+                          since=seen - timedelta(days=max(window_days, horizon_days)))
     with ThreadPoolExecutor(max_workers=4) as pool:
         history = pool.submit(repo.history, release_sha, paths, window)
         beside = pool.submit(repo.touching, release_sha, folders, recent)
+        earlier = pool.submit(repo.touching, release_sha, paths, older)
         facts.blame = _blame(repo, release_sha, app, window, pool)
         facts.commits = {c.sha: c for c in history.result()}
-        for commit in beside.result():
+        for commit in [*beside.result(), *earlier.result()]:
             facts.commits.setdefault(commit.sha, commit)
     facts.hunks = repo.hunks(release_sha, paths, window)
     blamed = {line.sha for lines in facts.blame.values() for line in lines.values()}
