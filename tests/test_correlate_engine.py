@@ -225,7 +225,8 @@ def test_the_repository_is_asked_a_small_batched_set_of_questions(shop, monkeypa
     correlate(GitRepository(builder.path), key_error(), first_seen=FIRST_SEEN)
     assert counted["ls-tree"] == 1
     assert counted["blame"] == 2  # one per frame file, every range at once
-    assert counted["log"] <= 3  # history and hunks together, then descriptions
+    # History and hunks together, the names beside the stack, then descriptions.
+    assert counted["log"] <= 4
 
 
 def test_reformatting_listed_in_git_blame_ignore_revs_is_looked_through(tmp_path):

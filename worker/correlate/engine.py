@@ -113,7 +113,8 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     with ThreadPoolExecutor(max_workers=4) as pool:
         history = pool.submit(repo.history, release_sha, paths, window)
         beside = pool.submit(repo.touching, release_sha, folders, recent)
-        earlier = pool.submit(repo.touching, release_sha, paths, older)
+        earlier = pool.submit(repo.touching, release_sha,
+                              paths if horizon_days > window_days else [], older)
         facts.blame = _blame(repo, release_sha, app, window, pool)
         facts.commits = {c.sha: c for c in history.result()}
         for commit in [*beside.result(), *earlier.result()]:
