@@ -9,13 +9,13 @@ at its release with three rankers, side by side:
   * "newest-file": commits touching the innermost in-app frame's file, newest first.
 It prints Top-1, Top-5 and MRR of the culprit for each, and the cases suture misses.
 
-    python bench/regressions/run.py --repo <clone> --cases bench/regressions/cases-mypy.jsonl
+    python bench/regressions/run.py --set mypy=<clone>:bench/regressions/cases-mypy.jsonl \\
+        --set astroid=<clone>:bench/regressions/cases-astroid.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +31,7 @@ from worker.normalise import detect_and_normalise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from event_source import restore  # noqa: E402  (a sibling script module)
+from facts import CaseSet  # noqa: E402
 
 Ranker = Callable[[GitRepository, ErrorEvent, dict[str, Any]], list[str]]
 
@@ -78,35 +79,59 @@ def position(ranking: list[str], culprit: str) -> int | None:
     return None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, required=True)
-    parser.add_argument("--cases", type=Path, required=True)
-    parser.add_argument("--show-misses", action="store_true")
-    args = parser.parse_args()
-    repo = GitRepository(args.repo)
-    cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
+def score_set(case_set: CaseSet, misses: list[str]) -> dict[str, list[int | None]]:
+    """Each ranker's rank of the culprit for every case of one set."""
+    repo = GitRepository(case_set.repo)
     ranks: dict[str, list[int | None]] = {name: [] for name in RANKERS}
-    misses = []
-    for case in cases:
-        event = detect_and_normalise(restore(case["event"], str(args.repo), case["release"]))
+    for case in case_set.load():
+        event = detect_and_normalise(restore(case["event"], str(case_set.repo), case["release"]))
         culprit = repo.resolve(case["culprit"])
         for name, ranker in RANKERS.items():
             ranks[name].append(position(ranker(repo, event, case), culprit))
         if ranks["suture"][-1] != 1:
-            misses.append((case, ranks["suture"][-1]))
-    total = len(cases)
-    print(f"{total} real regressions from {cases[0]['project'] if cases else '?'}")
-    print(f"{'ranker':<12} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
+            misses.append(f"miss ({case_set.name}): fix {case['fix'][:10]} culprit "
+                          f"{case['culprit'][:10]} rank {ranks['suture'][-1]}: "
+                          f"{case.get('fix_subject', '')[:60]}")
+    return ranks
+
+
+def table(title: str, ranks: dict[str, list[int | None]]) -> str:
+    """Top-1, Top-5 and MRR of each ranker."""
+    total = max(1, len(ranks["suture"]))
+    rows = [f"{title}: {len(ranks['suture'])} real regressions",
+            f"{'ranker':<12} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}"]
     for name, found in ranks.items():
         top1 = sum(1 for r in found if r == 1) / total
         top5 = sum(1 for r in found if r is not None and r <= 5) / total
         mrr = sum(1 / r for r in found if r) / total
-        print(f"{name:<12} {top1:7.1%} {top5:7.1%} {mrr:6.3f}")
+        rows.append(f"{name:<12} {top1:7.1%} {top5:7.1%} {mrr:6.3f}")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="sets", action="append", type=CaseSet.parse, default=[],
+                        help="NAME=CLONE:CASES (repeatable)")
+    parser.add_argument("--repo", type=Path, help="one clone (with --cases)")
+    parser.add_argument("--cases", type=Path, help="that clone's cases")
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+    sets = list(args.sets)
+    if args.repo and args.cases:
+        sets.append(CaseSet(args.cases.stem.removeprefix("cases-"), args.repo, args.cases))
+    if not sets:
+        parser.error("give --set NAME=CLONE:CASES, or --repo and --cases")
+    pooled: dict[str, list[int | None]] = {name: [] for name in RANKERS}
+    misses: list[str] = []
+    for case_set in sets:
+        ranks = score_set(case_set, misses)
+        print(table(case_set.name, ranks) + "\n")
+        for name, found in ranks.items():
+            pooled[name] += found
+    if len(sets) > 1:
+        print(table("all sets", pooled))
     if args.show_misses:
-        for case, rank in misses:
-            print(f"miss: fix {case['fix'][:10]} culprit {case['culprit'][:10]} rank {rank}: "
-                  f"{case.get('fix_subject', '')[:70]}")
+        print("\n".join(misses))
     return 0
 
 
