@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.correlate.cosmetic import is_cosmetic, is_guard
+from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
 from worker.correlate.models import Hunk
 
 
@@ -20,6 +20,8 @@ def hunk(removed: list[str], added: list[str]) -> Hunk:
     (["node = fix(quick, q)", "use(quick)"], ["node = fix(missing, q)", "use(missing)"]),  # rename
     ([], ["# a comment", ""]),                                                # comment added
     (["// old", "x = 1;"], ["x = 1; // new"]),                                # JS comment moved
+    ([") -> Generator[int, None, None]:"], [") -> Generator[int]:"]),         # return annotation
+    (["call(a, b,)"], ["call(", "    a,", "    b", ")"]),                     # trailing comma
 ])
 def test_cosmetic_changes(removed, added):
     assert is_cosmetic([hunk(removed, added)])
@@ -57,3 +59,14 @@ def test_a_rename_spread_over_a_commit_counts_across_its_hunks():
 ])
 def test_guard_lines(line, guard):
     assert is_guard(line) is guard
+
+
+@pytest.mark.parametrize(("author", "email", "bot"), [
+    ("pre-commit-ci[bot]", "66853113+pre-commit-ci[bot]@users.noreply.github.com", True),
+    ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com", True),
+    ("renovate", "bot@renovateapp.com", True),
+    ("Ada Lovelace", "ada@example.com", False),
+    ("Robert Botham", "robert@example.com", False),
+])
+def test_automated_authors(author, email, bot):
+    assert is_bot(author, email) is bot

@@ -30,15 +30,30 @@ _KEYWORDS = frozenset({
 _GUARD = re.compile(r"^\s*(assert\b|raise\b|throw\b|panic\(|Assert\.|assert\()")
 
 
+# What formatters and annotation upgrades change without changing behaviour: a Python return
+# annotation, and the commas and brackets that wrapping a call or a signature adds or drops.
+_RETURN_ANNOTATION = re.compile(r"\)\s*->[^:]*:\s*(#.*)?$")
+_LAYOUT = frozenset(",()[]\\")
+_BOT = re.compile(r"\[bot\]|^(dependabot|renovate|pre-commit-ci|github-actions)\b", re.I)
+
+
 def tokens(line: str) -> list[tuple[str, str]]:
-    """(kind, text) tokens of one line; strings collapse to one token, comments vanish."""
+    """(kind, text) tokens of one line; strings collapse to one token, comments, return
+    annotations and layout punctuation vanish."""
     found = []
-    for match in _TOKEN.finditer(line):
+    for match in _TOKEN.finditer(_RETURN_ANNOTATION.sub("):", line)):
         kind = match.lastgroup or "other"
         if kind == "comment":
             break
+        if kind == "other" and match.group() in _LAYOUT:
+            continue
         found.append((kind, "" if kind == "string" else match.group()))
     return found
+
+
+def is_bot(author: str, email: str) -> bool:
+    """True for an automated author (formatters, dependency bumps): its changes are mechanical."""
+    return bool(_BOT.search(author) or _BOT.search(email))
 
 
 def renames(hunk: Hunk) -> Counter[tuple[str, str]] | None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from worker.correlate.cosmetic import is_cosmetic, is_guard
+from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
 from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -55,6 +55,8 @@ class Evidence:
     cosmetic: bool = False
     # Changed a file beside one on the stack (same folder), weighted by that frame's depth.
     sibling: float = 0.0
+    # Made by an automated author (formatters, dependency bots).
+    bot: bool = False
 
 
 FRAME_FUNCTIONS = 8
@@ -130,6 +132,7 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         evidence.new_in_release = sha in in_release
         evidence.revert = commit.summary.lower().startswith("revert")
         evidence.cosmetic = is_cosmetic(by_commit.get(sha, []))
+        evidence.bot = is_bot(commit.author, commit.email)
     return found
 
 

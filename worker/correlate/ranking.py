@@ -34,6 +34,7 @@ class Weights:
     cosmetic: float = 0.0
     size: float = 0.0
     sibling: float = 0.0
+    bot: float = 0.0
     # Evidence fades with age: positive terms are scaled by floor + (1 - floor) * exp(-age /
     # days), so a commit from years ago needs far stronger evidence (0 days: no fading).
     fade_days: float = 0.0
@@ -86,6 +87,8 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
                       "wrote the assert or raise that stopped the program"))
     if evidence.cosmetic and weights.cosmetic:
         terms.append((weights.cosmetic, "only reworded, renamed or reformatted the stack's code"))
+    if evidence.bot and weights.bot:
+        terms.append((weights.bot, "made by an automated author"))
     if evidence.sibling and weights.sibling:
         terms.append((weights.sibling * evidence.sibling, "changed a file beside one on the stack"))
     files = len({change.path for change in evidence.commit.changes})
