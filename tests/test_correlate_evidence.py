@@ -53,6 +53,16 @@ def test_a_recent_commit_beside_the_stack_is_a_candidate(shop):
     assert rank(found, weights=dataclasses.replace(Weights(), sibling=0.0)) == []
 
 
+def test_a_recent_commit_further_away_counts_less(shop):
+    near = shop.commit({"src/util/dates.py": lines("DAYS = 7")}, "dates", author=ADA,
+                       date="2026-02-25T00:00:00Z")
+    other = shop.commit({"docs/prices.md": "# rates\n"}, "docs", author=GRACE,
+                        date="2026-02-26T00:00:00Z")
+    found = evidence(shop)
+    assert found[near].sibling == 0.5  # shares src/ of src/shop/
+    assert other not in found  # another top folder
+
+
 def test_a_commit_beside_the_stack_older_than_a_month_is_not(shop):
     old = shop.commit({"src/shop/prices.py": lines("RATE = 2")}, "new rate", author=ADA,
                       date="2026-01-15T00:00:00Z")

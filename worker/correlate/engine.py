@@ -7,7 +7,6 @@ hands the facts to the pure evidence and ranking code.
 
 from __future__ import annotations
 
-import posixpath
 from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -101,9 +100,9 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     paths = sorted({item.path for item in app if item.path})
     window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
     # git does the work in separate processes: ask the history and every blame at once.
-    # Recent commits beside the stack's files are leads too: a fresh change in the same package
-    # often hands the crashing code a value it never saw before.
-    folders = sorted({posixpath.dirname(path) for path in paths} - {""})
+    # Recent commits near the stack's files (the same top folder) are leads too: a fresh change
+    # in the same package often hands the crashing code a value it never saw before.
+    folders = sorted({path.split("/")[0] for path in paths if "/" in path})
     recent = HistoryWindow(max_commits=max_commits,
                           since=seen - timedelta(days=min(SIBLING_DAYS, window_days)))
     # Older commits that touched the stack's files stay candidates (names only, no patches):

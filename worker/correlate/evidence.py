@@ -53,7 +53,8 @@ class Evidence:
     blame_guard: float = 0.0
     # Every hunk it made in the stack's files was cosmetic (comments, messages, renames).
     cosmetic: bool = False
-    # Changed a file beside one on the stack (same folder), weighted by that frame's depth.
+    # Changed a file near one on the stack: 1 in the same folder, less the fewer folders the
+    # paths share, weighted by that frame's depth.
     sibling: float = 0.0
     # Made by an automated author (formatters, dependency bots).
     bot: bool = False
@@ -88,6 +89,26 @@ def distinctive(words: set[str], texts: list[str]) -> set[str]:
             if sum(1 for text in texts if re.search(rf"\b{re.escape(word)}\b", text)) <= limit}
 
 
+def _folder(path: str) -> tuple[str, ...]:
+    return tuple(part for part in posixpath.dirname(path).split("/") if part)
+
+
+def nearness(folder: tuple[str, ...], frames: dict[tuple[str, ...], int]) -> float:
+    """How near a changed file's folder is to the stack's: for each frame's folder, the share
+    of it that the two have in common (1 for the same folder), times that frame's weight."""
+    best = 0.0
+    for frame_folder, depth in frames.items():
+        if not frame_folder or not folder or folder[0] != frame_folder[0]:
+            continue
+        shared = 0
+        for mine, theirs in zip(folder, frame_folder, strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        best = max(best, shared / max(len(folder), len(frame_folder)) * depth_weight(depth))
+    return best
+
+
 def _function_name(item: MappedFrame) -> str:
     name = (item.frame.function or "").split(".")[-1].split("::")[-1]
     return name.strip("<>") if len(name) > 2 else ""
@@ -111,17 +132,17 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         by_commit[hunk.sha].append(hunk)
     words = distinctive(error_identifiers(message, frames),
                         ["\n".join(lines) for lines in added.values()])
-    folders: dict[str, int] = {}
+    folders: dict[tuple[str, ...], int] = {}
     for path, depth in closest.items():
-        folder = posixpath.dirname(path or "")
+        folder = _folder(path or "")
         folders[folder] = min(depth, folders.get(folder, depth))
     for sha, evidence in found.items():
         commit = evidence.commit
         touched = [change.path for change in commit.changes if change.path in frame_files]
         evidence.touches_file = sum(depth_weight(closest[path]) for path in set(touched))
-        beside = [folders[posixpath.dirname(change.path)] for change in commit.changes
-                  if change.path not in frame_files and posixpath.dirname(change.path) in folders]
-        evidence.sibling = depth_weight(min(beside)) if beside else 0.0
+        evidence.sibling = max((nearness(_folder(change.path), folders)
+                                for change in commit.changes if change.path not in frame_files),
+                               default=0.0)
         if commit.complete and commit.changes:
             # By files: line counts would need a content diff of every file of the commit.
             evidence.coverage = len(set(touched)) / len({c.path for c in commit.changes})
