@@ -360,6 +360,18 @@ def test_new_since_the_previous_release(shop):
     assert not any("previous release" in r for s in without.suspects for r in s.reasons)
 
 
+def test_every_commit_since_the_previous_release_is_a_suspect(shop):
+    shop.tag("v1.0")
+    elsewhere = shop.commit({"README.md": "# the shop\n"}, "docs", author=GRACE, date=DAY)
+    on_stack = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
+                                                     "items]")}, "titles", author=ADA,
+                           date=DAY)
+    found = run(shop, previous_release="v1.0")
+    assert order(found) == [on_stack, elsewhere]
+    assert by_sha(found)[elsewhere].reasons[0] == "new since the previous release"
+    assert elsewhere not in order(run(shop))  # without a release range it is no suspect
+
+
 def test_a_revert_is_noted_and_counts_less(shop):
     revert = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
                                                     "items]")},

@@ -124,7 +124,10 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     # Reformatting commits the project lists for blame to skip changed no behaviour.
     for sha in repo.ignored_revisions(release_sha):
         facts.commits.pop(sha, None)
-    facts.in_release = _new_in_release(repo, release_sha, previous_release, paths, max_commits)
+    fresh = _new_in_release(repo, release_sha, previous_release, max_commits)
+    for commit in fresh:
+        facts.commits.setdefault(commit.sha, commit)
+    facts.in_release = {commit.sha for commit in fresh}
     primary = event.primary
     facts.message = f"{primary.type} {primary.value}" if primary else event.message
     return facts
@@ -174,15 +177,17 @@ def _blame(repo: Repository, release: str, app: list[MappedFrame], window: Histo
     return {path: future.result() for path, future in futures.items()}
 
 
-def _new_in_release(repo: Repository, release: str, previous: str | None, paths: list[str],
-                    max_commits: int) -> set[str]:
+def _new_in_release(repo: Repository, release: str, previous: str | None,
+                    max_commits: int) -> list[Commit]:
+    """Every commit deployed since the previous release, whatever it touched: a crash that
+    starts with a deploy is most likely one of them."""
     if not previous:
-        return set()
+        return []
     try:
         window = HistoryWindow(exclude=repo.resolve(previous), max_commits=max_commits)
     except PermanentError:
-        return set()
-    return {commit.sha for commit in repo.history(release, paths, window)}
+        return []
+    return repo.touching(release, ["."], window)
 
 
 def _join(*notes: str) -> str:

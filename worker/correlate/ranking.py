@@ -111,7 +111,8 @@ def rank(evidence: dict[str, Evidence], *, top: int = 5, weights: Weights | None
     for sha, item in evidence.items():
         value, reasons = score(item, weights)
         direct = (item.blame_line or item.blame_function or item.hunk_function
-                  or item.touches_file or (item.sibling and weights.sibling))
+                  or item.touches_file or item.new_in_release
+                  or (item.sibling and weights.sibling))
         if direct:
             scored.append((value, sha, reasons))
     scored.sort(key=lambda entry: (-entry[0], -evidence[entry[1]].commit.timestamp.timestamp()))
