@@ -106,6 +106,20 @@ def calibrate(evidence: list[tuple[dict[str, Evidence], str]], weights: Weights)
     return best
 
 
+def reliability(evidence: list[tuple[dict[str, Evidence], str]], weights: Weights,
+                calibration: Calibration) -> str:
+    """Mean confidence of the top suspect next to how often it is the culprit."""
+    tops = [(top[0].confidence, top[0].sha == culprit) for table, culprit in evidence
+            if (top := rank(table, top=1, weights=weights, calibration=calibration))]
+    if not tops:
+        return "no suspects"
+    mean = sum(c for c, _ in tops) / len(tops)
+    right = sum(1 for _, hit in tops if hit) / len(tops)
+    sure = [hit for c, hit in tops if c >= 0.5]
+    return (f"top suspect: mean confidence {mean:.2f}, right {right:.0%} of {len(tops)}; "
+            f"confidence >= 0.5 in {len(sure)}, right in {sum(sure)}")
+
+
 def _line(label: str, found: list[int | None]) -> str:
     top1, top5, mrr = metrics(found)
     return f"{label:<28} {len(found):>4} {top1:7.1%} {top5:7.1%} {mrr:6.3f}"
@@ -140,7 +154,9 @@ def main() -> int:
     fitted = fit(evidence, Weights())
     print(_line("fitted on all (in-sample)", ranks(evidence, fitted)))
     print("fitted weights:", {k: round(v, 3) for k, v in dataclasses.asdict(fitted).items()})
-    print("calibration:", calibrate(evidence, fitted))
+    print("current calibration:", reliability(evidence, Weights(), Calibration()))
+    calibration = calibrate(evidence, fitted)
+    print("fitted calibration:", calibration, reliability(evidence, fitted, calibration))
     return 0
 
 
