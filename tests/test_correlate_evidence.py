@@ -79,8 +79,10 @@ def test_reworded_renamed_or_reformatted_code_is_cosmetic(shop):
     assert found[comment].cosmetic is True
     assert found[real].cosmetic is False
     weighed = {s.sha: s for s in rank(found, weights=dataclasses.replace(Weights(),
-                                                                       cosmetic=-2.0))}
+                                                                       cosmetic=0.2))}
     assert "only reworded, renamed or reformatted the stack's code" in weighed[comment].reasons
+    plain = {s.sha: s for s in rank(found, weights=dataclasses.replace(Weights(), cosmetic=1.0))}
+    assert weighed[comment].score < plain[comment].score
 
 
 def test_blame_of_an_assert_or_raise_is_told_apart(shop):
@@ -111,3 +113,25 @@ def test_fading_lowers_old_evidence_but_keeps_its_order(shop):
     faded = rank(found, weights=dataclasses.replace(Weights(), fade_days=90, fade_floor=0.2))[0]
     assert plain.sha == faded.sha == old
     assert 0 < faded.score < plain.score
+
+
+def test_an_automated_authors_commit_ranks_below_a_persons(shop):
+    person = shop.commit({"src/shop/cart.py": edit(CART, l7="    taxed = subtotal * 1.3")},
+                         "tax", author=ADA, date=DAY)
+    bot = shop.commit({"src/shop/cart.py": edit(CART, l7="    taxed = subtotal * 1.3",
+                                                l12="    names = [i.title for i in items]")},
+                      "auto fixes", author=("pre-commit-ci[bot]", "ci[bot]@example.com"),
+                      date=DAY)
+    found = rank(evidence(shop))
+    assert [s.sha for s in found] == [person, bot]
+    assert "made by an automated author" in found[1].reasons
+
+
+def test_the_writer_of_a_guard_line_gets_half_the_line_credit(shop):
+    guard = shop.commit({"src/shop/cart.py": lines(*GUARDED)}, "check the rate", author=ADA,
+                        date=DAY)
+    (suspect,) = rank(evidence(shop))
+    assert suspect.sha == guard
+    assert "wrote the assert or raise that stopped the program" in suspect.reasons
+    plain = rank(evidence(shop), weights=dataclasses.replace(Weights(), blame_guard=0.0))[0]
+    assert suspect.score == pytest.approx(plain.score - Weights().blame_line / 2)

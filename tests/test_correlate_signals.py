@@ -41,6 +41,7 @@ CART = [
     "    names = [i.name for i in items]",  # 12
     '    return ", ".join(names)',       # 13
 ]
+SORTED = '    return ", ".join(sorted(names))'
 WEB = [
     "from shop.cart import total",       # 1
     "",                                  # 2
@@ -243,11 +244,11 @@ def test_lines_are_numbered_by_newlines_only():
 
 def test_blame_of_the_exact_crashing_line(shop):
     line_author = shop.commit({"src/shop/cart.py": edit(CART, l6='    rate = discounts["rate"]'
-                                                        "  # the rate")}, "tweak rate",
+                                                        " * 1")}, "tweak rate",
                               author=ADA, date=DAY)
     other = shop.commit({"src/shop/cart.py": edit(CART, l5="    subtotal = sum(i.cost for i in "
                                                    "items)", l6='    rate = discounts["rate"]'
-                                                  "  # the rate")}, "cost not price",
+                                                  " * 1")}, "cost not price",
                         author=GRACE, date=DAY)
     found = run(shop)
     assert order(found) == [line_author, other]
@@ -304,12 +305,12 @@ def test_touching_a_frame_file_only(shop):
 
 def test_a_small_focused_commit_beats_a_huge_sweeping_one(shop):
     sweeping = {f"src/shop/generated/mod{n}.py": f"N = {n}\n" for n in range(20)}
-    sweep = shop.commit({**sweeping, "src/shop/cart.py": edit(CART, l13='    return "; ".join('
-                                                             "names)")},
+    sweep = shop.commit({**sweeping, "src/shop/cart.py": edit(CART, l13='    return ", ".join('
+                                                             "sorted(names))")},
                         "reformat everything", author=GRACE, date=DAY)
     focused = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
-                                                     "items]", l13='    return "; ".join('
-                                                     "names)")},
+                                                     "items]", l13='    return ", ".join('
+                                                     "sorted(names))")},
                           "titles", author=ADA, date=DAY)
     found = run(shop)
     assert order(found) == [focused, sweep]
@@ -319,11 +320,11 @@ def test_a_small_focused_commit_beats_a_huge_sweeping_one(shop):
 
 def test_identifiers_of_the_error_in_added_lines(shop):
     naming = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
-                                                    "items]  # coupon_code")},
-                         "comment", author=ADA, date=DAY)
+                                                    "items if i.coupon_code]")},
+                         "coupons only", author=ADA, date=DAY)
     plain = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
-                                                   "items]  # coupon_code",
-                                                   l13='    return "; ".join(names)')},
+                                                   "items if i.coupon_code]",
+                                                   l13='    return ", ".join(sorted(names))')},
                         "separator", author=GRACE, date=DAY)
     found = run(shop, crash("unknown coupon_code"))
     assert order(found) == [naming, plain]
@@ -336,7 +337,7 @@ def test_an_older_commit_scores_lower_but_is_not_dropped(shop):
                                                  "items]")}, "titles", author=ADA,
                       date="2025-08-01T00:00:00Z")
     new = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
-                                                 "items]", l13='    return "; ".join(names)')},
+                                                 "items]", l13=SORTED)},
                       "separator", author=GRACE, date="2026-02-25T00:00:00Z")
     found = run(shop)
     assert order(found) == [new, old]
@@ -350,7 +351,7 @@ def test_new_since_the_previous_release(shop):
                            date=DAY)
     shop.tag("v1.0")
     fresh = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
-                                                   "items]", l13='    return "; ".join(names)')},
+                                                   "items]", l13=SORTED)},
                         "separator", author=GRACE, date=DAY)
     found = run(shop, previous_release="v1.0")
     assert order(found) == [fresh, released]
@@ -377,8 +378,8 @@ def test_a_revert_is_noted_and_counts_less(shop):
                                                     "items]")},
                          'Revert "use names"', author=ADA, date=DAY)
     normal = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
-                                                    "items]", l13='    return "; ".join('
-                                                    "names)")}, "separator", author=GRACE,
+                                                    "items]", l13='    return ", ".join('
+                                                    "sorted(names))")}, "separator", author=GRACE,
                          date=DAY)
     found = run(shop)
     assert order(found) == [normal, revert]

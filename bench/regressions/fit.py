@@ -31,7 +31,7 @@ FITTED = ("blame_line", "blame_function", "hunk_function", "touches_file", "cove
           "identifier", "recency", "recency_days", "revert", "blame_guard", "cosmetic", "size",
           "sibling", "fade_days", "fade_floor", "bot")
 # Where a weight that is zero by default starts its search.
-SEEDS = {"blame_guard": -1.0, "cosmetic": -1.0, "size": 0.3, "sibling": 0.5, "fade_days": 180.0,
+SEEDS = {"blame_guard": -1.0, "cosmetic": 1.0, "size": 0.3, "sibling": 0.5, "fade_days": 180.0,
          "bot": -1.0}
 
 
@@ -69,7 +69,8 @@ def fit(evidence: list[tuple[dict[str, Evidence], str]], start: Weights) -> Weig
             current = getattr(best, name) or SEEDS.get(name, 0.0)
             for multiple in MULTIPLES:
                 trial = dataclasses.replace(best, **{name: current * multiple})
-                if trial.recency_days <= 0 or not 0 <= trial.fade_floor <= 1:
+                if trial.recency_days <= 0 or not 0 <= trial.fade_floor <= 1 \
+                        or not 0 <= trial.cosmetic <= 1:
                     continue
                 value = objective(ranks(evidence, trial))
                 if value > best_value + 1e-9:

@@ -20,7 +20,7 @@ from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, Mapped
 from worker.correlate.owners import find_owners
 from worker.correlate.ranking import rank
 from worker.models import ErrorEvent
-from worker.ports import HistoryWindow, PermanentError, Repository
+from worker.ports import AccountDirectory, HistoryWindow, PermanentError, Repository
 
 MAX_FUNCTION_LINES = 400
 SIBLING_DAYS = 30
@@ -56,7 +56,8 @@ class Facts:
 def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None,
               previous_release: str | None = None, first_seen: datetime | None = None,
               top: int = 5, max_commits: int = 2000, window_days: float = 365,
-              logins: Mapping[str, str] | None = None) -> Correlation:
+              logins: Mapping[str, str] | None = None,
+              accounts: AccountDirectory | None = None) -> Correlation:
     """Rank suspect commits and find owners for `event` at its release.
 
     The history read goes back `window_days` before first seen (and at most `max_commits`
@@ -73,7 +74,7 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     # whole commit, so it is read only for the commits that could make the list.
     complete(repo, facts, [s.sha for s in rank(facts.evidence(), top=max(3 * top, 15))])
     suspects = rank(facts.evidence(), top=top)
-    owners = find_owners(repo, facts.release, facts.app, facts.blame, logins or {})
+    owners = find_owners(repo, facts.release, facts.app, facts.blame, logins or {}, accounts)
     if not suspects:
         note = _join(note, "no commit in the window touched the crashing code")
     elif suspects[0].confidence < WEAK:

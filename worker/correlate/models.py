@@ -95,6 +95,8 @@ class Suspect(BaseModel):
     confidence: float
     author: str = ""
     email: str = ""
+    # The author's code-host login, when known (so a pull request can ask them to review).
+    login: str | None = None
     summary: str = ""
     date: datetime | None = None
     reasons: list[str] = Field(default_factory=list)

@@ -1,8 +1,10 @@
 """Owners of a crash: CODEOWNERS of the stack's files, then authors of the crashing lines.
 
-Commit emails become code-host logins where that can be known without guessing: GitHub noreply
-addresses carry the login, and a configured map covers the rest. An owner never appears twice;
-CODEOWNERS entries come first (they are what the team declared), innermost frame first.
+Commit emails become code-host logins where that can be known without guessing: a configured
+map first (the operator's word), then GitHub noreply addresses (they carry the login), then the
+code host's own record of which account a commit belongs to (an `AccountDirectory`, when one is
+configured). An owner never appears twice; CODEOWNERS entries come first (they are what the team
+declared), innermost frame first. Suspects get their author's login the same way.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import re
 from collections.abc import Mapping
 
 from worker.correlate import codeowners
-from worker.correlate.models import BlameLine, MappedFrame, Owner
-from worker.ports import Repository
+from worker.correlate.models import BlameLine, MappedFrame, Owner, Suspect
+from worker.ports import AccountDirectory, Repository, SutureError
 
 _NOREPLY = re.compile(
     r"^(?:\d+\+)?([A-Za-z0-9][A-Za-z0-9-]{0,38})@users\.noreply\.github\.com$", re.IGNORECASE)
@@ -28,9 +30,30 @@ def login_for(email: str, logins: Mapping[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
+def resolve_login(email: str, sha: str, logins: Mapping[str, str],
+                  accounts: AccountDirectory | None = None) -> str | None:
+    """The login of commit `sha`'s author: the map, the noreply address, then the code host."""
+    login = login_for(email, logins)
+    # An all-zero sha is git's "not committed yet": no code host has heard of it.
+    if login is not None or accounts is None or not email.strip() or not sha.strip("0"):
+        return login
+    try:
+        return accounts.login_of(sha, email.strip())
+    except SutureError:  # the port promises not to raise; a lookup never fails correlation
+        return None
+
+
+def name_suspects(suspects: list[Suspect], logins: Mapping[str, str],
+                  accounts: AccountDirectory | None = None) -> list[Suspect]:
+    """The suspects with their author's login filled in where it can be known."""
+    return [suspect.model_copy(update={"login": suspect.login or resolve_login(
+        suspect.email, suspect.sha, logins, accounts)}) for suspect in suspects]
+
+
 def find_owners(repo: Repository, release: str, app: list[MappedFrame],
                 blame: Mapping[str, Mapping[int, BlameLine]],
-                logins: Mapping[str, str]) -> list[Owner]:
+                logins: Mapping[str, str],
+                accounts: AccountDirectory | None = None) -> list[Owner]:
     """Owners for the in-app frames, best first, without duplicates."""
     owners: list[Owner] = []
     seen: set[str] = set()
@@ -49,7 +72,7 @@ def find_owners(repo: Repository, release: str, app: list[MappedFrame],
         line = blame.get(item.path or "", {}).get(item.frame.lineno or -1)
         if line is None or not line.email:
             continue
-        login = login_for(line.email, logins)
+        login = resolve_login(line.email, line.sha, logins, accounts)
         key = (login or line.email).lower()
         if key in seen or f"@{key}" in seen:
             continue

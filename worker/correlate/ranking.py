@@ -30,11 +30,13 @@ class Weights:
     recency_days: float = 45.0
     new_in_release: float = 1.5
     revert: float = -0.5
-    blame_guard: float = 0.0
-    cosmetic: float = 0.0
+    # Writing the assert or raise that stopped the program is weaker evidence than writing the
+    # code that broke its condition: half of `blame_line` is taken back on such lines.
+    blame_guard: float = -1.5
+    cosmetic: float = 0.2  # factor on the evidence of a cosmetic commit
     size: float = 0.0
     sibling: float = 0.0
-    bot: float = 0.0
+    bot: float = -2.0
     # Evidence fades with age: positive terms are scaled by floor + (1 - floor) * exp(-age /
     # days), so a commit from years ago needs far stronger evidence (0 days: no fading).
     fade_days: float = 0.0
@@ -85,8 +87,6 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
     if evidence.blame_guard and weights.blame_guard:
         terms.append((weights.blame_guard * evidence.blame_guard,
                       "wrote the assert or raise that stopped the program"))
-    if evidence.cosmetic and weights.cosmetic:
-        terms.append((weights.cosmetic, "only reworded, renamed or reformatted the stack's code"))
     if evidence.bot and weights.bot:
         terms.append((weights.bot, "made by an automated author"))
     if evidence.sibling and weights.sibling:
@@ -94,6 +94,11 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
     files = len({change.path for change in evidence.commit.changes})
     if evidence.commit.complete and files and weights.size:
         terms.append((weights.size * math.log2(1 + files), f"changed {files} files"))
+    if evidence.cosmetic and weights.cosmetic < 1:
+        # Rewording, renaming or reformatting cannot have made the program crash.
+        terms = [(value * weights.cosmetic if value > 0 else value, reason)
+                 for value, reason in terms]
+        terms.append((0.0, "only reworded, renamed or reformatted the stack's code"))
     if weights.fade_days > 0:
         fade = weights.fade_floor + (1 - weights.fade_floor) * math.exp(
             -evidence.age_days / weights.fade_days)
