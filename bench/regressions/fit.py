@@ -58,14 +58,15 @@ def objective(found: list[int | None]) -> float:
     return top1 + top5 + mrr
 
 
-def fit(evidence: list[tuple[dict[str, Evidence], str]], start: Weights) -> Weights:
-    """Coordinate search from `start`."""
+def fit(evidence: list[tuple[dict[str, Evidence], str]], start: Weights,
+        names: tuple[str, ...] = FITTED) -> Weights:
+    """Coordinate search from `start` over the weights `names`."""
     if start.fade_days == 0:  # fading off: a floor below 1 lets turning it on matter
         start = dataclasses.replace(start, fade_floor=0.2)
     best, best_value = start, objective(ranks(evidence, start))
     for _ in range(ROUNDS):
         improved = False
-        for name in FITTED:
+        for name in names:
             current = getattr(best, name) or SEEDS.get(name, 0.0)
             for multiple in MULTIPLES:
                 trial = dataclasses.replace(best, **{name: current * multiple})
@@ -132,9 +133,12 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, help="keeps the git facts (one per window)")
     parser.add_argument("--window-days", type=float, default=365)
     parser.add_argument("--horizon-days", type=float, default=0)
+    parser.add_argument("--only", default=",".join(FITTED),
+                        help="comma-separated weights to fit (default: all)")
     args = parser.parse_args()
     samples = load_facts(args.sets, args.cache, args.window_days, args.horizon_days)
     evidence = [(s.facts.evidence(), s.culprit) for s in samples]
+    names = tuple(name for name in args.only.split(",") if name)
     print(f"{'':<28} {'n':>4} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
     by_project = defaultdict(list)
     for sample, found in zip(samples, ranks(evidence, Weights()), strict=True):
@@ -148,11 +152,11 @@ def main() -> int:
     for label, members in folds(samples).items():
         train = [e for i, e in enumerate(evidence) if i not in members]
         test = [evidence[i] for i in members]
-        found = ranks(test, fit(train, Weights()))
+        found = ranks(test, fit(train, Weights(), names))
         held_out += found
         print(_line(f"held out: {label}", found))
     print(_line("held out: all", held_out))
-    fitted = fit(evidence, Weights())
+    fitted = fit(evidence, Weights(), names)
     print(_line("fitted on all (in-sample)", ranks(evidence, fitted)))
     print("fitted weights:", {k: round(v, 3) for k, v in dataclasses.asdict(fitted).items()})
     print("current calibration:", reliability(evidence, Weights(), Calibration()))
