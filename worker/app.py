@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,15 +28,23 @@ from integrations.datadog import DatadogSource
 from integrations.files_forge import FilesForge
 from integrations.git import GitMirror, GitRepository
 from integrations.github import GitHubTickets
+from integrations.github.accounts import GitHubAccounts
 from integrations.sandbox import BubblewrapSandbox
 from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
 from worker.observability import init_error_reporting
-from worker.ports import CodingAgent, ErrorSource, Repository, Sandbox, TicketForge
+from worker.ports import (
+    AccountDirectory,
+    CodingAgent,
+    ErrorSource,
+    Repository,
+    Sandbox,
+    TicketForge,
+)
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
-from worker.settings import Settings
+from worker.settings import ServiceSettings, Settings
 from worker.stages import Deps
 from worker.store import SqlStore, utc_now
 from worker.web import WebDeps, create_web
@@ -70,7 +80,7 @@ class App:
     def close(self) -> None:
         """Release the broker's, the adapters' and the store's connections."""
         self.broker.close()
-        for adapter in (*self.deps.sources.values(), self.deps.forge):
+        for adapter in (*self.deps.sources.values(), self.deps.forge, self.deps.accounts):
             close = getattr(adapter, "close", None)
             if callable(close):
                 close()
@@ -96,6 +106,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         make_sandbox=new_sandbox,
         make_agent=agent_factory(settings),
         patch_of=worktree_patch,
+        accounts=AccountsOpener(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)
@@ -123,6 +134,46 @@ def repository_opener(settings: Settings) -> Callable[[str], Repository]:
         return opened[key]
 
     return open_repository
+
+
+class AccountsOpener:
+    """Gives a service the GitHub account directory of its repository, one adapter (and cache)
+    per repository; None when no GitHub token is configured or the repository's `owner/name` on
+    GitHub is unknown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._opened: dict[str, GitHubAccounts] = {}
+        self._lock = threading.Lock()  # worker threads correlate at once
+
+    def __call__(self, service: ServiceSettings) -> AccountDirectory | None:
+        """The directory for `service`, or None."""
+        slug = github_slug(self._settings, service)
+        if slug is None or self._settings.github.token is None:
+            return None
+        with self._lock:
+            if slug.lower() not in self._opened:
+                self._opened[slug.lower()] = GitHubAccounts(self._settings.github, slug)
+            return self._opened[slug.lower()]
+
+    def close(self) -> None:
+        """Release every adapter's connections."""
+        for adapter in self._opened.values():
+            adapter.close()
+
+
+def github_slug(settings: Settings, service: ServiceSettings) -> str | None:
+    """`owner/name` of the service's repository on the configured GitHub: its `slug` (the
+    repository its tickets go to), else the path of a clone URL on GitHub's web host."""
+    if service.slug:
+        return service.slug
+    api = settings.github.base_url.rstrip("/")
+    # The web host: github.com for the public API, the Enterprise host for `<host>/api/v3`.
+    web = "https://github.com" if api == "https://api.github.com" else api.removesuffix("/api/v3")
+    host = re.sub(r"^[a-z]+://", "", web).split("/")[0]
+    match = re.fullmatch(rf"(?:https://|ssh://git@|git@){re.escape(host)}[:/]"
+                         r"([\w.-]+/[\w.-]+?)(?:\.git)?/?", service.repository.strip())
+    return match.group(1) if match else None
 
 
 def new_sandbox(tee: Callable[[str, bytes], None] | None = None) -> Sandbox:

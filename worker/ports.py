@@ -168,3 +168,32 @@ class CodingAgent(Protocol):
         """Edit `worktree` (through `sandbox` for anything that runs code) and return the
         attempt; the caller reads the patch from the worktree, not from the agent's word."""
         ...
+
+
+@runtime_checkable
+class AccountDirectory(Protocol):
+    """Who a commit belongs to on the code host (GitHub links commits to accounts by email)."""
+
+    def login_of(self, sha: str, email: str) -> str | None:
+        """The login of the account that authored commit `sha` (written as `email`), or None.
+
+        Best effort: never raises. A commit or email that matches no account is None, and so is
+        any failure to ask (rate limit, outage), so correlation never fails because of it.
+        """
+        ...
+
+
+class FakeAccountDirectory:
+    """An `AccountDirectory` over fixed answers, for tests and offline runs: by sha first, then by
+    email (case-insensitive). Every question asked is kept in `asked`."""
+
+    def __init__(self, by_email: dict[str, str] | None = None,
+                 by_sha: dict[str, str] | None = None) -> None:
+        self.by_email = {email.lower(): login for email, login in (by_email or {}).items()}
+        self.by_sha = dict(by_sha or {})
+        self.asked: list[tuple[str, str]] = []
+
+    def login_of(self, sha: str, email: str) -> str | None:
+        """The seeded login for `sha` or `email`, else None."""
+        self.asked.append((sha, email))
+        return self.by_sha.get(sha) or self.by_email.get(email.strip().lower())

@@ -17,7 +17,7 @@ from worker.correlate.evidence import Evidence, gather
 from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
 from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
-from worker.correlate.owners import find_owners
+from worker.correlate.owners import find_owners, name_suspects
 from worker.correlate.ranking import rank
 from worker.models import ErrorEvent
 from worker.ports import AccountDirectory, HistoryWindow, PermanentError, Repository
@@ -73,7 +73,7 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     # The full size of a commit (for "how much of it the stack explains") costs a diff of the
     # whole commit, so it is read only for the commits that could make the list.
     complete(repo, facts, [s.sha for s in rank(facts.evidence(), top=max(3 * top, 15))])
-    suspects = rank(facts.evidence(), top=top)
+    suspects = name_suspects(rank(facts.evidence(), top=top), logins or {}, accounts)
     owners = find_owners(repo, facts.release, facts.app, facts.blame, logins or {}, accounts)
     if not suspects:
         note = _join(note, "no commit in the window touched the crashing code")

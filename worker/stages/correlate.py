@@ -10,7 +10,7 @@ from __future__ import annotations
 from worker.correlate.engine import correlate as correlate_event
 from worker.models import RunState
 from worker.ports import PermanentError
-from worker.stages.deps import Deps, service_of
+from worker.stages.deps import Deps, accounts_for, service_of
 
 MAX_FRAMES_KEPT = 30
 
@@ -34,15 +34,17 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
     # The release deployed before the event's marks where new code starts.
     previous = (deps.store.previous_release(cluster.project, event.release)
                 if event.release else None)
+    logins = deps.settings.correlate.logins
     try:
         repository = deps.open_repository(service.repository)
+        accounts = accounts_for(deps, service)
         found = correlate_event(repository, event, first_seen=cluster.first_seen,
-                                previous_release=previous,
-                                logins=deps.settings.correlate.logins,
+                                previous_release=previous, logins=logins, accounts=accounts,
                                 top=deps.settings.correlate.top,
                                 window_days=deps.settings.correlate.window_days)
     except PermanentError as exc:
         return _moved(deps, run_id, f"correlation failed: {exc}", {})
+    # Suspects' logins let a pull request ask their authors to review it.
     stored = found.model_dump(mode="json")
     stored["frames"] = stored["frames"][-MAX_FRAMES_KEPT:]
     best = found.suspects[0] if found.suspects else None

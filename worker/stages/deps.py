@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from worker.models import ErrorEvent
-from worker.ports import CodingAgent, ErrorSource, Repository, Sandbox, TicketForge
+from worker.ports import (
+    AccountDirectory,
+    CodingAgent,
+    ErrorSource,
+    Repository,
+    Sandbox,
+    TicketForge,
+)
 from worker.render import Renderer
 from worker.settings import ServiceSettings, Settings
 from worker.store import SqlStore
@@ -32,10 +39,20 @@ class Deps:
     make_sandbox: Callable[[], Sandbox] | None = None
     make_agent: Callable[[Any, Any], CodingAgent | None] | None = None
     patch_of: Callable[[Path], str] | None = None
+    # Who commits belong to on the code host: one directory for every service, or a function
+    # giving a service's (None where its repository is on no configured code host).
+    accounts: AccountDirectory | Callable[[ServiceSettings], AccountDirectory | None] | None = None
 
     def now(self) -> datetime:
         """The current time from the injected clock."""
         return self.clock() if self.clock else datetime.now(UTC)
+
+
+def accounts_for(deps: Deps, service: ServiceSettings) -> AccountDirectory | None:
+    """The account directory for `service`'s repository, if one is configured."""
+    if deps.accounts is None or isinstance(deps.accounts, AccountDirectory):
+        return deps.accounts
+    return deps.accounts(service)
 
 
 class Deferred(Exception):

@@ -1,7 +1,7 @@
 """A stand-in for GitHub's REST API, for PyGithub to run against unchanged.
 
-`GitHubStandIn` (in `server`) serves the routes; `state` keeps repositories and issues in memory,
-`shapes` renders them in GitHub's JSON shapes from recorded payloads, `search` implements the
+`GitHubStandIn` (in `server`) serves the routes; `state` keeps repositories, issues, commits
+and accounts in memory, `shapes` renders them in GitHub's JSON shapes, `search` implements the
 issue-search `q` language and `wire` the shared conventions (errors, pagination, rate limits).
 """
 

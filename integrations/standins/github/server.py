@@ -1,12 +1,13 @@
 """`GitHubStandIn`: a local HTTP server speaking enough of GitHub's REST API to file issues.
 
 Routes: the authenticated user, a repository, listing/creating/reading issues, adding labels,
-issue search and `/rate_limit`. Every route checks the token (`token X` or `Bearer X`; 401
-"Requires authentication" without one, "Bad credentials" for a wrong one), spends one request
-from a primary rate-limit bucket and answers with `x-ratelimit-*` headers. Faults GitHub really
-produces (secondary rate limits, 5xx) can be queued with `fail_secondary_rate_limit` and
-`fail_server_error`. State is in memory (`state`) and readable in GitHub's shapes through
-`issues()`.
+issue search, reading a commit (with the account it belongs to) and `/rate_limit`. Every route
+checks the token (`token X` or `Bearer X`; 401 "Requires authentication" without one, "Bad
+credentials" for a wrong one), spends one request from a primary rate-limit bucket and answers
+with `x-ratelimit-*` headers. Faults GitHub really produces (secondary rate limits, 5xx) can be
+queued with `fail_secondary_rate_limit` and `fail_server_error`. State is in memory (`state`),
+readable in GitHub's shapes through `issues()`, and seeded with `add_issue`, `add_account` and
+`add_commit`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 from integrations.standins.base import Call, Handler, Reply, StandIn
 from integrations.standins.github import search, shapes, wire
-from integrations.standins.github.state import ForgeState, IssueRecord, RepoState
+from integrations.standins.github.state import CommitRecord, ForgeState, IssueRecord, RepoState
 
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 _DOC_ISSUES = "https://docs.github.com/rest/issues/issues"
+_DOC_COMMIT = "https://docs.github.com/rest/commits/commits#get-a-commit"
 _DOC_SEARCH = "https://docs.github.com/rest/search/search#search-issues-and-pull-requests"
 _UNSEARCHABLE = (
     "The listed users and repositories cannot be searched either because the resources do not "
@@ -64,6 +66,22 @@ class GitHubStandIn(StandIn):
                                          author=author)
         return self._issue_json(state, record)
 
+    def add_account(self, login: str, *emails: str) -> None:
+        """Make account `login` exist, commits written as any of `emails` linked to it."""
+        self.state.add_account(login, emails)
+
+    def add_commit(self, owner: str, repo: str, sha: str, *, email: str, name: str = "Someone",
+                   message: str = "", login: str | None = None, parents: Iterable[str] = (),
+                   date: str = "2026-01-01T00:00:00Z") -> None:
+        """Record commit `sha` (40 hex digits) written as `email`; `login` links the email to
+        that account (without one, the commit's `author` is null unless an account has it)."""
+        state = self._repo_or_raise(owner, repo)
+        if login is not None:
+            self.state.add_account(login, [email])
+        self.state.add_commit(state, CommitRecord(sha=sha, author_name=name, author_email=email,
+                                                  date=date, message=message,
+                                                  parents=list(parents)))
+
     def reindex(self) -> None:
         """Let search see every issue filed so far (see `search_lag`)."""
         self.state.reindex()
@@ -99,6 +117,7 @@ class GitHubStandIn(StandIn):
         self._route("GET", _REPO + r"/issues/(?P<number>\d+)", self._in_repo(self._get_issue))
         self._route("POST", _REPO + r"/issues/(?P<number>\d+)/labels",
                     self._in_repo(self._add_labels))
+        self._route("GET", _REPO + r"/commits/(?P<ref>[^/]+)", self._in_repo(self._get_commit))
 
     def _route(self, method: str, pattern: str, handler: Handler,
                resource: str | None = "core") -> None:
@@ -225,6 +244,19 @@ class GitHubStandIn(StandIn):
         with self.state.lock:
             body = self._issue_json(repo, record)["labels"]
         return Reply(200, body)
+
+    def _get_commit(self, call: Call, repo: RepoState) -> Reply:
+        record = self.state.find_commit(repo, call.params["ref"])
+        if record is None:  # what GitHub answers for a sha the repository does not have
+            return wire.error(422, f"No commit found for SHA: {call.params['ref']}", _DOC_COMMIT)
+        return Reply(200, shapes.commit(self.url, repo.full_name, record,
+                                        self._account_json(record.author_email),
+                                        self._account_json(record.committer_email
+                                                           or record.author_email)))
+
+    def _account_json(self, email: str) -> dict[str, Any] | None:
+        account = self.state.account_for(email)
+        return None if account is None else shapes.user(self.url, account.login, account.id)
 
     def _search_issues(self, call: Call) -> Reply:
         q = (call.arg("q") or "").strip()

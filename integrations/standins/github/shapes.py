@@ -1,7 +1,9 @@
-"""JSON shapes of GitHub REST objects (user, repository, issue, label), built from recordings.
+"""JSON shapes of GitHub REST objects (user, repository, issue, label, commit).
 
-Each shape starts from a recorded GitHub payload (`recorded/github/`) so field names and defaults
-are GitHub's own, then has its identity and every absolute URL rewritten to point at the stand-in.
+Each shape but the commit starts from a recorded GitHub payload (`recorded/github/`) so field
+names and defaults are GitHub's own, then has its identity and every absolute URL rewritten to
+point at the stand-in. No recording holds a commit, so `commit` follows the documented `commit`
+schema of `GET /repos/{owner}/{repo}/commits/{ref}` field for field, with recorded users in it.
 PyGithub follows `url` fields and refuses ones on another host or port, so no API URL here may
 keep `https://api.github.com`.
 """
@@ -12,10 +14,13 @@ import base64
 import copy
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from integrations.standins.base import recorded
+
+if TYPE_CHECKING:
+    from integrations.standins.github.state import CommitRecord
 
 _WEBHOOK = "github/webhook-pull_request.opened.json"
 _LABELS = "github/rest-interactions.add-labels-to-issue.json"
@@ -129,3 +134,36 @@ def issue(base: str, full_name: str, fields: dict[str, Any]) -> dict[str, Any]:
     shape["reactions"]["url"] = f"{api}/reactions"
     shape.update(fields)
     return shape
+
+
+def commit(base: str, full_name: str, record: CommitRecord, author: dict[str, Any] | None,
+           committer: dict[str, Any] | None) -> dict[str, Any]:
+    """A `commit` object; `author`/`committer` are the linked accounts' users, or None (null)
+    when no account has the commit's email, as GitHub answers then."""
+    api = f"{base}/repos/{full_name}"
+    committed = {"name": record.committer_name or record.author_name,
+                 "email": record.committer_email or record.author_email, "date": record.date}
+    return {
+        "sha": record.sha,
+        "node_id": node_id("Commit", int(record.sha[:8], 16)),
+        "commit": {
+            "author": {"name": record.author_name, "email": record.author_email,
+                       "date": record.date},
+            "committer": committed,
+            "message": record.message,
+            "tree": {"sha": "0" * 40, "url": f"{api}/git/trees/{'0' * 40}"},
+            "url": f"{api}/git/commits/{record.sha}",
+            "comment_count": 0,
+            "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                             "payload": None, "verified_at": None},
+        },
+        "url": f"{api}/commits/{record.sha}",
+        "html_url": f"{base}/{full_name}/commit/{record.sha}",
+        "comments_url": f"{api}/commits/{record.sha}/comments",
+        "author": author,
+        "committer": committer,
+        "parents": [{"sha": sha, "url": f"{api}/commits/{sha}",
+                     "html_url": f"{base}/{full_name}/commit/{sha}"} for sha in record.parents],
+        "stats": {"total": 0, "additions": 0, "deletions": 0},
+        "files": [],
+    }

@@ -1,9 +1,12 @@
-"""In-memory state of the GitHub stand-in: repositories, their labels and issues.
+"""In-memory state of the GitHub stand-in: repositories, their labels, issues and commits, and
+the accounts commits are attributed to.
 
-`ForgeState` owns every repository and hands out ids; `RepoState` holds one repository's labels
-and numbered items. Issues and pull requests share one number sequence on GitHub, so the counter
-lives on the repository and pull requests can be added beside `issues` later. All mutation goes
-through `ForgeState.lock`, since the HTTP server serves requests on several threads.
+`ForgeState` owns every repository and account and hands out ids; `RepoState` holds one
+repository's labels, numbered items and commits. Issues and pull requests share one number
+sequence on GitHub, so the counter lives on the repository and pull requests can be added beside
+`issues` later. GitHub attributes a commit to the account that has the commit's email among its
+verified emails, so accounts carry emails and a commit's login is looked up when it is read. All
+mutation goes through `ForgeState.lock`, since the HTTP server serves requests on several threads.
 """
 
 from __future__ import annotations
@@ -48,14 +51,38 @@ class IssueRecord:
 
 
 @dataclass
+class CommitRecord:
+    """One commit as git records it: who wrote it (name, email, date) and what it says."""
+
+    sha: str
+    author_name: str
+    author_email: str
+    date: str
+    message: str = ""
+    committer_name: str = ""
+    committer_email: str = ""
+    parents: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AccountRecord:
+    """One user account and the (verified) emails GitHub links commits to it by."""
+
+    login: str
+    id: int
+    emails: set[str] = field(default_factory=set)
+
+
+@dataclass
 class RepoState:
-    """One repository: labels by lower-cased name, issues by number."""
+    """One repository: labels by lower-cased name, issues by number, commits by sha."""
 
     owner: str
     name: str
     id: int
     labels: dict[str, LabelRecord] = field(default_factory=dict)
     issues: dict[int, IssueRecord] = field(default_factory=dict)
+    commits: dict[str, CommitRecord] = field(default_factory=dict)
     next_number: int = 1
 
     @property
@@ -69,6 +96,7 @@ class ForgeState:
 
     def __init__(self, *, search_lag: bool = False) -> None:
         self.repos: dict[str, RepoState] = {}
+        self.accounts: dict[str, AccountRecord] = {}
         self.lock = threading.RLock()
         self.search_lag = search_lag
         self._ids = itertools.count(1000)
@@ -88,6 +116,40 @@ class ForgeState:
     def repo(self, owner: str, name: str) -> RepoState | None:
         """Repository `owner/name` (case-insensitive, as on GitHub), or None."""
         return self.repos.get(f"{owner}/{name}".lower())
+
+    def add_account(self, login: str, emails: Iterable[str] = ()) -> AccountRecord:
+        """Create (or extend) account `login` with `emails`."""
+        with self.lock:
+            record = self.accounts.get(login.lower())
+            if record is None:
+                record = AccountRecord(login=login, id=self.next_id())
+                self.accounts[login.lower()] = record
+            record.emails.update(email.strip().lower() for email in emails)
+            return record
+
+    def account_for(self, email: str) -> AccountRecord | None:
+        """The account `email` is a verified email of, as GitHub matches it (case-insensitive)."""
+        wanted = email.strip().lower()
+        with self.lock:
+            return next((a for a in self.accounts.values() if wanted in a.emails), None)
+
+    def add_commit(self, repo: RepoState, record: CommitRecord) -> None:
+        """Record a commit of `repo` (its sha and parents lower-cased, as GitHub writes them)."""
+        if len(record.sha) != 40 or any(c not in "0123456789abcdefABCDEF" for c in record.sha):
+            raise ValueError(f"a commit sha is 40 hex digits, got {record.sha!r}")
+        record.sha = record.sha.lower()
+        record.parents = [sha.lower() for sha in record.parents]
+        with self.lock:
+            repo.commits[record.sha] = record
+
+    def find_commit(self, repo: RepoState, ref: str) -> CommitRecord | None:
+        """The commit `ref` names: its full sha or an unambiguous prefix of at least 7 digits."""
+        ref = ref.lower()
+        with self.lock:
+            if ref in repo.commits:
+                return repo.commits[ref]
+            found = [c for sha, c in repo.commits.items() if len(ref) >= 7 and sha.startswith(ref)]
+            return found[0] if len(found) == 1 else None
 
     def ensure_labels(self, repo: RepoState, names: Iterable[str]) -> list[str]:
         """Canonical names of `names`, creating unknown labels; duplicates dropped, order kept."""
