@@ -406,7 +406,8 @@ def test_confidence_is_high_for_a_lone_strong_suspect(shop):
     found = run(shop)
     (suspect,) = found.suspects
     assert suspect.sha == culprit
-    assert suspect.confidence > 0.8
+    # Calibrated on real regressions, where such a lone suspect is right about two times in three.
+    assert suspect.confidence > 0.6
     assert "weak evidence" not in found.note
 
 

@@ -39,8 +39,8 @@ class Weights:
     bot: float = -2.0
     # Evidence fades with age: positive terms are scaled by floor + (1 - floor) * exp(-age /
     # days), so a commit from years ago needs far stronger evidence (0 days: no fading).
-    fade_days: float = 0.0
-    fade_floor: float = 1.0
+    fade_days: float = 180.0
+    fade_floor: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,11 @@ class Calibration:
     """Confidence = the suspect's share of the evidence (a softmax over all candidates' scores at
     `temperature`) times how strong its own evidence is (logistic in its score)."""
 
-    temperature: float = 1.5
-    strength: float = 0.6
-    bias: float = -3.2
+    # Fitted on the real-regression benchmark (bench/regressions/fit.py): the top suspect's
+    # mean confidence matches how often it is the culprit.
+    temperature: float = 0.5
+    strength: float = 0.2
+    bias: float = -1.0
 
 
 def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
