@@ -1,0 +1,184 @@
+"""pytest plugin: turn a project's crash inside a regression test function into a Sentry event.
+
+Loaded (``-p pyfunc_capture``) into a pytest process whose working directory is a scratch
+worktree, so the worktree's package is imported (the header record says where it came from).
+For each test, the exception is classified: a *crash* escaped the project's own non-test code
+(the innermost frame inside the worktree is in a package directory, not in a test module or a
+test-support module). A failed assertion, ``pytest.raises`` not raising, skips and xfails are
+not crashes; an ImportError/NameError/AttributeError raised by the test itself is "feature
+absent" (the old code lacks the API the test calls). A crash is captured with
+``sentry_sdk.capture_exception`` through a transport that keeps ``envelope.get_event()``.
+Configuration comes from the environment (``BENCH_*``), one JSON record per test is appended to
+``BENCH_CAPTURE_OUT``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import os
+import sys
+from typing import Any
+
+import pytest
+import sentry_sdk
+from sentry_sdk.transport import Transport
+
+PYTHON_ROOT = "/usr/local"
+NOT_CRASHES = ("Skipped", "Failed", "XFailed", "Exit", "SystemExit", "KeyboardInterrupt",
+               "XFail", "XPass", "OutcomeException")
+ABSENT = ("ImportError", "ModuleNotFoundError", "NameError", "AttributeError")
+SETTINGS = json.loads(os.environ.get("BENCH_PROJECT", "{}"))
+
+
+class MemoryTransport(Transport):
+    """A sentry-sdk transport that keeps the events it is given instead of sending them."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.events: list[dict[str, Any]] = []
+
+    def capture_envelope(self, envelope: Any) -> None:
+        """Keep the envelope's event, if it carries one."""
+        event = envelope.get_event()
+        if event is not None:
+            self.events.append(event)
+
+
+TRANSPORT = MemoryTransport()
+
+
+def relative(path: str) -> str | None:
+    """``path`` relative to the worktree, or None when it lies outside it."""
+    root = os.path.realpath(os.environ.get("BENCH_WORKTREE") or os.getcwd())
+    real = os.path.realpath(path)
+    if real == root or not real.startswith(root + os.sep):
+        return None
+    return os.path.relpath(real, root).replace(os.sep, "/")
+
+
+def is_support(rel: str) -> bool:
+    """A test module, conftest or test-support module: the caller, not the product."""
+    parts = rel.split("/")
+    return (any(p in ("tests", "test", "testing") for p in parts[:-1])
+            or parts[-1] == "conftest.py" or rel.startswith(tuple(SETTINGS.get("harness", ())))
+            or any(fnmatch.fnmatch(rel, g) for g in SETTINGS.get("test_globs", ())))
+
+
+def is_own(rel: str | None) -> bool:
+    """Project code that is not test code."""
+    return (rel is not None and rel.split("/")[0] in SETTINGS.get("packages", ())
+            and not is_support(rel))
+
+
+def _rewrite_path(path: str) -> str:
+    # Events must not carry this machine's directories; a deployment would live elsewhere too.
+    rel = relative(path)
+    if rel is not None:
+        return f"/srv/{SETTINGS['name']}/{rel}"
+    for prefix in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}, key=len, reverse=True):
+        if path.startswith(prefix + os.sep):
+            return PYTHON_ROOT + path[len(prefix):]
+    return path
+
+
+def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    # The crash is dated when its release was current, not when the benchmark was built.
+    event["timestamp"] = os.environ.get("BENCH_TIMESTAMP") or event.get("timestamp")
+    for exc in (event.get("exception") or {}).get("values") or []:
+        for frame in (exc.get("stacktrace") or {}).get("frames") or []:
+            original = frame.get("abs_path") or ""
+            rel = relative(original) if original else None
+            if original:
+                frame["abs_path"] = _rewrite_path(original)
+            if rel is not None:
+                frame["filename"] = rel
+                if is_support(rel):  # the test is the caller, as a user's program would be
+                    frame["in_app"] = False
+            elif frame.get("filename", "").startswith(os.sep):
+                frame["filename"] = _rewrite_path(frame["filename"])
+    return event
+
+
+def pytest_configure(config: Any) -> None:
+    """Start sentry-sdk and report which package was imported."""
+    sentry_sdk.init(
+        dsn="https://public@sentry.invalid/1", transport=TRANSPORT,
+        release=os.environ.get("BENCH_RELEASE"), environment="production",
+        server_name=f"{SETTINGS['name']}-ci", default_integrations=False,
+        data_collection={"user_info": False, "stack_frame_variables": False},
+        in_app_include=list(SETTINGS["packages"]), project_root=os.getcwd(),
+        before_send=_before_send,
+    )
+    package = importlib.import_module(SETTINGS["packages"][0])
+    _write({"kind": "header", "package_file": relative(getattr(package, "__file__", "") or ""),
+            "python": f"{sys.version_info[0]}.{sys.version_info[1]}", "pytest": pytest.__version__})
+
+
+def _frames(exc: BaseException) -> list[tuple[Any, str | None]]:
+    out, tb = [], exc.__traceback__
+    while tb is not None:
+        out.append((tb, relative(tb.tb_frame.f_code.co_filename)))
+        tb = tb.tb_next
+    return out
+
+
+def classify(exc: BaseException) -> str:
+    """"crash" when ``exc`` escaped the project's own code, else what it was."""
+    kind = type(exc).__name__
+    if kind in NOT_CRASHES or not isinstance(exc, Exception):
+        return "not-a-crash:" + kind
+    inside = [rel for _, rel in _frames(exc) if rel is not None]
+    if not inside:
+        return "harness-failure:" + kind
+    if is_own(inside[-1]):
+        return "crash"
+    if kind in ABSENT:
+        return "feature-absent:" + kind
+    return "test-failed:" + kind
+
+
+def _trim(exc: BaseException) -> BaseException:
+    """Drop the pytest and pluggy frames above the test function."""
+    for tb, rel in _frames(exc):
+        if rel is not None:
+            return exc.with_traceback(tb)
+    return exc
+
+
+def _innermost(exc: BaseException) -> dict[str, Any]:
+    tb, rel = _frames(exc)[-1]
+    code = tb.tb_frame.f_code
+    return {"file": rel or _rewrite_path(code.co_filename), "function": code.co_name,
+            "lineno": tb.tb_lineno}
+
+
+def _write(record: dict[str, Any]) -> None:
+    with open(os.environ["BENCH_CAPTURE_OUT"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(record, default=str) + "\n")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    """Record each test's outcome; capture a Sentry event when the project crashed."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call" and not (report.skipped or report.failed):
+        return
+    record: dict[str, Any] = {"kind": "test", "nodeid": item.nodeid, "when": call.when}
+    if call.excinfo is None:
+        _write({**record, "outcome": "passed" if report.passed else "not-a-crash:xpassed"})
+        return
+    exc = call.excinfo.value
+    verdict = classify(exc) if call.when == "call" else "not-a-crash:" + call.when
+    if getattr(report, "wasxfail", None) is not None:
+        verdict = "not-a-crash:xfail"
+    record.update(outcome=verdict, exc_type=type(exc).__name__, message=str(exc)[:300])
+    if verdict == "crash":
+        record["innermost"] = _innermost(exc)
+        before = len(TRANSPORT.events)
+        sentry_sdk.capture_exception(_trim(exc))
+        sentry_sdk.flush()
+        record["event"] = TRANSPORT.events[-1] if len(TRANSPORT.events) > before else None
+    _write(record)
