@@ -135,3 +135,12 @@ def test_the_writer_of_a_guard_line_gets_half_the_line_credit(shop):
     assert "wrote the assert or raise that stopped the program" in suspect.reasons
     plain = rank(evidence(shop), weights=dataclasses.replace(Weights(), blame_guard=0.0))[0]
     assert suspect.score == pytest.approx(plain.score - Weights().blame_line / 2)
+
+
+def test_deep_blame_names_the_old_writer_of_the_crashing_line(shop):
+    writer = shop.commit({"src/shop/cart.py": edit(CART, l6='    rate = discounts["rate"] * 1')},
+                         "rates", author=ADA, date="2023-06-01T00:00:00Z")
+    assert writer not in evidence(shop)  # older than the window: boundary, nobody's line
+    found = evidence(shop, deep_lines=1)
+    assert found[writer].blame_line == 1.0
+    assert found[writer].age_days > 900
