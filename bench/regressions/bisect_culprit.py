@@ -15,7 +15,7 @@ from __future__ import annotations
 from candidates import git
 from regression import Reproduction, Settings, probe
 
-REACH = (8, 32, 128, 512, 1536)  # first-parent distances probed for a clean commit
+REACH = (8, 32, 128, 512, 1536, 4096)  # first-parent distances probed for a clean commit
 NEIGHBOURS = 3  # untestable commits tolerated around each bisection step
 TEST_ONLY = ("test-data/", "mypy/test/", "mypyc/test-data/", "mypyc/test/", "docs/")
 

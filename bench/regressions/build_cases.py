@@ -6,7 +6,11 @@ C that introduced the crash. In the main set C is named by F's message ("caused 
 "introduced in <sha>", ...); a weakly cued or merely mentioned commit is accepted only when the
 same crash is shown to start at it (crash at C, none at C's parent). With ``--bisect-out``, crash
 fixes that name no usable culprit are also bisected and written to a second file. A summary with
-the reason for every dropped candidate is printed. Usage::
+the reason for every dropped candidate is printed.
+
+Each kept case is written as soon as it is found (see ``case_store``), so a long build can be
+stopped at any time; a restart keeps the cases already written and skips their fixes (and, with
+``--log``, every fix an earlier run settled). ``--minutes`` time-boxes the run. Usage::
 
     python bench/regressions/build_cases.py --repo <clone of python/mypy> --out cases.jsonl
 """
@@ -18,6 +22,7 @@ import json
 import re
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,7 +31,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bisect_culprit import bisect
-from candidates import REPO_SLUG, Candidate, Commit, Suspect, crash_fixes, git, scan
+from candidates import REPO_SLUG, Candidate, Commit, Suspect, crash_fixes, crash_priority, git, scan
+from case_store import CaseFile, ProgressLog, Verdict
 from regression import Reproduction, Settings, check_culprit, reproduce_fix, verified
 
 MAX_CHECKS = 4  # weak or mentioned suspects tried per fix
@@ -114,22 +120,29 @@ def _guarded(work: Callable[[Any], Outcome], item: Any) -> Outcome:
 
 
 def run_all(work: Callable[[Any], Outcome], items: Iterable[Any], jobs: int,
-            limit: int | None) -> list[Outcome]:
-    """Apply ``work`` to items in order on ``jobs`` threads until ``limit`` cases are kept."""
+            limit: int | None, done: Callable[[Outcome], None],
+            deadline: float | None = None) -> list[Outcome]:
+    """Apply ``work`` to items in order on ``jobs`` threads until ``limit`` cases are kept.
+
+    ``done`` is called on each outcome as soon as it is known (to write it to disk). No item is
+    started after ``deadline`` (a ``time.monotonic()`` value); those already running finish.
+    """
     outcomes: list[Outcome] = []
     pending: set[Future[Outcome]] = set()
     queue = list(items)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while queue or pending:
             kept = sum(1 for o in outcomes if o.case)
-            while queue and len(pending) < jobs and (limit is None or kept < limit):
+            in_time = deadline is None or time.monotonic() < deadline
+            while queue and in_time and len(pending) < jobs and (limit is None or kept < limit):
                 pending.add(pool.submit(_guarded, work, queue.pop(0)))
             if not pending:
                 break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
                 outcomes.append(future.result())
                 _progress(outcomes[-1])
+                done(outcomes[-1])
     return outcomes
 
 
@@ -139,27 +152,36 @@ def _progress(outcome: Outcome) -> None:
           flush=True)
 
 
-def summarise(title: str, found: int, outcomes: list[Outcome],
+def keeper(phase: str, cases: CaseFile, log: ProgressLog) -> Callable[[Outcome], None]:
+    """A callback that writes a kept case to ``cases`` and every verdict to ``log``."""
+
+    def done(outcome: Outcome) -> None:
+        case = outcome.case
+        if case:
+            cases.add(case)
+        log.add(Verdict(phase, outcome.fix.sha, outcome.fix.subject, case is not None,
+                        outcome.reproduced, outcome.reason,
+                        case["exception"] if case else "",
+                        case["culprit_check"] if case else None))
+
+    return done
+
+
+def summarise(title: str, found: int, verdicts: list[Verdict],
               skipped: Counter[str] | None = None) -> str:
     """A human-readable summary: candidates, reproductions, kept cases and drop reasons."""
-    drops = Counter(o.reason for o in outcomes if not o.case)
-    lines = [f"== {title}", f"candidates found: {found}", f"candidates tried: {len(outcomes)}",
-             f"reproduced (crash at parent, gone at fix): {sum(o.reproduced for o in outcomes)}",
-             f"kept: {sum(1 for o in outcomes if o.case)}"]
+    drops = Counter(v.reason for v in verdicts if not v.kept)
+    checks = Counter(json.dumps(v.check, sort_keys=True) for v in verdicts if v.kept)
+    lines = [f"== {title}", f"candidates found: {found}", f"candidates tried: {len(verdicts)}",
+             f"reproduced (crash at parent, gone at fix): {sum(v.reproduced for v in verdicts)}",
+             f"kept: {sum(1 for v in verdicts if v.kept)}"]
+    lines += [f"  {n:5d}  culprit_check {check}" for check, n in checks.most_common()]
     if skipped:
         lines.append("commits with references that are not candidates:")
         lines += [f"  {n:5d}  {reason}" for reason, n in skipped.most_common()]
     lines.append("dropped candidates:")
     lines += [f"  {n:5d}  {reason}" for reason, n in drops.most_common()]
     return "\n".join(lines)
-
-
-def write_cases(path: str, outcomes: list[Outcome]) -> None:
-    """Write the kept cases, newest release first, one JSON object per line."""
-    cases = sorted((o.case for o in outcomes if o.case), key=lambda c: c["first_seen"],
-                   reverse=True)
-    with open(path, "w", encoding="utf-8") as out:
-        out.writelines(json.dumps(case) + "\n" for case in cases)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -176,29 +198,81 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="interpreter for old commits (Python 3.8, pytest 5.4, sentry-sdk)")
     parser.add_argument("--legacy-before", default="2021-01-01",
                         help="commits older than this try --legacy-python first")
+    parser.add_argument("--extra-python", action="append", default=[],
+                        help="newer interpreter tried last (for check-python312.test and the "
+                             "like, which the harness collects only on that version); repeatable")
+    parser.add_argument("--pins", default=None,
+                        help="folder of py3.X/<name>-<version> installs (pip --target) of the "
+                             "librt/ast-serialize versions commits name in mypy-requirements.txt")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per pytest run")
     parser.add_argument("--bisect-out", default=None,
                         help="also bisect crash fixes that name no culprit; write them here")
+    parser.add_argument("--log", default=None,
+                        help="JSON-lines file of every verdict; a restarted build skips the "
+                             "fixes it lists and its summary counts them")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="start no fix after this many minutes (running ones finish)")
+    parser.add_argument("--named-minutes", type=float, default=None,
+                        help="move on to bisection after this many minutes")
     return parser.parse_args(argv)
+
+
+def _deadline(started: float, minutes: float | None) -> float | None:
+    return None if minutes is None else started + 60 * minutes
+
+
+def _ordered(cands: list[Candidate]) -> list[Candidate]:
+    """Likely crashes first, strong cues first within them; newest first otherwise.
+
+    Only crashes make cases and a strong cue needs no confirming, so a time-boxed build spends
+    its time where cases are; the other candidates still follow.
+    """
+    rank = {"strong": 0, "weak": 1, "mention": 2}
+    return sorted(cands, key=lambda c: (crash_priority(c.fix), rank[c.suspects[0].strength]))
+
+
+def _carry_over(log: ProgressLog, fixes: list[Commit]) -> list[Commit]:
+    """Settle the fixes whose crash the named phase could not reproduce; return the rest.
+
+    Reproduction does not depend on the phase, so rerunning it would only repeat the verdict.
+    Timeouts and builder errors are retried.
+    """
+    failed = {v.fix: v for v in log.of("named") if not v.reproduced
+              and not v.reason.startswith(("timeout", "builder error"))}
+    for fix in fixes:
+        if fix.sha in failed:
+            log.add(Verdict("bisect", fix.sha, fix.subject, False, False, failed[fix.sha].reason))
+    return [fix for fix in fixes if fix.sha not in failed]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     args = _arguments(argv)
+    started = time.monotonic()
     cands, skipped = scan(args.repo, args.since)
+    named_file = CaseFile(args.out)
+    log = ProgressLog(args.log)
     with tempfile.TemporaryDirectory(prefix="suture-bench-") as scratch:
         cfg = Settings(args.repo, scratch, args.python, args.legacy_python, args.legacy_before,
-                       args.timeout)
-        named = run_all(lambda c: named_case(cfg, c), cands, args.jobs, args.limit)
-        write_cases(args.out, named)
-        print(summarise("culprit named by the fix", len(cands), named, skipped), flush=True)
+                       args.timeout, tuple(args.extra_python), args.pins)
+        settled = named_file.fixes() | log.tried("named")
+        todo = [c for c in _ordered(cands) if c.fix.sha not in settled]
+        end = _deadline(started, args.named_minutes if args.bisect_out else args.minutes)
+        named = run_all(lambda c: named_case(cfg, c), todo, args.jobs, args.limit,
+                        keeper("named", named_file, log), end)
+        print(summarise("culprit named by the fix", len(cands), log.of("named"), skipped),
+              flush=True)
         if args.bisect_out:
-            done = {o.fix.sha for o in named if o.case}
-            fixes = [c for c in crash_fixes(args.repo, args.since) if c.sha not in done]
-            left = None if args.limit is None else max(0, args.limit - len(done))
-            found = run_all(lambda f: bisected_case(cfg, f), fixes, args.jobs, left)
-            write_cases(args.bisect_out, found)
-            print(summarise("culprit found by bisection", len(fixes), found))
+            bisect_file = CaseFile(args.bisect_out)
+            settled = named_file.fixes() | bisect_file.fixes() | log.tried("bisect")
+            fixes = crash_fixes(args.repo, args.since)
+            todo = _carry_over(log, [f for f in fixes if f.sha not in settled])
+            kept = sum(1 for o in named if o.case)
+            left = None if args.limit is None else max(0, args.limit - kept)
+            run_all(lambda f: bisected_case(cfg, f), todo, args.jobs, left,
+                    keeper("bisect", bisect_file, log), _deadline(started, args.minutes))
+            print(summarise("culprit found by bisection", len(fixes), log.of("bisect")),
+                  flush=True)
     return 0
 
 

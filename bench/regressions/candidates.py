@@ -160,10 +160,26 @@ def _candidate(repo: str, fix: Commit, prs: dict[str, list[str]]) -> Candidate |
     return Candidate(fix, tuple(suspects)) if suspects else reason
 
 
+_CRASH_SUBJECT = re.compile(r"crash|internal error|traceback", re.IGNORECASE)
+# Words of a message that make a crash likely: the subject's words, or an exception's name.
+_CRASH_WORDS = re.compile(
+    r"crash|internal error|traceback|\b(?:Assertion|Attribute|Key|Index|Type|Value|Runtime"
+    r"|Recursion|UnboundLocal|Name|ZeroDivision)Error\b|\bStopIteration\b", re.IGNORECASE)
+
+
 def crash_fixes(repo: str, since: str | None) -> list[Commit]:
     """Commits whose subject says they fix a crash, newest first (for bisection)."""
-    pattern = re.compile(r"crash|internal error|traceback", re.IGNORECASE)
-    return [c for c in read_history(repo, since) if pattern.search(c.subject)]
+    return [c for c in read_history(repo, since) if _CRASH_SUBJECT.search(c.subject)]
+
+
+def crash_priority(commit: Commit) -> int:
+    """0 when the subject suggests a crash, 1 when only the body does, 2 otherwise.
+
+    Only crashes make cases, so a time-boxed build tries the likely ones first.
+    """
+    if _CRASH_WORDS.search(commit.subject):
+        return 0
+    return 1 if _CRASH_WORDS.search(commit.message) else 2
 
 
 def scan(repo: str, since: str | None) -> tuple[list[Candidate], Counter[str]]:

@@ -129,14 +129,24 @@ def _is_own(rel: str | None) -> bool:
     return rel is not None and rel.startswith(OWN_PREFIXES) and not rel.startswith(HARNESS_PREFIXES)
 
 
+def _raised_in(exc: BaseException, function: str) -> bool:
+    """True when ``exc`` was raised by a function of this name."""
+    frames = _frames(exc.__traceback__)
+    return bool(frames) and frames[-1][0].tb_frame.f_code.co_name == function
+
+
 def unwrap(exc: BaseException) -> BaseException:
-    """The internal error behind a ``SystemExit(2)`` from mypy's crash reporters, else ``exc``.
+    """The internal error behind a ``SystemExit`` from mypy's crash reporters, else ``exc``.
 
     mypyc's ``catch_errors`` (and mypy's ``report_internal_error`` when it does not re-raise)
     print the crash and raise ``SystemExit(2)`` while handling it, so the crash is the context.
+    Before ``raise_exceptions`` existed (October 2018), ``report_internal_error`` always printed
+    and raised ``SystemExit(1)``; that exit counts only when raised there.
     """
     context = exc.__context__
-    if isinstance(exc, SystemExit) and exc.code == 2 and isinstance(context, Exception):
+    if not isinstance(exc, SystemExit) or not isinstance(context, Exception):
+        return exc
+    if exc.code == 2 or (exc.code == 1 and _raised_in(exc, "report_internal_error")):
         return context
     return exc
 

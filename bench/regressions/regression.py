@@ -33,19 +33,24 @@ class Settings:
     legacy_python: str | None
     legacy_before: str
     timeout: float
+    # Newer interpreters, tried last: mypy's harness collects check-python312.test and the
+    # like only on the Python version they are named after.
+    extra_pythons: tuple[str, ...] = ()
+    pins: str | None = None  # see reproduce.pinned_paths
 
     def pythons(self, commit: str) -> list[str]:
         """Interpreters to try for ``commit``, its era's first (old mypy misreads new ASTs)."""
-        if not self.legacy_python:
-            return [self.python]
-        date = git(self.repo, "show", "-s", "--format=%cI", commit).strip()
-        old = date < self.legacy_before
-        return [self.legacy_python, self.python] if old else [self.python, self.legacy_python]
+        order = [self.python]
+        if self.legacy_python:
+            date = git(self.repo, "show", "-s", "--format=%cI", commit).strip()
+            old = date < self.legacy_before
+            order = [self.legacy_python, self.python] if old else [self.python, self.legacy_python]
+        return order + [p for p in self.extra_pythons if p not in order]
 
     def run(self, commit: str, cases: list[CaseRef], stage: Callable[[str], None]) -> RunResult:
         """Run ``cases`` at ``commit`` after staging them with ``stage``."""
         return run_at(self.repo, commit, self.scratch, cases, stage, self.pythons(commit),
-                      self.timeout)
+                      self.timeout, self.pins)
 
 
 @dataclass(frozen=True)

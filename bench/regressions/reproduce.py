@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,22 +82,53 @@ def _timestamp(tree: str, release: str) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _environment(tree: str, release: str, out: str) -> dict[str, str]:
+_REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)\s*(?:==|>=|~=)\s*([0-9][\w.]*)", re.MULTILINE)
+
+
+@lru_cache(maxsize=8)
+def _python_tag(python: str) -> str:
+    """``py3.11`` for a Python 3.11 interpreter."""
+    out = subprocess.run([python, "-c", "import sys; print('py%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.strip()
+
+
+def pinned_paths(tree: str, python: str, pins: str | None) -> list[str]:
+    """Install directories for the versions of mypy's runtime libraries this commit asks for.
+
+    mypy imports compiled helper libraries (``librt``, ``ast_serialize``) whose interface changes
+    from release to release, and each commit's ``mypy-requirements.txt`` names the oldest version
+    it works with. ``pins`` holds ``<py3.X>/<name>-<version>`` directories (``pip install
+    --target``); the ones a commit names go first on its path. A commit whose version is missing
+    there runs with the interpreter's own copy.
+    """
+    requirements = Path(tree, "mypy-requirements.txt")
+    if not pins or not requirements.exists():
+        return []
+    folder = Path(pins, _python_tag(python))
+    found = [folder / f"{name}-{version}" for name, version in
+             _REQUIREMENT.findall(requirements.read_text(encoding="utf-8", errors="replace"))]
+    return [str(path) for path in found if path.is_dir()]
+
+
+def _environment(tree: str, release: str, out: str, paths: list[str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MYPY", "PYTEST"))}
     env.update(BENCH_CAPTURE_OUT=out, BENCH_RELEASE=release, BENCH_WORKTREE=tree,
-               BENCH_TIMESTAMP=_timestamp(tree, release), PYTHONPATH=str(HERE),
+               BENCH_TIMESTAMP=_timestamp(tree, release),
+               PYTHONPATH=os.pathsep.join([str(HERE), *paths]),
                PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     return env
 
 
 def run_staged(tree: str, release: str, cases: list[CaseRef], python: str,
-               timeout: float) -> RunResult:
+               timeout: float, pins: str | None = None) -> RunResult:
     """Run the staged cases in ``tree`` with the capture plugin and read its report."""
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as report:
         out = report.name
+    env = _environment(tree, release, out, pinned_paths(tree, python, pins))
     try:
         proc = subprocess.run(_pytest_command(python, tree, cases), cwd=tree, capture_output=True,
-                              text=True, timeout=timeout, env=_environment(tree, release, out))
+                              text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         os.unlink(out)
         return RunResult(False, "timeout")
@@ -117,24 +150,43 @@ def _tail(text: str) -> str:
     return " | ".join(lines[-3:])[:300]
 
 
+_VERSION_GATED = re.compile(r"python3\d+\.test$")  # collected only on that Python or newer
+
+
+def _missing_gated(result: RunResult, cases: list[CaseRef]) -> bool:
+    """True when a case of a version-gated file (``check-python312.test``) did not run."""
+    gated = {case.test_name for case in cases if _VERSION_GATED.search(case.path)}
+    return bool(gated - {test["name"] for test in result.tests})
+
+
+def _better(best: RunResult, result: RunResult) -> RunResult:
+    """The run to keep: one that ran beats one that did not, then the one that ran more."""
+    if not result.ok:
+        return best if best.ok else result
+    return result if not best.ok or len(result.tests) > len(best.tests) else best
+
+
 def run_at(repo: str, commit: str, scratch: str, cases: list[CaseRef],
            stage: Callable[[str], None], pythons: Sequence[str] = (sys.executable,),
-           timeout: float = 600) -> RunResult:
+           timeout: float = 600, pins: str | None = None) -> RunResult:
     """Check out ``commit``, stage the tests with ``stage`` and run them.
 
     The interpreters are tried in order until one runs the harness: old mypy test harnesses
-    need an old pytest, which needs an old Python.
+    need an old pytest, which needs an old Python. A run that skipped a case of a
+    version-gated file goes on to the next (newer) interpreter too. ``pins``: see
+    ``pinned_paths``.
     """
-    result = RunResult(False, "no interpreter")
+    best = RunResult(False, "no interpreter")
     try:
         with worktree(repo, commit, scratch) as tree:
             stage(tree)
             for python in pythons:
-                result = run_staged(tree, commit, cases, python, timeout)
-                if result.ok or result.problem == "timeout":
+                result = run_staged(tree, commit, cases, python, timeout, pins)
+                best = _better(best, result)
+                if result.problem == "timeout" or (best.ok and not _missing_gated(best, cases)):
                     break
     except subprocess.TimeoutExpired:
         return RunResult(False, "timeout")
     except subprocess.CalledProcessError as exc:
         return RunResult(False, f"git failed: {_tail(exc.stderr or '')}")
-    return result
+    return best
