@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import sentry_sdk
-from sentry_sdk.transport import Transport
+from capture_common import MemoryTransport, relative
 
 DEPLOY_ROOT = "/srv/mypy"
 PYTHON_ROOT = "/usr/local"
@@ -31,20 +31,6 @@ CRASH_MARKERS = ("INTERNAL ERROR", "Traceback (most recent call last)")
 NOT_CRASHES = ("CompileError", "SystemExit", "KeyboardInterrupt", "Skipped", "Failed", "XFailed")
 
 
-class MemoryTransport(Transport):
-    """A sentry-sdk transport that keeps the events it is given instead of sending them."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.events: list[dict[str, Any]] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        """Keep the envelope's event, if it carries one."""
-        event = envelope.get_event()
-        if event is not None:
-            self.events.append(event)
-
-
 TRANSPORT = MemoryTransport()
 
 
@@ -52,18 +38,9 @@ def _root() -> str:
     return os.environ.get("BENCH_WORKTREE") or os.getcwd()
 
 
-def _relative(path: str) -> str | None:
-    """Return ``path`` relative to the worktree, or None when it lies outside it."""
-    root = os.path.realpath(_root())
-    real = os.path.realpath(path)
-    if real == root or not real.startswith(root + os.sep):
-        return None
-    return os.path.relpath(real, root).replace(os.sep, "/")
-
-
 def _rewrite_path(path: str) -> str:
     # Events must not carry this machine's directories; a deployed mypy would live elsewhere too.
-    rel = _relative(path)
+    rel = relative(path)
     if rel is not None:
         return f"{DEPLOY_ROOT}/{rel}"
     for prefix in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}, key=len, reverse=True):
@@ -113,14 +90,14 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     import mypy
 
-    _write({"kind": "header", "mypy_file": _relative(mypy.__file__ or ""),
+    _write({"kind": "header", "mypy_file": relative(mypy.__file__ or ""),
             "python": f"{sys.version_info[0]}.{sys.version_info[1]}", "pytest": pytest.__version__})
 
 
 def _frames(tb: TracebackType | None) -> list[tuple[TracebackType, str | None]]:
     out = []
     while tb is not None:
-        out.append((tb, _relative(tb.tb_frame.f_code.co_filename)))
+        out.append((tb, relative(tb.tb_frame.f_code.co_filename)))
         tb = tb.tb_next
     return out
 

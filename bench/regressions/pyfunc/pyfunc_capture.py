@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import sentry_sdk
-from sentry_sdk.transport import Transport
+from capture_common import MemoryTransport, relative
 
 PYTHON_ROOT = "/usr/local"
 NOT_CRASHES = ("Skipped", "Failed", "XFailed", "Exit", "SystemExit", "KeyboardInterrupt",
@@ -32,30 +32,7 @@ ABSENT = ("ImportError", "ModuleNotFoundError", "NameError", "AttributeError")
 SETTINGS = json.loads(os.environ.get("BENCH_PROJECT", "{}"))
 
 
-class MemoryTransport(Transport):
-    """A sentry-sdk transport that keeps the events it is given instead of sending them."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.events: list[dict[str, Any]] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        """Keep the envelope's event, if it carries one."""
-        event = envelope.get_event()
-        if event is not None:
-            self.events.append(event)
-
-
 TRANSPORT = MemoryTransport()
-
-
-def relative(path: str) -> str | None:
-    """``path`` relative to the worktree, or None when it lies outside it."""
-    root = os.path.realpath(os.environ.get("BENCH_WORKTREE") or os.getcwd())
-    real = os.path.realpath(path)
-    if real == root or not real.startswith(root + os.sep):
-        return None
-    return os.path.relpath(real, root).replace(os.sep, "/")
 
 
 def is_support(rel: str) -> bool:

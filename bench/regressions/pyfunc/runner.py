@@ -55,7 +55,8 @@ def _environment(tree: str, project: Project, release: str, stamp: str,
     settings = {k: v for k, v in asdict(project).items() if k != "moved_modules"}
     env.update(BENCH_CAPTURE_OUT=out, BENCH_RELEASE=release, BENCH_WORKTREE=tree,
                BENCH_TIMESTAMP=stamp, BENCH_PROJECT=json.dumps(settings),
-               PYTHONPATH=str(HERE), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
+               PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parent)]),
+               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
                SYMPY_USE_CACHE="yes", MPLBACKEND="Agg")
     return env
 
