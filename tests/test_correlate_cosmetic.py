@@ -22,6 +22,9 @@ def hunk(removed: list[str], added: list[str]) -> Hunk:
     (["// old", "x = 1;"], ["x = 1; // new"]),                                # JS comment moved
     ([") -> Generator[int, None, None]:"], [") -> Generator[int]:"]),         # return annotation
     (["call(a, b,)"], ["call(", "    a,", "    b", ")"]),                     # trailing comma
+    (["def f(g, auto=True):"], ["def f(g: Poly, auto: bool = True) -> Poly:"]),  # annotations
+    (["async def f(x: Optional[int] = None):"], ["async def f(x: int | None = None):"]),
+    (['def f(a: "Q" = "s:t"):'], ['def f(a: str = "s:t"):']),              # a colon in a string
 ])
 def test_cosmetic_changes(removed, added):
     assert is_cosmetic([hunk(removed, added)])
@@ -35,6 +38,9 @@ def test_cosmetic_changes(removed, added):
     ([], ["x = 1"]),                                        # code added
     (["x = 1"], []),                                        # code removed
     (["return a"], ["return a if a else None"]),            # more tokens
+    (["def f(a: int = 1):"], ["def f(a: int = 2):"]),       # a default changed
+    (["def f(a, b: int):"], ["def f(a, *, b: int):"]),      # keyword-only now
+    (["x = {a: b}"], ["x = {a: c}"]),                       # not a signature: values count
 ])
 def test_behavioural_changes(removed, added):
     assert not is_cosmetic([hunk(removed, added)])

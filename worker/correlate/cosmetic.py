@@ -34,14 +34,40 @@ _GUARD = re.compile(r"^\s*(assert\b|raise\b|throw\b|panic\(|Assert\.|assert\()")
 # annotation, and the commas and brackets that wrapping a call or a signature adds or drops.
 _RETURN_ANNOTATION = re.compile(r"\)\s*->[^:]*:\s*(#.*)?$")
 _LAYOUT = frozenset(",()[]\\")
+_DEF = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(")
 _BOT = re.compile(r"\[bot\]|^(dependabot|renovate|pre-commit-ci|github-actions)\b", re.I)
 
 
+def without_parameter_annotations(line: str) -> str:
+    """A Python `def` line with its parameters' annotations taken out (`x: int = 1` reads
+    `x = 1`): adding or changing annotations does not change what the function does."""
+    opening = _DEF.match(line)
+    if not opening:
+        return line
+    kept, depth, skipping = [line[: opening.end()]], 1, False
+    for match in _TOKEN.finditer(line, opening.end()):
+        text = match.group()
+        if match.lastgroup == "other":
+            if depth == 1 and text == ":" and not skipping:
+                skipping = True
+                continue
+            depth += (text in "([{") - (text in ")]}")
+            if skipping and (depth == 0 or (depth == 1 and text in ",=")):
+                skipping = False
+        if not skipping:
+            kept.append(text)
+        if depth == 0:  # the parameters are closed: keep the rest as it is
+            kept.append(line[match.end():])
+            break
+    return " ".join(kept)
+
+
 def tokens(line: str) -> list[tuple[str, str]]:
-    """(kind, text) tokens of one line; strings collapse to one token, comments, return
-    annotations and layout punctuation vanish."""
+    """(kind, text) tokens of one line; strings collapse to one token, comments, annotations
+    and layout punctuation vanish."""
     found = []
-    for match in _TOKEN.finditer(_RETURN_ANNOTATION.sub("):", line)):
+    line = without_parameter_annotations(_RETURN_ANNOTATION.sub("):", line))
+    for match in _TOKEN.finditer(line):
         kind = match.lastgroup or "other"
         if kind == "comment":
             break
