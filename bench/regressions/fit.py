@@ -7,6 +7,7 @@ the others only (leave one project out), which is how a held-out project will se
 3-fold over the cases. Finally it fits the confidence calibration on the top suspects. Usage::
 
     python bench/regressions/fit.py --set mypy=<clone>:cases-mypy.jsonl \\
+        --set mypy/bisected=<clone>:cases-mypy-bisected.jsonl \\
         --set sympy=<clone>:cases-sympy.jsonl --cache <scratch>/facts.pickle
 """
 
@@ -81,11 +82,17 @@ def fit(evidence: list[tuple[dict[str, Evidence], str]], start: Weights,
     return best
 
 
+def project_of(sample: Sample) -> str:
+    """The project a set belongs to: sets named `mypy` and `mypy/bisected` are both mypy's."""
+    return sample.project.split("/")[0]
+
+
 def folds(samples: list[Sample]) -> dict[str, list[int]]:
-    """Held-out groups: projects when there are several, else three slices of the cases."""
-    projects = sorted({s.project for s in samples})
+    """Held-out groups: projects when there are several (every set of a project is held out
+    together), else three slices of the cases."""
+    projects = sorted({project_of(s) for s in samples})
     if len(projects) > 1:
-        return {p: [i for i, s in enumerate(samples) if s.project == p] for p in projects}
+        return {p: [i for i, s in enumerate(samples) if project_of(s) == p] for p in projects}
     return {f"fold {k}": list(range(k, len(samples), 3)) for k in range(3)}
 
 
@@ -124,7 +131,7 @@ def reliability(evidence: list[tuple[dict[str, Evidence], str]], weights: Weight
 
 def _line(label: str, found: list[int | None]) -> str:
     top1, top5, mrr = metrics(found)
-    return f"{label:<28} {len(found):>4} {top1:7.1%} {top5:7.1%} {mrr:6.3f}"
+    return f"{label:<34} {len(found):>4} {top1:7.1%} {top5:7.1%} {mrr:6.3f}"
 
 
 def main() -> int:
@@ -139,7 +146,7 @@ def main() -> int:
     samples = load_facts(args.sets, args.cache, args.window_days, args.horizon_days)
     evidence = [(s.facts.evidence(), s.culprit) for s in samples]
     names = tuple(name for name in args.only.split(",") if name)
-    print(f"{'':<28} {'n':>4} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
+    print(f"{'':<34} {'n':>4} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
     by_project = defaultdict(list)
     for sample, found in zip(samples, ranks(evidence, Weights()), strict=True):
         by_project[sample.project].append(found)
@@ -148,14 +155,19 @@ def main() -> int:
     print(_line("current weights: all", ranks(evidence, Weights())))
     present = sum(1 for table, culprit in evidence if culprit in table)
     print(f"culprit among the candidates in {present} of {len(evidence)} cases")
-    held_out: list[int | None] = []
+    held_out: dict[int, int | None] = {}
     for label, members in folds(samples).items():
         train = [e for i, e in enumerate(evidence) if i not in members]
         test = [evidence[i] for i in members]
         found = ranks(test, fit(train, Weights(), names))
-        held_out += found
+        held_out.update(zip(members, found, strict=True))
         print(_line(f"held out: {label}", found))
-    print(_line("held out: all", held_out))
+    sets = sorted({s.project for s in samples})
+    if len(sets) > len({project_of(s) for s in samples}):  # say how each set fared
+        for name in sets:
+            print(_line(f"held out, set {name}",
+                        [held_out[i] for i, s in enumerate(samples) if s.project == name]))
+    print(_line("held out: all", list(held_out.values())))
     fitted = fit(evidence, Weights(), names)
     print(_line("fitted on all (in-sample)", ranks(evidence, fitted)))
     print("fitted weights:", {k: round(v, 3) for k, v in dataclasses.asdict(fitted).items()})
