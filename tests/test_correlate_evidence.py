@@ -85,6 +85,18 @@ def test_reworded_renamed_or_reformatted_code_is_cosmetic(shop):
     assert weighed[comment].score < plain[comment].score
 
 
+def test_annotating_the_crashing_function_is_cosmetic(shop):
+    typed = shop.commit({"src/shop/cart.py": edit(
+        CART, l4="def total(items: list[Item], discounts: dict[str, float]) -> float:")},
+        "annotate total", author=ADA, date=DAY)
+    defaulted = shop.commit({"src/shop/cart.py": edit(
+        CART, l4="def total(items: list[Item], discounts: dict[str, float] = {}) -> float:")},
+        "default discounts", author=GRACE, date=DAY)
+    found = evidence(shop)
+    assert found[typed].cosmetic is True
+    assert found[defaulted].cosmetic is False
+
+
 def test_blame_of_an_assert_or_raise_is_told_apart(shop):
     guard = shop.commit({"src/shop/cart.py": lines(*GUARDED)}, "check the rate", author=ADA,
                         date=DAY)
