@@ -143,9 +143,12 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(FITTED),
                         help="comma-separated weights to fit (default: all)")
     args = parser.parse_args()
+    names = tuple(name for name in args.only.split(",") if name)
+    if unknown := set(names) - set(FITTED):
+        parser.error(f"--only: no such weight {', '.join(sorted(unknown))} "
+                     f"(known: {', '.join(FITTED)}); give --only= to fit none")
     samples = load_facts(args.sets, args.cache, args.window_days, args.horizon_days)
     evidence = [(s.facts.evidence(), s.culprit) for s in samples]
-    names = tuple(name for name in args.only.split(",") if name)
     print(f"{'':<34} {'n':>4} {'Top-1':>7} {'Top-5':>7} {'MRR':>6}")
     by_project = defaultdict(list)
     for sample, found in zip(samples, ranks(evidence, Weights()), strict=True):
