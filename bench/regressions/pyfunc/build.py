@@ -99,6 +99,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repo", required=True, help="a clone of the project")
     parser.add_argument("--out", required=True, help="JSON-lines file for the cases")
     parser.add_argument("--since", default="2017-01-01", help="oldest fix date to consider")
+    parser.add_argument("--until", default=None, help="newest fix date to consider (to build an "
+                        "era with its own interpreters)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for recent commits")
     parser.add_argument("--legacy-python", default=None, help="interpreter for old commits")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per pytest run")
@@ -120,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     project, start = PROJECTS[args.project], time.monotonic()
     cands, skipped = scan(args.repo, project, args.since)
+    if args.until:
+        cands = [c for c in cands if c.fix.date[:10] <= args.until]
     print(f"{len(cands)} candidates; not candidates: {dict(skipped)}", flush=True)
     Path(args.out).touch()
+    # A resumed build does not redo (or duplicate) the fixes the file already holds.
+    done = {json.loads(line)["fix"] for line in Path(args.out).read_text().splitlines() if line}
+    cands = [c for c in cands if c.fix.sha not in done]
     drops, tried, reproduced, kept = Counter[str](), 0, 0, 0
     with tempfile.TemporaryDirectory(prefix="pyfunc-bench-") as scratch:
         cfg = Settings(args.repo, project, args.python, args.legacy_python, scratch, args.timeout)

@@ -5,8 +5,12 @@ squash merges whose subject ends with ``(#N)`` and merge commits "Merge pull req
 user/branch". A first-parent merge's message is read together with the messages of the commits
 it brought in, because with merge commits the explanation ("regression from #N") is written in
 the branch's commits, not in the merge. A reference ``#N`` resolves to the squash commit or the
-merge of pull request N; a SHA resolves with ``git rev-parse``. The culprit must be an ancestor
-of the fix's first parent. Only fixes that add or change test modules are candidates.
+merge of pull request N; a SHA resolves with ``git rev-parse``. A project that names tickets its
+own way (SQLAlchemy's ``:ticket:`N` ``) sets ``Project.ticket_ref``; with ``Project.ticket_line``
+(``Fixes: #N``) a ticket or ``#N`` also resolves to the commits whose message has that line, the
+oldest first, so the earliest one that is an ancestor of the fix's parent is taken. The culprit
+must be an ancestor of the fix's first parent. Only fixes that add or change test modules are
+candidates.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ _MERGE = re.compile(r"^Merge pull request #(\d+) from ")
 _SQUASH = re.compile(r"\(#(\d+)\)\s*$")
 MAX_SUSPECTS = 4
 PLACEHOLDERS = {"#1234", "#12345"}  # "Fixes #1234" in pull-request templates
+# Between a cue and its reference: no sentence end, where a dot between digits ("in 2.0.16
+# by #N") is a version number, not a sentence end.
+_GAP = r"(?:[^.\n]|(?<=\d)\.(?=\d)|\n(?!\n)){0,60}?"
 
 
 @dataclass(frozen=True)
@@ -46,18 +53,18 @@ class Candidate:
     suspects: tuple[Suspect, ...]
 
 
-def _ref_pattern(slug: str) -> str:
+def _ref_pattern(slug: str, ticket_ref: str = "") -> str:
     owner, name = (re.escape(part) for part in slug.split("/"))
     url = rf"https://github\.com/{owner}/{name}/(?:pull/\d+|commit/[0-9a-f]{{7,40}})"
-    return (rf"(?P<ref>{url}|(?<![\w/])(?:{owner}/{name})?#\d{{3,6}}\b"
+    ticket = f"{ticket_ref}|" if ticket_ref else ""
+    return (rf"(?P<ref>{ticket}{url}|(?<![\w/])(?:{owner}/{name})?#\d{{3,6}}\b"
             r"|(?<![\w/#])[0-9a-f]{7,40}\b)")
 
 
-def references(message: str, slug: str) -> list[tuple[str, str, str]]:
+def references(message: str, slug: str, ticket_ref: str = "") -> list[tuple[str, str, str]]:
     """``(reference, cue, strength)`` for every reference in ``message``, strongest first."""
-    ref = _ref_pattern(slug)
-    cue_re = re.compile(rf"\b(?P<cue>{_STRONG}|{_WEAK})\b(?:[^.\n]|\n(?!\n)){{0,60}}?{ref}",
-                        re.IGNORECASE)
+    ref = _ref_pattern(slug, ticket_ref)
+    cue_re = re.compile(rf"\b(?P<cue>{_STRONG}|{_WEAK})\b{_GAP}{ref}", re.IGNORECASE)
     found, anchored = [], set()
     for match in cue_re.finditer(message):
         if _sha_like(match.group("ref")):
@@ -73,9 +80,12 @@ def references(message: str, slug: str) -> list[tuple[str, str, str]]:
 
 
 def _sha_like(ref: str) -> bool:
+    """False for a word of hex letters only (a bare word, not a SHA); numbers always pass."""
     if "#" in ref or "/pull/" in ref:
         return True
     sha = ref.rsplit("/", 1)[-1]
+    if not re.fullmatch(r"[0-9a-f]{7,40}", sha):
+        return True  # a project's own ticket form
     return bool(re.search(r"\d", sha)) and bool(re.search(r"[a-f]", sha))
 
 
@@ -90,11 +100,40 @@ def pr_index(repo: str) -> dict[str, list[str]]:
     return index
 
 
-def resolve(repo: str, ref: str, prs: dict[str, list[str]]) -> list[str]:
-    """Commits a reference may mean (a pull request merged twice gives two)."""
+def ticket_index(messages: dict[str, str], line: str) -> dict[str, list[str]]:
+    """Ticket number -> commits whose message has a ``line`` for it, oldest first.
+
+    ``messages`` is in ``git log`` order (newest first), so each list is reversed.
+    """
+    index: dict[str, list[str]] = {}
+    if not line:
+        return index
+    pattern = re.compile(line, re.MULTILINE)
+    for sha, message in messages.items():
+        for number in dict.fromkeys(pattern.findall(message)):
+            index.setdefault(number, []).append(sha)
+    return {number: shas[::-1] for number, shas in index.items()}
+
+
+def _number(ref: str, ticket_ref: str) -> str | None:
+    """The pull-request or ticket number a reference names, or None for a SHA."""
+    ticket = re.fullmatch(ticket_ref, ref) if ticket_ref else None
+    if ticket:
+        return ticket.group(1)
     number = re.search(r"(?:#|/pull/)(\d+)$", ref)
+    return number.group(1) if number else None
+
+
+def resolve(repo: str, ref: str, prs: dict[str, list[str]], ticket_ref: str = "",
+            tickets: dict[str, list[str]] | None = None) -> list[str]:
+    """Commits a reference may mean (a pull request merged twice gives two).
+
+    A number is a pull request's merge, then the commits whose message says they fix that
+    ticket (pull requests and issues share one numbering on GitHub).
+    """
+    number = _number(ref, ticket_ref)
     if number:
-        return prs.get(number.group(1), [])
+        return prs.get(number, []) + (tickets or {}).get(number, [])
     try:
         sha = ref.rsplit("/", 1)[-1]
         return [git(repo, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}").strip()]
@@ -156,14 +195,14 @@ def _touches_tests(repo: str, project: Project, sha: str) -> bool:
     return any(project.is_test_file(path) for path in out.split())
 
 
-def _suspects(repo: str, fix: Commit, text: str, slug: str,
-              prs: dict[str, list[str]]) -> tuple[tuple[Suspect, ...], str]:
+def _suspects(repo: str, fix: Commit, text: str, project: Project, prs: dict[str, list[str]],
+              tickets: dict[str, list[str]]) -> tuple[tuple[Suspect, ...], str]:
     suspects: list[Suspect] = []
     reason = "references resolve to no commit (issues, other repositories)"
-    for ref, cue, strength in references(text, slug):
+    for ref, cue, strength in references(text, project.slug, project.ticket_ref):
         if ref in PLACEHOLDERS:
             continue
-        for sha in resolve(repo, ref, prs):
+        for sha in resolve(repo, ref, prs, project.ticket_ref, tickets):
             if sha == fix.sha or any(s.sha == sha for s in suspects):
                 continue
             if is_ancestor(repo, sha, f"{fix.sha}^1"):
@@ -182,13 +221,14 @@ def scan(repo: str, project: Project, since: str) -> tuple[list[Candidate], Coun
     dates = dict(line.split() for line in log_text(
         repo, "--first-parent", f"--since={since}", "--format=%H %cI").splitlines())
     prs, skipped, found = pr_index(repo), Counter[str](), []
+    tickets = ticket_index(messages, project.ticket_line)
     for sha in mainline:
         text = texts[sha]
-        if not references(text, project.slug):
+        if not references(text, project.slug, project.ticket_ref):
             skipped["no culprit reference"] += 1
             continue
         fix = Commit(sha, dates[sha], messages[sha])
-        suspects, reason = _suspects(repo, fix, text, project.slug, prs)
+        suspects, reason = _suspects(repo, fix, text, project, prs, tickets)
         if not suspects:
             skipped[reason] += 1
         elif not _touches_tests(repo, project, sha):

@@ -23,6 +23,20 @@ class Project:
     # Import fallbacks for grafted tests: a module that moved, old name to try second.
     moved_modules: dict[str, str] = field(default_factory=dict)
     legacy_before: str = "2021-01-01"  # commits older than this try the old interpreter first
+    src_root: str = ""  # directory holding the packages ("lib" for a lib/<package> layout)
+    # Issue-tracker references in commit messages besides "#N" (one group: the number), and the
+    # message line that says which ticket a commit fixes: a ticket resolves to that commit.
+    ticket_ref: str = ""
+    ticket_line: str = ""
+    # The project's pytest plugin renames test classes (ClassName_<backend>), so tests are
+    # selected with -k instead of by node id.
+    keyword_select: bool = False
+    environment: tuple[tuple[str, str], ...] = ()  # extra variables for the pytest process
+    # The test configuration turns warnings into exceptions: those are not crashes.
+    warnings_are_errors: bool = False
+    # Tests expand into many parametrizations and backend classes: a crash in any of them is the
+    # test's outcome (otherwise the first one that did not pass is).
+    crash_first: bool = False
 
     def is_test_file(self, path: str) -> bool:
         """True for a test module (where the regression tests live)."""
@@ -35,9 +49,18 @@ class Project:
         return (in_tests or parts[-1] == "conftest.py" or path.startswith(self.harness)
                 or self.is_test_file(path))
 
+    def package_path(self, path: str) -> str | None:
+        """``path`` relative to the source root, or None when it lies outside it."""
+        if not self.src_root:
+            return path
+        prefix = self.src_root.rstrip("/") + "/"
+        return path[len(prefix):] if path.startswith(prefix) else None
+
     def is_own(self, path: str) -> bool:
         """True for the project's own, non-test code (where a crash must come from)."""
-        return path.split("/")[0] in self.packages and not self.is_support(path)
+        inner = self.package_path(path)
+        return (inner is not None and inner.split("/")[0] in self.packages
+                and not self.is_support(path))
 
 
 PROJECTS = {
@@ -65,4 +88,11 @@ PROJECTS = {
     "pytest": Project(
         "pytest", "pytest-dev/pytest", ("_pytest", "pytest"),
         ("testing/test_*.py", "testing/*/test_*.py"), legacy_before="2022-07-01"),
+    "sqlalchemy": Project(
+        "sqlalchemy", "sqlalchemy/sqlalchemy", ("sqlalchemy",), ("test/*test_*.py",),
+        harness=("lib/sqlalchemy/testing/",), legacy_before="2022-01-01", src_root="lib",
+        ticket_ref=r":ticket:`(\d{3,6})`", ticket_line=r"^(?:Fixes|Closes):\s*#(\d{3,6})\s*$",
+        keyword_select=True, warnings_are_errors=True, crash_first=True,
+        # Pure Python: the compiled extensions are never built in the scratch worktrees.
+        environment=(("DISABLE_SQLALCHEMY_CEXT_RUNTIME", "1"),)),
 }

@@ -44,9 +44,12 @@ def is_support(rel: str) -> bool:
 
 
 def is_own(rel: str | None) -> bool:
-    """Project code that is not test code."""
-    return (rel is not None and rel.split("/")[0] in SETTINGS.get("packages", ())
-            and not is_support(rel))
+    """Project code that is not test code (under ``src_root`` when the project has one)."""
+    root = SETTINGS.get("src_root", "").rstrip("/")
+    if rel is None or (root and not rel.startswith(root + "/")):
+        return False
+    inner = rel[len(root) + 1:] if root else rel
+    return inner.split("/")[0] in SETTINGS.get("packages", ()) and not is_support(rel)
 
 
 def _rewrite_path(path: str) -> str:
@@ -60,11 +63,27 @@ def _rewrite_path(path: str) -> str:
     return path
 
 
+def _generated(frame: dict[str, Any]) -> None:
+    """A frame of code compiled from a string (``<string>``): it has no file to point at.
+
+    sentry-sdk made its path absolute against the working directory (the worktree), which
+    would look like a repository file; and it is in-app only when its module is product code.
+    """
+    frame["abs_path"] = frame["filename"]
+    module = frame.get("module") or ""
+    path = module.replace(".", "/") + ".py"
+    own = module.split(".")[0] in SETTINGS.get("packages", ()) and not is_support(path)
+    frame["in_app"] = own
+
+
 def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     # The crash is dated when its release was current, not when the benchmark was built.
     event["timestamp"] = os.environ.get("BENCH_TIMESTAMP") or event.get("timestamp")
     for exc in (event.get("exception") or {}).get("values") or []:
         for frame in (exc.get("stacktrace") or {}).get("frames") or []:
+            if frame.get("filename", "").startswith("<"):
+                _generated(frame)
+                continue
             original = frame.get("abs_path") or ""
             rel = relative(original) if original else None
             if original:
@@ -105,6 +124,8 @@ def classify(exc: BaseException) -> str:
     """"crash" when ``exc`` escaped the project's own code, else what it was."""
     kind = type(exc).__name__
     if kind in NOT_CRASHES or not isinstance(exc, Exception):
+        return "not-a-crash:" + kind
+    if isinstance(exc, Warning) and SETTINGS.get("warnings_are_errors"):
         return "not-a-crash:" + kind
     inside = [rel for _, rel in _frames(exc) if rel is not None]
     if not inside:

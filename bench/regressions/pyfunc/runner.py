@@ -35,12 +35,34 @@ class Run:
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
     python: str = ""
     staging: str = ""  # "whole" (the fix's test modules) or "graft"
+    crash_first: bool = False  # Project.crash_first
 
     def outcome(self, test: TestRef) -> dict[str, Any] | None:
-        """The record of ``test`` (the first parametrization that did not pass, if any)."""
+        """The record of ``test`` (the first parametrization that did not pass, if any).
+
+        A class a project's plugin renamed (``Class_<backend>``) counts as the class itself.
+        """
         found = [r for node, r in self.tests.items() if node.split("[")[0] == test.nodeid]
+        if not found and test.cls:
+            found = [r for node, r in self.tests.items() if _renamed(node, test)]
         bad = [r for r in found if r.get("outcome") != "passed"]
+        if self.crash_first:
+            bad.sort(key=lambda r: r.get("outcome") != "crash")  # stable: file order otherwise
         return (bad or found or [None])[0]
+
+
+def _renamed(nodeid: str, test: TestRef) -> bool:
+    path, _, rest = nodeid.split("[")[0].partition("::")
+    cls, _, name = rest.rpartition("::")
+    return path == test.path and name == test.name and cls.startswith(test.cls + "_")
+
+
+def _selection(project: Project, tests: list[TestRef]) -> list[str]:
+    """pytest arguments selecting ``tests``: node ids, or modules and a -k expression."""
+    if not project.keyword_select:
+        return sorted({t.nodeid for t in tests})
+    terms = sorted({f"({t.cls} and {t.name})" if t.cls else t.name for t in tests})
+    return [*sorted({t.path for t in tests}), "-k", " or ".join(terms)]
 
 
 def _timestamp(repo: str, commit: str) -> str:
@@ -53,11 +75,14 @@ def _environment(tree: str, project: Project, release: str, stamp: str,
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST", "PYTHON", "SYMPY", "BENCH"))}
     settings = {k: v for k, v in asdict(project).items() if k != "moved_modules"}
+    # A lib/<package> layout: the worktree's package must be the one imported.
+    source = [str(Path(tree, project.src_root))] if project.src_root else []
     env.update(BENCH_CAPTURE_OUT=out, BENCH_RELEASE=release, BENCH_WORKTREE=tree,
                BENCH_TIMESTAMP=stamp, BENCH_PROJECT=json.dumps(settings),
-               PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parent)]),
+               PYTHONPATH=os.pathsep.join([str(HERE), str(HERE.parent), *source]),
                PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
                SYMPY_USE_CACHE="yes", MPLBACKEND="Agg")
+    env.update(dict(project.environment))
     return env
 
 
@@ -68,7 +93,7 @@ def run_pytest(tree: str, project: Project, release: str, stamp: str, tests: lis
         out = report.name
     command = [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
                "-p", "pyfunc_capture", "-W", "ignore::DeprecationWarning",
-               *sorted({t.nodeid for t in tests})]
+               *_selection(project, tests)]
     try:
         proc = subprocess.run(command, cwd=tree, capture_output=True, text=True, timeout=timeout,
                               env=_environment(tree, project, release, stamp, out))
@@ -85,7 +110,7 @@ def run_pytest(tree: str, project: Project, release: str, stamp: str, tests: lis
     found = {r["nodeid"]: r for r in records if r["kind"] == "test"}
     if not found:
         return Run(False, "not collected: " + _tail(proc.stdout + proc.stderr))
-    return Run(True, tests=found, python=header.get("python", ""))
+    return Run(True, tests=found, python=header.get("python", ""), crash_first=project.crash_first)
 
 
 def _tail(text: str) -> str:
