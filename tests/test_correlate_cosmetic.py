@@ -25,6 +25,10 @@ def hunk(removed: list[str], added: list[str]) -> Hunk:
     (["def f(g, auto=True):"], ["def f(g: Poly, auto: bool = True) -> Poly:"]),  # annotations
     (["async def f(x: Optional[int] = None):"], ["async def f(x: int | None = None):"]),
     (['def f(a: "Q" = "s:t"):'], ['def f(a: str = "s:t"):']),              # a colon in a string
+    (["def f(self, b=lambda x: x, **kw):"], ["def f(self, b=lambda x: x, **kw: Any) -> T:"]),
+    (["def f(self: R[T]) -> T:", "    ..."], ["def f(", "    self: R[Tuple[T]],", ") -> T: ..."]),
+    (["from b import y, x as z", "import c"],
+     ["import c", "from b import x as z", "from b import y"]),             # imports sorted
 ])
 def test_cosmetic_changes(removed, added):
     assert is_cosmetic([hunk(removed, added)])
@@ -41,9 +45,39 @@ def test_cosmetic_changes(removed, added):
     (["def f(a: int = 1):"], ["def f(a: int = 2):"]),       # a default changed
     (["def f(a, b: int):"], ["def f(a, *, b: int):"]),      # keyword-only now
     (["x = {a: b}"], ["x = {a: c}"]),                       # not a signature: values count
+    (["def f(b=lambda x: x):"], ["def f(b=lambda x: y):"]),  # a default's lambda changed
+    (["from b import y"], ["from c import y"]),             # imported from elsewhere
+    (["from b import y"], ["from b import y", "y()"]),      # imports and code
 ])
 def test_behavioural_changes(removed, added):
     assert not is_cosmetic([hunk(removed, added)])
+
+
+def located(start: int, removed: list[str], added: list[str]) -> Hunk:
+    return Hunk(sha="c" * 40, path="m.py", old_start=start, old_count=len(removed),
+                new_start=start, new_count=len(added), removed=removed, added=added)
+
+
+def test_tokens_rewrapped_across_an_unchanged_line_are_layout():
+    # A formatter rewrapped two calls; git matched the first call's `)` line with the second's,
+    # so `b` left the first hunk and arrived in the second.
+    first = located(10, ["items = call(a, b,"], ["items = call(", "    a,"])
+    second = located(12, ["other(c)"], ["    b,", "other(c)  # kept"])
+    assert is_cosmetic([first, second])
+    assert not is_cosmetic([first]) and not is_cosmetic([second])
+
+
+def test_a_statement_moved_far_away_in_its_file_is_not_layout():
+    taken = located(10, ["setup()"], [])
+    put = located(80, [], ["setup()"])
+    assert not is_cosmetic([taken, put])
+
+
+def test_imports_moved_between_blocks_of_a_file_are_layout():
+    taken = located(3, ["from b import x"], [])
+    put = located(40, [], ["from b import x"])
+    assert is_cosmetic([taken, put])
+    assert not is_cosmetic([taken])
 
 
 def test_a_rename_spread_over_a_commit_counts_across_its_hunks():
