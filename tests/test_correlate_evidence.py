@@ -20,7 +20,7 @@ from tests.test_correlate_signals import (
     crash,
     edit,
 )
-from worker.correlate.engine import collect
+from worker.correlate.engine import collect, complete
 from worker.correlate.ranking import Weights, rank
 
 GUARDED = [*CART[:5], '    assert "rate" in discounts', *CART[6:]]
@@ -95,6 +95,29 @@ def test_annotating_the_crashing_function_is_cosmetic(shop):
     found = evidence(shop)
     assert found[typed].cosmetic is True
     assert found[defaulted].cosmetic is False
+
+
+DOCUMENTED = [CART[0], CART[3], '    """The total,', '    less the discount."""', *CART[4:]]
+
+
+def test_rewording_the_crashing_functions_docstring_changes_no_function(tmp_path):
+    shop = GitRepoBuilder(tmp_path / "documented")
+    shop.commit({"src/shop/cart.py": lines(*DOCUMENTED)}, "import", author=LINUS, date=ANCIENT)
+    assert DOCUMENTED[5] == CART[5]  # the crashing line stays line 6
+    reworded = shop.commit({"src/shop/cart.py": edit(
+        DOCUMENTED, l4="    less the discount's rate, as a share.\"\"\"")},
+        "reword the docstring", author=ADA, date=DAY)
+    changed = shop.commit({"src/shop/cart.py": edit(
+        DOCUMENTED, l5="    subtotal = sum(i.price * i.count for i in items)")},
+        "count items", author=GRACE, date=DAY)
+    repo = GitRepository(shop.path)
+    facts = collect(repo, crash(), first_seen=FIRST_SEEN)
+    complete(repo, facts, list(facts.commits))
+    found = facts.evidence()
+    assert found[reworded].cosmetic is True
+    assert found[reworded].hunk_function == 0
+    assert found[changed].cosmetic is False
+    assert found[changed].hunk_function > 0
 
 
 def test_blame_of_an_assert_or_raise_is_told_apart(shop):

@@ -362,3 +362,14 @@ def test_repository_accepts_a_bare_mirror(builder, tmp_path: Path):
     git(tmp_path, "clone", "-q", "--bare", str(builder.path), str(bare))
     repo = GitRepository(bare)
     assert repo.resolve("HEAD") == sha and repo.files(sha) == ["a.py"]
+
+
+def test_versions_give_each_file_before_and_after_its_commits(builder):
+    first = builder.commit({"a.py": "x = 1\n"}, "one")
+    second = builder.commit({"a.py": "x = 2\n", "b.py": "y = 1\n"}, "two")
+    repo = GitRepository(builder.path)
+    found = repo.versions([(second, "a.py"), (second, "b.py"), (first, "a.py")])
+    assert found[(second, "a.py")] == ("x = 1\n", "x = 2\n")
+    assert found[(second, "b.py")] == (None, "y = 1\n")  # created by the commit
+    assert found[(first, "a.py")] == (None, "x = 1\n")  # the root commit has no parent
+    assert repo.versions([]) == {}

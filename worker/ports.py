@@ -100,6 +100,12 @@ class Repository(Protocol):
         """Several files' text at `rev` (None for absent or binary ones)."""
         ...
 
+    def versions(self, changes: list[tuple[str, str]]
+                 ) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """For each (commit, path): the file's text before and after that commit (None where
+        absent or binary)."""
+        ...
+
     def history(self, rev: str, paths: list[str], window: HistoryWindow) -> list[Commit]:
         """Commits reachable from `rev` inside `window` that touch `paths` (their `changes`
         may cover only those paths: see `Commit.complete`)."""

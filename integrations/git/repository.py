@@ -141,13 +141,28 @@ class GitRepository:
                 result[path] = text
         return result
 
+    def versions(self, changes: list[tuple[str, str]]
+                 ) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        """Each (commit, path)'s text before and after the commit, in one `git cat-file`.
+
+        Not cached: whole files of many commits would crowd out the small answers."""
+        wanted = list(dict.fromkeys(changes))
+        specs = [spec for sha, path in wanted for spec in (f"{sha}^:{path}", f"{sha}:{path}")]
+        texts = self._cat_specs(specs) if specs else []
+        return {change: (texts[2 * index], texts[2 * index + 1])
+                for index, change in enumerate(wanted)}
+
     def _cat(self, sha: str, paths: list[str]) -> list[str | None]:
-        request = "".join(f"{sha}:{path}\n" for path in paths).encode()
+        return self._cat_specs([f"{sha}:{path}" for path in paths])
+
+    def _cat_specs(self, specs: list[str]) -> list[str | None]:
+        """The text of each `rev:path` (None for missing or binary), in one `git cat-file`."""
+        request = "".join(f"{spec}\n" for spec in specs).encode()
         output = run_git_bytes(self.path, "cat-file", "--batch", stdin=request,
                                timeout=self.timeout)
         texts: list[str | None] = []
         position = 0
-        for _path in paths:
+        for _spec in specs:
             newline = output.index(b"\n", position)
             header = output[position:newline].split()
             position = newline + 1

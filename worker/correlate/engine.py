@@ -18,6 +18,7 @@ from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
 from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
 from worker.correlate.owners import find_owners, name_suspects
+from worker.correlate.prose import PYTHON, Spans, docstrings, may_hold_prose
 from worker.correlate.ranking import rank
 from worker.models import ErrorEvent
 from worker.ports import AccountDirectory, HistoryWindow, PermanentError, Repository
@@ -43,6 +44,9 @@ class Facts:
     message: str = ""
     first_seen: datetime = field(default_factory=lambda: datetime.now(UTC))
     note: str = ""
+    # (commit, path) -> docstring lines of the file before and after the commit, read for the
+    # commits that could make the list (`complete`).
+    prose: dict[tuple[str, str], tuple[Spans, Spans]] = field(default_factory=dict)
 
     @property
     def app(self) -> list[MappedFrame]:
@@ -53,7 +57,7 @@ class Facts:
         """Each candidate commit's measured signals."""
         return gather(self.frames, list(self.commits.values()), self.hunks, self.blame,
                       first_seen=self.first_seen, in_release=self.in_release,
-                      message=self.message)
+                      message=self.message, prose=self.prose)
 
 
 def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None,
@@ -75,7 +79,8 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
                            note=_join(note, "no frame maps to a file of the repository"))
     # The full size of a commit (for "how much of it the stack explains") costs a diff of the
     # whole commit, so it is read only for the commits that could make the list.
-    complete(repo, facts, [s.sha for s in rank(facts.evidence(), top=max(3 * top, 15))])
+    leads = [s.sha for s in rank(facts.evidence(), top=max(3 * top, 15))]
+    complete(repo, facts, leads, prose=leads[:top])
     suspects = name_suspects(rank(facts.evidence(), top=top), logins or {}, accounts)
     owners = find_owners(repo, facts.release, facts.app, facts.blame, logins or {}, accounts)
     if not suspects:
@@ -137,10 +142,19 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     return facts
 
 
-def complete(repo: Repository, facts: Facts, shas: list[str]) -> None:
-    """Read every file of the given commits (path-limited history lists only the stack's)."""
+def complete(repo: Repository, facts: Facts, shas: list[str],
+             prose: list[str] | None = None) -> None:
+    """Read every file of the given commits (path-limited history lists only the stack's), and
+    where the Python changes of `prose` (default: the same commits) on the stack's files hold
+    docstrings. That reads whole files, so the engine asks it only for the likeliest few."""
     wanted = [sha for sha in shas if sha in facts.commits and not facts.commits[sha].complete]
     facts.commits.update({c.sha: c for c in repo.describe(wanted)})
+    chosen = set(shas if prose is None else prose)
+    changes = sorted({(hunk.sha, hunk.path) for hunk in facts.hunks
+                      if hunk.sha in chosen and hunk.path.endswith(PYTHON)
+                      and (hunk.sha, hunk.path) not in facts.prose and may_hold_prose(hunk)})
+    for change, (before, after) in repo.versions(changes).items():
+        facts.prose[change] = (docstrings(before or ""), docstrings(after or ""))
 
 
 def _release(repo: Repository, release: str | None) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
 from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
+from worker.correlate.prose import Spans, without_prose
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 # Words too common in messages and code to say anything about a commit.
@@ -116,13 +117,17 @@ def _function_name(item: MappedFrame) -> str:
 
 def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
            blame: dict[str, dict[int, BlameLine]], *, first_seen: datetime,
-           in_release: set[str], message: str) -> dict[str, Evidence]:
+           in_release: set[str], message: str,
+           prose: dict[tuple[str, str], tuple[Spans, Spans]] | None = None
+           ) -> dict[str, Evidence]:
     """Evidence per commit sha from the facts read out of git."""
     found = {c.sha: Evidence(commit=c) for c in commits}
     app = [item for item in frames if item.blameable]
     for item in app:
         _blame_signals(item, blame.get(item.path or "", {}), found)
-    _hunk_signals(app, hunks, found)
+    # Docstring lines are prose: a hunk that only rewrote them changed no function.
+    hunks = [_plain(hunk, prose or {}) for hunk in hunks]
+    _hunk_signals(app, [hunk for hunk in hunks if hunk.removed or hunk.added], found)
     frame_files = {item.path for item in app}
     closest = {path: min(i.depth or 0 for i in app if i.path == path) for path in frame_files}
     added = defaultdict(list)
@@ -155,6 +160,11 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         evidence.cosmetic = is_cosmetic(by_commit.get(sha, []))
         evidence.bot = is_bot(commit.author, commit.email)
     return found
+
+
+def _plain(hunk: Hunk, prose: dict[tuple[str, str], tuple[Spans, Spans]]) -> Hunk:
+    spans = prose.get((hunk.sha, hunk.path))
+    return without_prose(hunk, *spans) if spans else hunk
 
 
 def _blame_signals(item: MappedFrame, lines: dict[int, BlameLine],
