@@ -10,6 +10,9 @@ boundary on a commit that changes only tests or docs is rejected. Usage::
 
     python bench/regressions/pyfunc/bisected.py --project sympy --repo <clone> \
         --out cases-sympy-bisected.jsonl --skip cases-sympy.jsonl --python ... --legacy-python ...
+
+``--until`` (newest fix date) builds one era with its own interpreters; a resumed build skips
+the fixes ``--out`` already holds.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from build import _arguments, _is_merge, _sort_file, record  # noqa: E402
 from candidates import Commit, git  # noqa: E402
 from history import Candidate, log_text, messages_and_texts  # noqa: E402
 from projects import PROJECTS, Project  # noqa: E402
-from verdicts import Reproduction, Settings, probe, reproduce_fix  # noqa: E402
+from verdicts import Reproduction, Settings, parent, probe, reproduce_fix  # noqa: E402
 
 REACH = (8, 32, 128, 512)
 CRASH_WORDS = re.compile(r"crash|traceback|recursion|\b(?:Type|Attribute|Index|Key|ZeroDivision"
@@ -100,11 +103,13 @@ def main() -> int:
         sys.argv.remove("--skip")
     args = _arguments(None)
     project, start = PROJECTS[args.project], time.monotonic()
-    done = {json.loads(line)["fix"] for line in Path(skip_file).read_text().splitlines()
-            if line.strip()} if skip_file else set()
-    fixes = [f for f in crash_fixes(args.repo, project, args.since) if f.sha not in done]
-    print(f"{len(fixes)} crash fixes", flush=True)
     Path(args.out).touch()
+    # The skipped file's fixes, and (for a resumed build) those ``--out`` already holds.
+    done = {json.loads(line)["fix"] for path in filter(None, (skip_file, args.out))
+            for line in Path(path).read_text().splitlines() if line.strip()}
+    fixes = [f for f in crash_fixes(args.repo, project, args.since) if f.sha not in done
+             and (not args.until or f.date[:10] <= args.until)]
+    print(f"{len(fixes)} crash fixes", flush=True)
     kept = tried = reproduced = 0
     with tempfile.TemporaryDirectory(prefix="pyfunc-bisect-") as scratch:
         cfg = Settings(args.repo, project, args.python, args.legacy_python, scratch, args.timeout)
@@ -124,6 +129,18 @@ def main() -> int:
     return 0
 
 
+def boundary_check(cfg: Settings, repro: Reproduction, culprit: str) -> dict[str, object]:
+    """The culprit check of a bisected culprit, saying when its parent only lacks the feature.
+
+    Bisection counts "feature absent" as clean, so the crash may be older than the culprit:
+    the record says so, as the named build's check does.
+    """
+    result: dict[str, object] = {"crash_at_culprit": True, "crash_before_culprit": False}
+    if probe(cfg, repro, parent(cfg.repo, culprit)) == "feature absent":
+        result["before_culprit"] = "feature absent"
+    return result
+
+
 def _one(cfg: Settings, fix: Commit, out: str) -> str:
     try:
         repro = reproduce_fix(cfg, fix.sha)
@@ -138,7 +155,7 @@ def _one(cfg: Settings, fix: Commit, out: str) -> str:
     number = re.search(r"(?:\(#|pull request #)(\d+)", subject)
     fields = {"culprit": culprit, "culprit_ref": f"#{number.group(1)}" if number else culprit[:12],
               "culprit_source": "bisect", "cue": "", "cue_strength": "",
-              "culprit_check": {"crash_at_culprit": True, "crash_before_culprit": False}}
+              "culprit_check": boundary_check(cfg, repro, culprit)}
     if merge:
         fields["culprit_merge"] = merge
     case = record(cfg, Candidate(fix, ()), repro, fields)
