@@ -29,6 +29,8 @@ SIBLING_DAYS = 30
 # ranking 6x a plain `git log` of the window (median) for no gain on the named regressions.
 DEEP_LINES = 0
 WEAK = 0.35
+# Suspects whose changed Python files are read whole to find docstrings (a few ms per file).
+PROSE_LEADS = 3
 
 
 @dataclass
@@ -80,7 +82,7 @@ def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None
     # The full size of a commit (for "how much of it the stack explains") costs a diff of the
     # whole commit, so it is read only for the commits that could make the list.
     leads = [s.sha for s in rank(facts.evidence(), top=max(3 * top, 15))]
-    complete(repo, facts, leads, prose=leads[:top])
+    complete(repo, facts, leads, prose=leads[:PROSE_LEADS])
     suspects = name_suspects(rank(facts.evidence(), top=top), logins or {}, accounts)
     owners = find_owners(repo, facts.release, facts.app, facts.blame, logins or {}, accounts)
     if not suspects:

@@ -9,6 +9,8 @@ change is judged cosmetic.
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 
 from worker.correlate.models import Hunk
@@ -72,4 +74,6 @@ def without_prose(hunk: Hunk, before: Spans, after: Spans) -> Hunk:
 
 
 def _inside(number: int, spans: Spans) -> bool:
-    return any(first <= number <= last for first, last in spans)
+    """True when line `number` lies in one of the (sorted, disjoint) spans."""
+    index = bisect.bisect_right(spans, (number, math.inf)) - 1
+    return index >= 0 and spans[index][0] <= number <= spans[index][1]
