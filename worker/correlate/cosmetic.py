@@ -153,15 +153,15 @@ def is_cosmetic(hunks: list[Hunk]) -> bool:
     imports: dict[str, tuple[Counter[Imported], Counter[Imported]]] = {}
     for path, removed, added in _runs(hunks):
         found = _renames(removed, added)
-        before, after = imported(removed), imported(added)
-        if found is None and before is not None and after is not None:
-            pooled = imports.setdefault(path, (Counter(), Counter()))
-            pooled[0].update(before)
-            pooled[1].update(after)
+        if found is not None:
+            total.update(found)
             continue
-        if found is None:
+        before, after = imported(removed), imported(added)
+        if before is None or after is None:
             return False
-        total.update(found)
+        pooled = imports.setdefault(path, (Counter(), Counter()))
+        pooled[0].update(before)
+        pooled[1].update(after)
     if any(before != after for before, after in imports.values()):
         return False
     targets: dict[str, str] = {}
@@ -179,6 +179,8 @@ def imported(lines: list[str]) -> Counter[Imported] | None:
     text = textwrap.dedent("\n".join(lines))
     if not text.strip():
         return Counter()
+    if not text.lstrip().startswith(("import ", "from ")):  # not worth parsing
+        return None
     try:
         statements = ast.parse(text).body
     except (SyntaxError, ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -86,8 +86,19 @@ def distinctive(words: set[str], texts: list[str]) -> set[str]:
     if len(texts) < 5:
         return words
     limit = max(1, int(COMMON_SHARE * len(texts)))
-    return {word for word in words
-            if sum(1 for text in texts if re.search(rf"\b{re.escape(word)}\b", text)) <= limit}
+    seen: Counter[str] = Counter()
+    for text in texts:
+        seen.update(naming(words, text))
+    return {word for word in words if seen[word] <= limit}
+
+
+def naming(words: set[str], text: str) -> set[str]:
+    """The words that appear in `text` as whole words (one pass over the text)."""
+    if not words or not text:
+        return set()
+    # Longest first, so that a word is never cut short by another that begins it.
+    pattern = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    return set(re.findall(rf"\b(?:{pattern})\b", text))
 
 
 def _folder(path: str) -> tuple[str, ...]:
@@ -152,8 +163,7 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
             # By files: line counts would need a content diff of every file of the commit.
             evidence.coverage = len(set(touched)) / len({c.path for c in commit.changes})
         text = "\n".join(added.get(sha, ()))
-        evidence.identifiers = {word for word in words if re.search(rf"\b{re.escape(word)}\b",
-                                                                     text)}
+        evidence.identifiers = naming(words, text)
         evidence.age_days = max(0.0, (first_seen - commit.timestamp).total_seconds() / 86400)
         evidence.new_in_release = sha in in_release
         evidence.revert = commit.summary.lower().startswith("revert")
