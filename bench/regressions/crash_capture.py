@@ -21,10 +21,9 @@ from typing import Any
 
 import pytest
 import sentry_sdk
-from capture_common import MemoryTransport, relative
+from capture_common import MemoryTransport, deployed, relative
 
 DEPLOY_ROOT = "/srv/mypy"
-PYTHON_ROOT = "/usr/local"
 HARNESS_PREFIXES = ("mypy/test/", "mypyc/test/")
 OWN_PREFIXES = ("mypy/", "mypyc/")
 CRASH_MARKERS = ("INTERNAL ERROR", "Traceback (most recent call last)")
@@ -39,14 +38,7 @@ def _root() -> str:
 
 
 def _rewrite_path(path: str) -> str:
-    # Events must not carry this machine's directories; a deployed mypy would live elsewhere too.
-    rel = relative(path)
-    if rel is not None:
-        return f"{DEPLOY_ROOT}/{rel}"
-    for prefix in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}, key=len, reverse=True):
-        if path.startswith(prefix + os.sep):
-            return PYTHON_ROOT + path[len(prefix):]
-    return path
+    return deployed(path, DEPLOY_ROOT)
 
 
 def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:

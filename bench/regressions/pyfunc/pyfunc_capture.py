@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 import sentry_sdk
-from capture_common import MemoryTransport, relative
+from capture_common import MemoryTransport, deployed, relative
 
-PYTHON_ROOT = "/usr/local"
 NOT_CRASHES = ("Skipped", "Failed", "XFailed", "Exit", "SystemExit", "KeyboardInterrupt",
                "XFail", "XPass", "OutcomeException")
 ABSENT = ("ImportError", "ModuleNotFoundError", "NameError", "AttributeError")
@@ -53,14 +52,7 @@ def is_own(rel: str | None) -> bool:
 
 
 def _rewrite_path(path: str) -> str:
-    # Events must not carry this machine's directories; a deployment would live elsewhere too.
-    rel = relative(path)
-    if rel is not None:
-        return f"/srv/{SETTINGS['name']}/{rel}"
-    for prefix in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}, key=len, reverse=True):
-        if path.startswith(prefix + os.sep):
-            return PYTHON_ROOT + path[len(prefix):]
-    return path
+    return deployed(path, f"/srv/{SETTINGS['name']}")
 
 
 def _generated(frame: dict[str, Any]) -> None:
