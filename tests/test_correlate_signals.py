@@ -132,6 +132,28 @@ def test_python_function_range(line, expected):
     assert function_range(PYTHON, line, "shop/cart.py") == expected
 
 
+TYPED = lines(
+    "class Cart:",                        # 1
+    "    def total(",                     # 2
+    "        self, items: list[Item],",   # 3
+    "    ) -> Decimal:",                  # 4
+    "        subtotal = sum(",            # 5
+    "            i.price for i in items",  # 6
+    "        )",                          # 7
+    "        return subtotal",            # 8  <- the crashing line
+    "",                                   # 9
+    "    def count(self) -> int:",        # 10
+)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (8, (2, 8)),   # the signature's closing `) -> Decimal:` does not end the search for the def
+    (6, (2, 8)),   # nor does a call's closing bracket inside the body
+])
+def test_python_function_range_with_a_signature_over_several_lines(line, expected):
+    assert function_range(TYPED, line, "shop/cart.py") == expected
+
+
 def test_python_class_body_line_falls_back_to_the_lines_around():
     assert function_range(PYTHON, 4, "shop/cart.py") == (1, 7)
 
@@ -257,7 +279,7 @@ def test_blame_of_the_exact_crashing_line(shop):
     assert not any("crashing line" in reason for reason in by_sha(found)[other].reasons)
 
 
-def test_blame_of_the_surrounding_function(shop):
+def test_blame_of_the_lines_around_the_crash(shop):
     much = shop.commit({"src/shop/cart.py": edit(CART, l5="    subtotal = sum(i.cost for i in "
                                                   "items)", l7="    taxed = subtotal * 1.25")},
                        "new tax", author=ADA, date=DAY)
@@ -267,8 +289,8 @@ def test_blame_of_the_surrounding_function(shop):
                        "no negative", author=GRACE, date=DAY)
     found = run(shop)
     assert order(found) == [much, part]
-    assert "wrote much of the function that crashed" in by_sha(found)[much].reasons
-    assert "wrote part of a function on the stack" in by_sha(found)[part].reasons
+    assert "wrote most of the code around the crash" in by_sha(found)[much].reasons
+    assert "wrote code near a line on the stack" in by_sha(found)[part].reasons
     for suspect in found.suspects:
         assert not any("crashing line" in reason for reason in suspect.reasons)
 

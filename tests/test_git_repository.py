@@ -373,3 +373,15 @@ def test_versions_give_each_file_before_and_after_its_commits(builder):
     assert found[(second, "b.py")] == (None, "y = 1\n")  # created by the commit
     assert found[(first, "a.py")] == (None, "x = 1\n")  # the root commit has no parent
     assert repo.versions([]) == {}
+
+
+def test_removed_lists_every_line_a_commit_removed_even_from_deleted_files(builder):
+    builder.commit({"a.py": lines("def f():", "    return 1", "-- a comment line"),
+                    "b.py": "x = 1\n"}, "one")
+    second = builder.commit({"b.py": "x = 2\n", "c.py": "def f():\n"}, "move", delete=("a.py",))
+    third = builder.commit({"d.py": "new\n"}, "only adds")
+    found = GitRepository(builder.path).removed([second, third])
+    # A removed `-- a comment line` prints as `--- a comment line`: still content, not a header.
+    assert sorted(found[second]) == ["    return 1", "-- a comment line", "def f():", "x = 1"]
+    assert found[third] == []
+    assert GitRepository(builder.path).removed([]) == {}

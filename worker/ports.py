@@ -129,6 +129,10 @@ class Repository(Protocol):
         """The named commits, each with every file it changed."""
         ...
 
+    def removed(self, shas: list[str]) -> dict[str, list[str]]:
+        """Every line each commit removed, in any file: what a commit only moved is not new."""
+        ...
+
     def ignored_revisions(self, rev: str) -> set[str]:
         """Commits the project declares as not changing behaviour (reformatting and the like)."""
         ...

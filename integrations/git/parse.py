@@ -82,14 +82,15 @@ def parse_log_patch(text: str) -> tuple[list[Commit], list[Hunk]]:
     return commits, hunks
 
 
-def parse_patch(text: str) -> list[Hunk]:
-    """Hunks from `git log -p -U0 --format=%x01%H`.
+def parse_patch(text: str, deleted: bool = False) -> list[Hunk]:
+    """Hunks from `git log -p -U0 --format=%x01%H`; with `deleted`, also those of deleted files
+    (under their old path).
 
     A hunk's lines are read by the counts in its header, so content that looks like a file
     header (an added `++ x` is printed `+++ x`, a removed `-- x` is `--- x`) stays content.
     """
     hunks: list[Hunk] = []
-    sha = path = ""
+    sha = path = old = ""
     current: Hunk | None = None
     old_left = new_left = 0
     for line in text.split("\n"):  # only git's separator: sources may hold \f or U+2028
@@ -101,10 +102,10 @@ def parse_patch(text: str) -> list[Hunk]:
             old_left -= 1
         elif line.startswith("\x01"):
             sha, path, current = line[1:].strip(), "", None
+        elif line.startswith("--- "):
+            old = _header_path(line, "a/")
         elif line.startswith("+++ "):
-            # git appends a tab to names holding a space
-            target = line[4:].removesuffix("\t")
-            path = "" if target == "/dev/null" else target.removeprefix("b/")
+            path = _header_path(line, "b/") or (old if deleted else "")
             current = None
         elif line.startswith("@@ ") and path:
             current = _hunk(sha, path, line)
@@ -112,6 +113,12 @@ def parse_patch(text: str) -> list[Hunk]:
                 hunks.append(current)
                 old_left, new_left = current.old_count, current.new_count
     return hunks
+
+
+def _header_path(line: str, prefix: str) -> str:
+    """The path of a `--- a/x` or `+++ b/x` line ("" for /dev/null)."""
+    target = line[4:].removesuffix("\t")  # git appends a tab to names holding a space
+    return "" if target == "/dev/null" else target.removeprefix(prefix)
 
 
 def _hunk(sha: str, path: str, header: str) -> Hunk | None:

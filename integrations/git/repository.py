@@ -4,7 +4,8 @@ Every question is asked once per resolved commit: the file list, one `git cat-fi
 the files' text, one path-limited `git log -p -U0` over the window for all frame files together
 (commits and their hunks, with git's function context, so a hunk can be tied to the function a
 frame runs), one `git blame --porcelain` per file for just the needed line ranges, and one
-`git log --no-walk --name-only` for every file of the few commits that rank high. Answers are
+`git log --no-walk --name-only` for every file of the few commits that rank high (and one
+`git log --no-walk -p` for the lines they removed, to tell moved code). Answers are
 cached by the commit sha they were computed at, so a moved HEAD never serves a stale answer and
 an unchanged one is never asked twice.
 """
@@ -12,15 +13,20 @@ an unchanged one is never asked twice.
 from __future__ import annotations
 
 import tempfile
-import threading
-from collections import OrderedDict
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from integrations.git.cache import LruCache
 from integrations.git.command import GitFailed, run_git, run_git_bytes
-from integrations.git.parse import LOG_FORMAT, parse_blame, parse_log, parse_log_patch
+from integrations.git.funcname import funcname_config
+from integrations.git.parse import (
+    LOG_FORMAT,
+    parse_blame,
+    parse_log,
+    parse_log_patch,
+    parse_patch,
+)
 from integrations.git.worktrees import worktree
 from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.ports import HistoryWindow, PermanentError
@@ -32,67 +38,13 @@ def _is_hex(text: str) -> bool:
     return all(char in "0123456789abcdef" for char in text.lower())
 
 
-# git's own function-context patterns for these languages, plus one for JavaScript/TypeScript,
-# which git lacks.
-_ATTRIBUTES = "\n".join([
-    "*.py diff=python", "*.java diff=java", "*.kt diff=kotlin", "*.go diff=golang",
-    "*.rb diff=ruby", "*.rs diff=rust", "*.php diff=php", "*.cs diff=csharp",
-    *(f"*.{ext} diff=suturejs" for ext in ("js", "jsx", "mjs", "cjs", "ts", "tsx")),
-]) + "\n"
-# The first line rejects control-flow lines, which the method pattern below would also take
-# (`if (x) {`, `} else if (y) {`), as git's own Java pattern does.
-_JS_FUNCNAME = (r"!^[ \t]*(\}[ \t]*)?(if|for|while|switch|catch|do|else|return|with|try)"
-                r"([ \t(]|$)" "\n"
-                r"^[ \t]*((export[ \t]+)?(default[ \t]+)?(async[ \t]+)?function[ \t*]*[A-Za-z_$]"
-                r".*|.*[A-Za-z_$][A-Za-z0-9_$]*[ \t]*[:=][ \t]*(async[ \t]*)?(function\b.*|\(.*\)"
-                r"[ \t]*=>.*)|[ \t]*(static[ \t]+|async[ \t]+|get[ \t]+|set[ \t]+)*[A-Za-z_$]"
-                r"[A-Za-z0-9_$]*[ \t]*\([^;]*\)[ \t]*\{.*)$")
-_attributes_lock = threading.Lock()
-_attributes_file: Path | None = None
-
-
-def _funcname_config() -> tuple[str, ...]:
-    global _attributes_file
-    with _attributes_lock:
-        if _attributes_file is None or not _attributes_file.exists():
-            folder = Path(tempfile.mkdtemp(prefix="suture-git-"))
-            _attributes_file = folder / "attributes"
-            _attributes_file.write_text(_ATTRIBUTES)
-    return ("-c", f"core.attributesFile={_attributes_file}",
-            "-c", f"diff.suturejs.xfuncname={_JS_FUNCNAME}")
-
-
-class _Cache:
-    """A small thread-safe LRU keyed by immutable facts (resolved shas and arguments)."""
-
-    def __init__(self, size: int = 512) -> None:
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> Any:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-        return value
-
-
 class GitRepository:
     """A local git repository (work tree or bare) read through the git CLI."""
 
     def __init__(self, path: Path, timeout: float = 120) -> None:
         self.path = Path(path)
         self.timeout = timeout
-        self._cache = _Cache()
+        self._cache = LruCache()
         self._known: set[str] = set()
         if not (self.path / ".git").exists() and not (self.path / "HEAD").exists():
             raise PermanentError(f"not a git repository: {self.path}")
@@ -208,7 +160,7 @@ class GitRepository:
         key = ("log-patch", tuple(args))
         cached = self._cache.get(key)
         if cached is None:
-            commits, hunks = parse_log_patch(self._git(*args, config=_funcname_config()))
+            commits, hunks = parse_log_patch(self._git(*args, config=funcname_config()))
             cached = self._cache.put(key, (tuple(commits), tuple(hunks)))
         return cached  # type: ignore[no-any-return]
 
@@ -290,6 +242,22 @@ class GitRepository:
                              f"--format={LOG_FORMAT}", *wanted)
             cached = self._cache.put(key, tuple(parse_log(text)))
         return list(cached)
+
+    def removed(self, shas: list[str]) -> dict[str, list[str]]:
+        """Every line each commit removed, in any file (deleted ones too), in one `git log`."""
+        wanted = sorted(set(shas))
+        if not wanted:
+            return {}
+        key = ("removed", tuple(wanted))
+        cached = self._cache.get(key)
+        if cached is None:
+            text = self._git("log", "--no-walk=unsorted", "-p", "-U0", "--no-color",
+                             "--no-ext-diff", "--format=%x01%H", *wanted)
+            lines: dict[str, list[str]] = {sha: [] for sha in wanted}
+            for hunk in parse_patch(text, deleted=True):
+                lines.setdefault(hunk.sha, []).extend(hunk.removed)
+            cached = self._cache.put(key, {sha: tuple(found) for sha, found in lines.items()})
+        return {sha: list(found) for sha, found in cached.items()}
 
     def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
         """A fresh detached worktree at `base` in `folder`, removed when the block ends."""

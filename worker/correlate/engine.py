@@ -1,8 +1,8 @@
 """Correlation of one event with its repository: frames → files → suspects and owners.
 
 The engine asks the repository a fixed, small set of batched questions (file list, one history
-and one patch query over all frame files, one blame per file for just the frames' functions) and
-hands the facts to the pure evidence and ranking code.
+and one patch query over all frame files, one blame per file for just the lines around the
+crashing ones) and hands the facts to the pure evidence and ranking code.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from worker.correlate.evidence import Evidence, gather
+from worker.correlate.evidence import Evidence, blamed_span, gather
 from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
 from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
+from worker.correlate.moves import removed_texts
 from worker.correlate.owners import find_owners, name_suspects
 from worker.correlate.prose import PYTHON, Spans, docstrings, may_hold_prose
 from worker.correlate.ranking import rank
@@ -49,6 +50,10 @@ class Facts:
     # (commit, path) -> docstring lines of the file before and after the commit, read for the
     # commits that could make the list (`complete`).
     prose: dict[tuple[str, str], tuple[Spans, Spans]] = field(default_factory=dict)
+    # The stack's files at the release, as lines (for telling moved lines from written ones).
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    # sha -> the lines it removed anywhere, for the commits checked for moved code (`complete`).
+    moved: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def app(self) -> list[MappedFrame]:
@@ -59,7 +64,8 @@ class Facts:
         """Each candidate commit's measured signals."""
         return gather(self.frames, list(self.commits.values()), self.hunks, self.blame,
                       first_seen=self.first_seen, in_release=self.in_release,
-                      message=self.message, prose=self.prose)
+                      message=self.message, prose=self.prose, moved=self.moved,
+                      sources=self.sources)
 
 
 def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None,
@@ -107,7 +113,7 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     app = facts.app
     if not app:
         return facts
-    _set_function_ranges(repo, release_sha, app)
+    facts.sources = _set_function_ranges(repo, release_sha, app)
     paths = sorted({item.path for item in app if item.path})
     window = HistoryWindow(max_commits=max_commits, since=seen - timedelta(days=window_days))
     # git does the work in separate processes: ask the history and every blame at once.
@@ -146,9 +152,10 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
 
 def complete(repo: Repository, facts: Facts, shas: list[str],
              prose: list[str] | None = None) -> None:
-    """Read every file of the given commits (path-limited history lists only the stack's), and
-    where the Python changes of `prose` (default: the same commits) on the stack's files hold
-    docstrings. That reads whole files, so the engine asks it only for the likeliest few."""
+    """Read every file of the given commits (path-limited history lists only the stack's);
+    for the commits of `prose` (default: the same ones), where their Python changes on the
+    stack's files hold docstrings, and which blamed lines they only moved. That reads whole
+    files and patches, so the engine asks it only for the likeliest few."""
     wanted = [sha for sha in shas if sha in facts.commits and not facts.commits[sha].complete]
     facts.commits.update({c.sha: c for c in repo.describe(wanted)})
     chosen = set(shas if prose is None else prose)
@@ -157,6 +164,16 @@ def complete(repo: Repository, facts: Facts, shas: list[str],
                       and (hunk.sha, hunk.path) not in facts.prose and may_hold_prose(hunk)})
     for change, (before, after) in repo.versions(changes).items():
         facts.prose[change] = (docstrings(before or ""), docstrings(after or ""))
+    _read_moves(repo, facts, [sha for sha in chosen if sha in facts.commits])
+
+
+def _read_moves(repo: Repository, facts: Facts, shas: list[str]) -> None:
+    """What the given commits removed, so that lines they only moved do not count as theirs
+    (asked only of those that blame names: the answer changes nothing else)."""
+    blamed = {line.sha for lines in facts.blame.values() for line in lines.values()}
+    wanted = sorted(set(shas) & blamed - set(facts.moved))
+    for sha, lines in repo.removed(wanted).items():
+        facts.moved[sha] = removed_texts(lines)
 
 
 def _release(repo: Repository, release: str | None) -> tuple[str, str]:
@@ -169,7 +186,9 @@ def _release(repo: Repository, release: str | None) -> tuple[str, str]:
     return repo.resolve("HEAD"), "the event names no release; used HEAD"
 
 
-def _set_function_ranges(repo: Repository, release: str, app: list[MappedFrame]) -> None:
+def _set_function_ranges(repo: Repository, release: str,
+                         app: list[MappedFrame]) -> dict[str, list[str]]:
+    """Set each frame's crashing line and function range; the files' lines by path."""
     sources = repo.read_many(release, [item.path or "" for item in app])
     for item in app:
         line = item.frame.lineno
@@ -182,19 +201,19 @@ def _set_function_ranges(repo: Repository, release: str, app: list[MappedFrame])
         if last - first > MAX_FUNCTION_LINES:  # a whole-module "function": keep near the line
             first, last = max(first, line - 30), min(last, line + 30)
         item.function_range = (first, last)
+    return {path: text.removesuffix("\n").split("\n") for path, text in sources.items() if text}
 
 
 def _blame(repo: Repository, release: str, app: list[MappedFrame], window: HistoryWindow,
            pool: ThreadPoolExecutor, *, deep: int = 0) -> dict[str, dict[int, BlameLine]]:
-    """Blame of the frames' functions inside the window and, for the `deep` innermost frames,
-    of the crashing line itself over all history: a crash found years after the change that
-    wrote its line still names that change."""
+    """Blame of the lines around each frame's crashing line inside the window and, for the
+    `deep` innermost frames, of the crashing line itself over all history: a crash found years
+    after the change that wrote its line still names that change."""
     ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for item in app:
-        if item.function_range:
-            ranges[item.path or ""].append(item.function_range)
-        elif item.frame.lineno:
-            ranges[item.path or ""].append((item.frame.lineno, item.frame.lineno))
+        span = blamed_span(item)
+        if span:
+            ranges[item.path or ""].append(span)
     futures = {path: pool.submit(repo.blame, release, path, spans, since=window.since)
                for path, spans in ranges.items()}
     lines: dict[str, list[tuple[int, int]]] = defaultdict(list)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
 from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
+from worker.correlate.moves import is_moved
 from worker.correlate.prose import Spans, without_prose
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -62,7 +63,22 @@ class Evidence:
 
 
 FRAME_FUNCTIONS = 8
+# Blame counts on the lines around the crashing one, inside its function: on the benchmark, the
+# authors of a whole function were a worse lead than those of the lines next to the crash.
+NEAR_LINES = 3
 COMMON_SHARE = 0.2
+
+
+def blamed_span(item: MappedFrame) -> tuple[int, int] | None:
+    """The lines of a frame whose authors count: the crashing line's neighbours inside its
+    function (the function, or the line alone, when one of them is unknown)."""
+    line = item.frame.lineno
+    if item.function_range and line:
+        first, last = item.function_range
+        return max(first, line - NEAR_LINES), min(last, line + NEAR_LINES)
+    if item.function_range:
+        return item.function_range
+    return (line, line) if line else None
 
 
 def error_identifiers(message: str, frames: list[MappedFrame]) -> set[str]:
@@ -129,14 +145,20 @@ def _function_name(item: MappedFrame) -> str:
 def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
            blame: dict[str, dict[int, BlameLine]], *, first_seen: datetime,
            in_release: set[str], message: str,
-           prose: dict[tuple[str, str], tuple[Spans, Spans]] | None = None
-           ) -> dict[str, Evidence]:
-    """Evidence per commit sha from the facts read out of git."""
+           prose: dict[tuple[str, str], tuple[Spans, Spans]] | None = None,
+           moved: dict[str, frozenset[str]] | None = None,
+           sources: dict[str, list[str]] | None = None) -> dict[str, Evidence]:
+    """Evidence per commit sha from the facts read out of git. `moved` holds, for the commits
+    checked, the lines they removed: a blamed line of theirs with the same text was only moved,
+    and `sources` (the stack's files at the release, as lines) gives the blamed lines' text."""
     found = {c.sha: Evidence(commit=c) for c in commits}
     app = [item for item in frames if item.blameable]
+    moved = moved or {}
     for item in app:
-        _blame_signals(item, blame.get(item.path or "", {}), found)
-    # Docstring lines are prose: a hunk that only rewrote them changed no function.
+        _blame_signals(item, _written(blame.get(item.path or "", {}),
+                                      (sources or {}).get(item.path or "", []), moved), found)
+    # Docstring lines are prose: a hunk that only rewrote them changed no function. (Moved lines
+    # still count in hunks: moving a statement can change what the code does.)
     hunks = [_plain(hunk, prose or {}) for hunk in hunks]
     _hunk_signals(app, [hunk for hunk in hunks if hunk.removed or hunk.added], found)
     frame_files = {item.path for item in app}
@@ -177,6 +199,16 @@ def _plain(hunk: Hunk, prose: dict[tuple[str, str], tuple[Spans, Spans]]) -> Hun
     return without_prose(hunk, *spans) if spans else hunk
 
 
+def _written(lines: dict[int, BlameLine], source: list[str],
+             moved: dict[str, frozenset[str]]) -> dict[int, BlameLine]:
+    """Blame without the lines their commit only moved: whoever wrote them is not known."""
+    if not moved or not source:
+        return lines
+    return {number: line for number, line in lines.items()
+            if not (line.sha in moved and 0 < number <= len(source)
+                    and is_moved(source[number - 1], moved[line.sha]))}
+
+
 def _blame_signals(item: MappedFrame, lines: dict[int, BlameLine],
                    found: dict[str, Evidence]) -> None:
     weight = depth_weight(item.depth or 0)
@@ -188,7 +220,7 @@ def _blame_signals(item: MappedFrame, lines: dict[int, BlameLine],
             evidence.blame_guard += weight
         evidence.lines.append(f"{item.path}:{crash_line}")
     if item.function_range:
-        first, last = item.function_range
+        first, last = blamed_span(item) or item.function_range
         span = [lines[n] for n in range(first, last + 1) if n in lines]
         counts: dict[str, int] = defaultdict(int)
         for blamed in span:

@@ -51,7 +51,9 @@ def _python_range(lines: list[str], line: int) -> tuple[int, int] | None:
     for index in range(target, -1, -1):
         text = lines[index]
         stripped = text.lstrip()
-        if not stripped or stripped.startswith("#"):
+        # A line that starts by closing a bracket (`) -> int:` of a signature split over lines)
+        # continues a statement: its indentation says nothing about the enclosing blocks.
+        if not stripped or stripped.startswith(("#", ")", "]", "}")):
             continue
         width = _indent(text)
         is_def = stripped.startswith(("def ", "async def "))

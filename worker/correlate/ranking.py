@@ -63,9 +63,9 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
                       f"last changed the crashing line {', '.join(evidence.lines[:3])}"))
     if evidence.blame_function:
         terms.append((weights.blame_function * evidence.blame_function,
-                      "wrote much of the function that crashed"
+                      "wrote most of the code around the crash"
                       if evidence.blame_function > 0.5 else
-                      "wrote part of a function on the stack"))
+                      "wrote code near a line on the stack"))
     if evidence.hunk_function:
         terms.append((weights.hunk_function * evidence.hunk_function,
                       "changed a function on the stack"))
