@@ -1,10 +1,11 @@
 """Evidence: what the repository says about each candidate commit, before any weighing (pure).
 
-For every commit that touched a frame's file in the window, or last changed a line of a frame's
-function, the signals are measured separately: blame of the exact crashing lines, blame of the
-surrounding functions, hunks inside the frames' functions, files touched, how much of the commit
-the stack explains, identifiers of the error found in its added lines, its age relative to first
-seen, and whether it is new since the previous release. `ranking` weighs them.
+For every commit that touched a frame's file in the window, or last changed a line near a
+frame's, the signals are measured separately: blame of the exact crashing lines, blame of the
+lines around them (not counting lines the commit only moved), hunks inside the frames'
+functions, files touched, how much of the commit the stack explains, identifiers of the error
+found in its added lines, its age relative to first seen, and whether it is new since the
+previous release. `ranking` weighs them.
 """
 
 from __future__ import annotations
