@@ -55,7 +55,7 @@ class Calibration:
     # mean confidence matches how often it is the culprit.
     temperature: float = 0.5
     strength: float = 0.2
-    bias: float = -1.0
+    bias: float = 0.0
 
 
 def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
