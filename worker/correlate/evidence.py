@@ -202,12 +202,14 @@ def _plain(hunk: Hunk, prose: dict[tuple[str, str], tuple[Spans, Spans]]) -> Hun
 
 def _written(lines: dict[int, BlameLine], source: list[str],
              moved: dict[str, frozenset[str]]) -> dict[int, BlameLine]:
-    """Blame without the lines their commit only moved: whoever wrote them is not known."""
+    """Blame with the lines their commit only moved credited to nobody: whoever wrote them is
+    not known, but they still count among the lines around the crash."""
     if not moved or not source:
         return lines
-    return {number: line for number, line in lines.items()
-            if not (line.sha in moved and 0 < number <= len(source)
-                    and is_moved(source[number - 1], moved[line.sha]))}
+    return {number: line.model_copy(update={"sha": ""})
+            if line.sha in moved and 0 < number <= len(source)
+            and is_moved(source[number - 1], moved[line.sha]) else line
+            for number, line in lines.items()}
 
 
 def _blame_signals(item: MappedFrame, lines: dict[int, BlameLine],
