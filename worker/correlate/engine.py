@@ -190,18 +190,19 @@ def _set_function_ranges(repo: Repository, release: str,
                          app: list[MappedFrame]) -> dict[str, list[str]]:
     """Set each frame's crashing line and function range; the files' lines by path."""
     sources = repo.read_many(release, [item.path or "" for item in app])
+    split = {path: text.removesuffix("\n").split("\n") for path, text in sources.items() if text}
     for item in app:
         line = item.frame.lineno
         source = sources.get(item.path or "") if line else None
         if not source or not line:
             continue
-        lines = source.removesuffix("\n").split("\n")
+        lines = split[item.path or ""]
         item.source_line = lines[line - 1] if line <= len(lines) else None
         first, last = function_range(source, line, item.path or "")
         if last - first > MAX_FUNCTION_LINES:  # a whole-module "function": keep near the line
             first, last = max(first, line - 30), min(last, line + 30)
         item.function_range = (first, last)
-    return {path: text.removesuffix("\n").split("\n") for path, text in sources.items() if text}
+    return split
 
 
 def _blame(repo: Repository, release: str, app: list[MappedFrame], window: HistoryWindow,
