@@ -98,7 +98,7 @@ def test_python_crash_names_the_culprit_and_the_owners(shop):
                                                     "7+grace@users.noreply.github.com",
                                                     "Apply the discount rate")
     assert top.reasons[0] == "last changed the crashing line src/shop/cart.py:6"
-    assert "added code naming rate from the error" in top.reasons
+    assert "added code naming discounts, rate from the error" in top.reasons
     assert top.confidence > 0.5
     assert top.date == datetime(2026, 1, 10, tzinfo=UTC)
     shas = [s.sha for s in found.suspects]

@@ -354,6 +354,20 @@ def test_identifiers_of_the_error_in_added_lines(shop):
     assert not any("naming" in reason for reason in by_sha(found)[plain].reasons)
 
 
+def test_identifiers_of_the_crashing_line_in_added_lines(shop):
+    # The message says nothing; the crashing line `rate = discounts["rate"]` names `discounts`.
+    naming = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
+                                                    "items if not i.discounts]")},
+                         "skip discounted items", author=ADA, date=DAY)
+    plain = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
+                                                   "items if not i.discounts]",
+                                                   l13='    return ", ".join(sorted(names))')},
+                        "separator", author=GRACE, date=DAY)
+    found = run(shop, crash("boom"))
+    assert order(found) == [naming, plain]
+    assert "added code naming discounts from the error" in by_sha(found)[naming].reasons
+
+
 def test_an_older_commit_scores_lower_but_is_not_dropped(shop):
     old = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
                                                  "items]")}, "titles", author=ADA,

@@ -83,8 +83,14 @@ def blamed_span(item: MappedFrame) -> tuple[int, int] | None:
 
 
 def error_identifiers(message: str, frames: list[MappedFrame]) -> set[str]:
-    """Words of the error: its message, and the functions of the innermost distinct frames."""
+    """Words of the error: its message, the code of the innermost crashing line read, and the
+    functions of the innermost distinct frames."""
     words = set(_IDENTIFIER.findall(message))
+    # The crashing line names what failed (the attribute that was None, the key that was
+    # missing): on the benchmark its words put two more culprits first and none lower.
+    read = [item for item in frames if item.depth is not None and item.source_line]
+    if read:
+        words.update(_IDENTIFIER.findall(min(read, key=lambda f: f.depth or 0).source_line or ""))
     functions: list[str] = []
     for item in sorted((f for f in frames if f.depth is not None), key=lambda f: f.depth or 0):
         name = item.frame.function or ""
