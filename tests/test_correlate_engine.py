@@ -180,10 +180,10 @@ def test_an_event_without_frames_gives_a_note(shop):
     assert "no frame maps" in found.note
 
 
-def test_crashing_code_older_than_the_window_has_no_suspects(shop):
+def test_crashing_code_older_than_the_window_and_horizon_has_no_suspects(shop):
     builder, _commits = shop
     found = correlate(GitRepository(builder.path), key_error(), first_seen=FIRST_SEEN,
-                      window_days=1)
+                      window_days=1, horizon_days=0)
     assert found.suspects == []
     assert "no commit in the window touched the crashing code" in found.note
 
@@ -225,8 +225,9 @@ def test_the_repository_is_asked_a_small_batched_set_of_questions(shop, monkeypa
     correlate(GitRepository(builder.path), key_error(), first_seen=FIRST_SEEN)
     assert counted["ls-tree"] == 1
     assert counted["blame"] == 2  # one per frame file, every range at once
-    # History and hunks together, the names beside the stack, then descriptions.
-    assert counted["log"] <= 4
+    # History and hunks together, the names beside the stack, the older names (up to the
+    # horizon), then descriptions.
+    assert counted["log"] <= 5
 
 
 def test_reformatting_listed_in_git_blame_ignore_revs_is_looked_through(tmp_path):

@@ -39,12 +39,13 @@ def evidence(builder: GitRepoBuilder, **options):
     return facts.evidence()
 
 
-def test_a_recent_commit_beside_the_stack_is_a_candidate(shop):
+def test_a_recent_commit_beside_the_stack_is_read_when_asked(shop):
     beside = shop.commit({"src/shop/prices.py": lines("RATE = 2")}, "new rate", author=ADA,
                          date="2026-02-25T00:00:00Z")
     elsewhere = shop.commit({"docs/prices.md": "# rates\n"}, "docs", author=GRACE,
                             date="2026-02-26T00:00:00Z")
-    found = evidence(shop)
+    assert beside not in evidence(shop)  # the engine does not ask: the weight is 0
+    found = evidence(shop, beside_days=30)
     assert found[beside].sibling == 1.0  # beside the innermost frame's file
     assert elsewhere not in found
     on = rank(found, weights=dataclasses.replace(Weights(), sibling=1.0))
@@ -58,7 +59,7 @@ def test_a_recent_commit_further_away_counts_less(shop):
                        date="2026-02-25T00:00:00Z")
     other = shop.commit({"docs/prices.md": "# rates\n"}, "docs", author=GRACE,
                         date="2026-02-26T00:00:00Z")
-    found = evidence(shop)
+    found = evidence(shop, beside_days=30)
     assert found[near].sibling == 0.5  # shares src/ of src/shop/
     assert other not in found  # another top folder
 
@@ -66,7 +67,7 @@ def test_a_recent_commit_further_away_counts_less(shop):
 def test_a_commit_beside_the_stack_older_than_a_month_is_not(shop):
     old = shop.commit({"src/shop/prices.py": lines("RATE = 2")}, "new rate", author=ADA,
                       date="2026-01-15T00:00:00Z")
-    assert old not in evidence(shop)
+    assert old not in evidence(shop, beside_days=30)
 
 
 def test_reworded_renamed_or_reformatted_code_is_cosmetic(shop):
@@ -134,7 +135,7 @@ def test_blame_of_an_assert_or_raise_is_told_apart(shop):
 def test_older_commits_touching_the_stack_are_kept_up_to_the_horizon(shop):
     old = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in items]")},
                       "titles", author=ADA, date="2024-06-01T00:00:00Z")
-    assert old not in evidence(shop, window_days=365)
+    assert old not in evidence(shop, window_days=365, horizon_days=0)
     found = evidence(shop, window_days=365, horizon_days=1095)
     assert found[old].touches_file == 1.0
     assert found[old].age_days > 600
@@ -175,7 +176,7 @@ def test_the_writer_of_a_guard_line_gets_half_the_line_credit(shop):
 def test_deep_blame_names_the_old_writer_of_the_crashing_line(shop):
     writer = shop.commit({"src/shop/cart.py": edit(CART, l6='    rate = discounts["rate"] * 1')},
                          "rates", author=ADA, date="2023-06-01T00:00:00Z")
-    assert writer not in evidence(shop)  # older than the window: boundary, nobody's line
+    assert writer not in evidence(shop, horizon_days=0)  # older than the window: boundary
     found = evidence(shop, deep_lines=1)
     assert found[writer].blame_line == 1.0
     assert found[writer].age_days > 900

@@ -20,7 +20,7 @@ from worker.correlate.models import Correlation, Suspect
 from worker.models import ErrorEvent, ExceptionInfo, Frame, Source
 
 FIRST_SEEN = datetime(2026, 3, 1, tzinfo=UTC)
-ANCIENT = "2024-01-01T00:00:00Z"  # before the 365-day window
+ANCIENT = "2022-01-01T00:00:00Z"  # before the two-year horizon
 DAY = "2026-02-01T00:00:00Z"
 ADA = ("Ada Lovelace", "ada@example.com")
 GRACE = ("Grace Hopper", "grace@example.com")
@@ -379,6 +379,19 @@ def test_an_older_commit_scores_lower_but_is_not_dropped(shop):
     assert order(found) == [new, old]
     assert "committed 212 days before first seen" in by_sha(found)[old].reasons
     assert "committed 4 days before first seen" in by_sha(found)[new].reasons
+
+
+def test_a_commit_older_than_the_window_is_kept_up_to_the_horizon(shop):
+    older = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i "
+                                                       "in items]")}, "titles", author=ADA,
+                            date="2024-09-01T00:00:00Z")
+    new = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.title for i in "
+                                                 "items]", l13=SORTED)},
+                      "separator", author=GRACE, date="2026-02-25T00:00:00Z")
+    found = run(shop)  # the default horizon is two years
+    assert order(found) == [new, older]
+    assert "committed 546 days before first seen" in by_sha(found)[older].reasons
+    assert order(run(shop, horizon_days=0)) == [new]
 
 
 def test_new_since_the_previous_release(shop):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from worker.correlate.engine import HORIZON_DAYS
 from worker.settings import ConfigError, load_settings
 
 TOML = """
@@ -88,6 +89,8 @@ def test_without_a_file_the_defaults_apply():
     assert settings.sentry.pollable is False and settings.datadog.pollable is False
     assert settings.services == []
     assert (settings.playbooks_dir / "templates" / "ticket.md.j2").is_file()
+    # The service reads as far back as the engine does when called alone (the CLI).
+    assert settings.correlate.horizon_days == HORIZON_DAYS
 
 
 def test_environment_variables_override_the_file_key_by_key(tmp_path, monkeypatch):

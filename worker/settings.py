@@ -143,7 +143,11 @@ class CorrelateSettings(Section):
     """Suspect commits and owners."""
 
     top: int = Field(default=5, ge=1, le=50)
-    window_days: float = Field(default=365, gt=0, description="history read before first seen")
+    window_days: float = Field(default=365, gt=0,
+                               description="patches and blame read before first seen")
+    horizon_days: float = Field(
+        default=730, ge=0,
+        description="older commits touching the stack's files stay suspects up to this far back")
     logins: dict[str, str] = Field(
         default_factory=dict, description="commit email → code-host login, for reviewers")
 

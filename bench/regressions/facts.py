@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from integrations.git import GitRepository
-from worker.correlate.engine import Facts, collect, complete
+from worker.correlate.engine import HORIZON_DAYS, Facts, collect, complete
 from worker.normalise import detect_and_normalise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from event_source import restore  # noqa: E402  (a sibling script module)
+
+BESIDE_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -59,16 +61,18 @@ class Sample:
 
 
 def read_case(repo: GitRepository, clone: Path, case: dict[str, Any],
-              window_days: float = 365, horizon_days: float = 0) -> Facts:
+              window_days: float = 365, horizon_days: float = HORIZON_DAYS) -> Facts:
     """The facts suture reads for a case's event at its release."""
     event = detect_and_normalise(restore(case["event"], str(clone), case["release"]))
+    # Commits beside the stack are read as well, so that `fit.py` can weigh the `sibling`
+    # signal the engine leaves off.
     return collect(repo, event, release=case["release"], window_days=window_days,
-                   horizon_days=horizon_days,
+                   horizon_days=horizon_days, beside_days=BESIDE_DAYS,
                    first_seen=datetime.fromisoformat(case["first_seen"]))
 
 
 def load_facts(sets: list[CaseSet], cache: Path | None = None,
-               window_days: float = 365, horizon_days: float = 0) -> list[Sample]:
+               window_days: float = 365, horizon_days: float = HORIZON_DAYS) -> list[Sample]:
     """Facts of every case of every set, from the cache when it has them."""
     kept: dict[tuple[str, str], Sample] = {}
     if cache and cache.exists():

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from facts import CaseSet, Sample, load_facts  # noqa: E402  (a sibling script module)
 
+from worker.correlate.engine import HORIZON_DAYS  # noqa: E402
 from worker.correlate.evidence import Evidence  # noqa: E402
 from worker.correlate.ranking import Calibration, Weights, rank  # noqa: E402
 
@@ -139,7 +140,7 @@ def main() -> int:
     parser.add_argument("--set", dest="sets", action="append", type=CaseSet.parse, required=True)
     parser.add_argument("--cache", type=Path, help="keeps the git facts (one per window)")
     parser.add_argument("--window-days", type=float, default=365)
-    parser.add_argument("--horizon-days", type=float, default=0)
+    parser.add_argument("--horizon-days", type=float, default=HORIZON_DAYS)
     parser.add_argument("--only", default=",".join(FITTED),
                         help="comma-separated weights to fit (default: all)")
     args = parser.parse_args()

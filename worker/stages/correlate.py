@@ -41,7 +41,8 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
         found = correlate_event(repository, event, first_seen=cluster.first_seen,
                                 previous_release=previous, logins=logins, accounts=accounts,
                                 top=deps.settings.correlate.top,
-                                window_days=deps.settings.correlate.window_days)
+                                window_days=deps.settings.correlate.window_days,
+                                horizon_days=deps.settings.correlate.horizon_days)
     except PermanentError as exc:
         return _moved(deps, run_id, f"correlation failed: {exc}", {})
     # Suspects' logins let a pull request ask their authors to review it.
