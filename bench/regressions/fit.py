@@ -158,7 +158,12 @@ def main() -> int:
         print(_line(f"current weights: {project}", found))
     print(_line("current weights: all", ranks(evidence, Weights())))
     present = sum(1 for table, culprit in evidence if culprit in table)
-    print(f"culprit among the candidates in {present} of {len(evidence)} cases")
+    # A candidate without evidence the weights count (a commit beside the stack, while the
+    # `sibling` weight is 0) cannot be ranked at all.
+    rankable = sum(1 for table, culprit in evidence
+                   if any(s.sha == culprit for s in rank(table, top=len(table))))
+    print(f"culprit among the candidates in {present} of {len(evidence)} cases, "
+          f"rankable in {rankable}")
     held_out: dict[int, int | None] = {}
     for label, members in folds(samples).items():
         train = [e for i, e in enumerate(evidence) if i not in members]
