@@ -340,32 +340,21 @@ def test_a_small_focused_commit_beats_a_huge_sweeping_one(shop):
     assert "5% of the files it changed are on the stack" in by_sha(found)[sweep].reasons
 
 
-def test_identifiers_of_the_error_in_added_lines(shop):
-    naming = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
-                                                    "items if i.coupon_code]")},
-                         "coupons only", author=ADA, date=DAY)
-    plain = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
-                                                   "items if i.coupon_code]",
-                                                   l13='    return ", ".join(sorted(names))')},
+@pytest.mark.parametrize(("condition", "message", "word"), [
+    ("i.coupon_code", "unknown coupon_code", "coupon_code"),  # named by the message
+    # The message says nothing; the crashing line `rate = discounts["rate"]` names it.
+    ("not i.discounts", "boom", "discounts"),
+])
+def test_identifiers_of_the_error_in_added_lines(shop, condition, message, word):
+    filtered = f"    names = [i.name for i in items if {condition}]"
+    naming = shop.commit({"src/shop/cart.py": edit(CART, l12=filtered)}, "filter items",
+                         author=ADA, date=DAY)
+    plain = shop.commit({"src/shop/cart.py": edit(CART, l12=filtered, l13=SORTED)},
                         "separator", author=GRACE, date=DAY)
-    found = run(shop, crash("unknown coupon_code"))
+    found = run(shop, crash(message))
     assert order(found) == [naming, plain]
-    assert "added code naming coupon_code from the error" in by_sha(found)[naming].reasons
+    assert f"added code naming {word} from the error" in by_sha(found)[naming].reasons
     assert not any("naming" in reason for reason in by_sha(found)[plain].reasons)
-
-
-def test_identifiers_of_the_crashing_line_in_added_lines(shop):
-    # The message says nothing; the crashing line `rate = discounts["rate"]` names `discounts`.
-    naming = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
-                                                    "items if not i.discounts]")},
-                         "skip discounted items", author=ADA, date=DAY)
-    plain = shop.commit({"src/shop/cart.py": edit(CART, l12="    names = [i.name for i in "
-                                                   "items if not i.discounts]",
-                                                   l13='    return ", ".join(sorted(names))')},
-                        "separator", author=GRACE, date=DAY)
-    found = run(shop, crash("boom"))
-    assert order(found) == [naming, plain]
-    assert "added code naming discounts from the error" in by_sha(found)[naming].reasons
 
 
 def test_an_older_commit_scores_lower_but_is_not_dropped(shop):

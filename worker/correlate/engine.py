@@ -1,8 +1,9 @@
 """Correlation of one event with its repository: frames → files → suspects and owners.
 
 The engine asks the repository a fixed, small set of batched questions (file list, one history
-and one patch query over all frame files, one blame per file for just the lines around the
-crashing ones) and hands the facts to the pure evidence and ranking code.
+and one patch query over all frame files, the names of older commits that touched them, one
+blame per file for just the lines around the crashing ones) and hands the facts to the pure
+evidence and ranking code.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def error_identifiers(message: str, frames: list[MappedFrame]) -> set[str]:
     functions of the innermost distinct frames."""
     words = set(_IDENTIFIER.findall(message))
     # The crashing line names what failed (the attribute that was None, the key that was
-    # missing): on the benchmark its words put two more culprits first and none lower.
+    # missing): on the benchmark its words put two more culprits first, and none lost first.
     read = [item for item in frames if item.depth is not None and item.source_line]
     if read:
         words.update(_IDENTIFIER.findall(min(read, key=lambda f: f.depth or 0).source_line or ""))
