@@ -100,6 +100,11 @@ class Repository(Protocol):
         """Several files' text at `rev` (None for absent or binary ones)."""
         ...
 
+    def grep(self, rev: str, pattern: str) -> list[tuple[str, int]]:
+        """(path, line number) of every text line at `rev` matching the extended regular
+        expression `pattern`."""
+        ...
+
     def versions(self, changes: list[tuple[str, str]]
                  ) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         """For each (commit, path): the file's text before and after that commit (None where

@@ -93,6 +93,25 @@ class GitRepository:
                 result[path] = text
         return result
 
+    def grep(self, rev: str, pattern: str) -> list[tuple[str, int]]:
+        """(path, line number) of the text lines at `rev` matching `pattern` (extended regular
+        expression), in one `git grep` over the tree."""
+        sha = self.resolve(rev)
+        key = ("grep", sha, pattern)
+        cached = self._cache.get(key)
+        if cached is None:
+            # Exit status 1 means no line matched.
+            text = run_git(self.path, "grep", "-n", "-I", "-E", "--null", "-e", pattern, sha,
+                           timeout=self.timeout, ok_codes=(0, 1))
+            found = []
+            for line in text.splitlines():
+                name, _, rest = line.partition("\0")
+                number = rest.partition("\0")[0]
+                if number.isdigit():
+                    found.append((name.partition(":")[2], int(number)))
+            cached = self._cache.put(key, tuple(found))
+        return list(cached)
+
     def versions(self, changes: list[tuple[str, str]]
                  ) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         """Each (commit, path)'s text before and after the commit, in one `git cat-file`.

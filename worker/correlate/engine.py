@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from worker.correlate.evidence import Evidence, blamed_span, gather
 from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
+from worker.correlate.missing import Missing, missing_name, owner_files, removed_definitions
 from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
 from worker.correlate.moves import removed_texts
 from worker.correlate.owners import find_owners, name_suspects
@@ -59,6 +60,10 @@ class Facts:
     sources: dict[str, list[str]] = field(default_factory=dict)
     # sha -> the lines it removed anywhere, for the commits checked for moved code (`complete`).
     moved: dict[str, frozenset[str]] = field(default_factory=dict)
+    # What the error says is missing, and the hunks outside the stack that removed it (in the
+    # files that define the class or module it was looked up on).
+    missing: Missing | None = None
+    elsewhere: list[Hunk] = field(default_factory=list)
 
     @property
     def app(self) -> list[MappedFrame]:
@@ -70,7 +75,7 @@ class Facts:
         return gather(self.frames, list(self.commits.values()), self.hunks, self.blame,
                       first_seen=self.first_seen, in_release=self.in_release,
                       message=self.message, prose=self.prose, moved=self.moved,
-                      sources=self.sources)
+                      sources=self.sources, missing=self.missing, elsewhere=self.elsewhere)
 
 
 def correlate(repo: Repository, event: ErrorEvent, *, release: str | None = None,
@@ -122,6 +127,9 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     if seen.tzinfo is None:  # a naive time is UTC, as the store keeps it
         seen = seen.replace(tzinfo=UTC)
     facts = Facts(release=release_sha, frames=frames, first_seen=seen, note=note)
+    primary = event.primary
+    facts.message = f"{primary.type} {primary.value}" if primary else event.message
+    facts.missing = missing_name(facts.message)
     app = facts.app
     if not app:
         return facts
@@ -140,11 +148,13 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
         beside = pool.submit(repo.touching, release_sha, folders, recent)
         earlier = pool.submit(repo.touching, release_sha,
                               paths if horizon_days > window_days else [], older)
+        owners = pool.submit(owner_files, repo, release_sha, facts.missing)
         facts.blame = _blame(repo, release_sha, app, window, pool, deep=deep_lines)
         facts.commits = {c.sha: c for c in history.result()}
         for commit in [*beside.result(), *earlier.result()]:
             facts.commits.setdefault(commit.sha, commit)
     facts.hunks = repo.hunks(release_sha, paths, window)
+    _read_removals(repo, facts, sorted(set(owners.result()) - set(paths)), window)
     blamed = {line.sha for lines in facts.blame.values() for line in lines.values()}
     facts.commits.update({c.sha: c for c in repo.describe(sorted(blamed - set(facts.commits)))})
     # Reformatting commits the project lists for blame to skip changed no behaviour.
@@ -154,8 +164,6 @@ def collect(repo: Repository, event: ErrorEvent, *, release: str | None = None,
     for commit in fresh:
         facts.commits.setdefault(commit.sha, commit)
     facts.in_release = {commit.sha for commit in fresh}
-    primary = event.primary
-    facts.message = f"{primary.type} {primary.value}" if primary else event.message
     return facts
 
 
@@ -183,6 +191,18 @@ def _read_moves(repo: Repository, facts: Facts, shas: list[str]) -> None:
     wanted = sorted(set(shas) & blamed - set(facts.moved))
     for sha, lines in repo.removed(wanted).items():
         facts.moved[sha] = removed_texts(lines)
+
+
+def _read_removals(repo: Repository, facts: Facts, paths: list[str],
+                   window: HistoryWindow) -> None:
+    """The window's commits that removed the missing name from `paths` join the candidates
+    with just those hunks: deleting a method makes the crash wherever it was called."""
+    if not facts.missing or not paths:
+        return
+    hunks = repo.hunks(facts.release, paths, window)
+    gone = removed_definitions(facts.missing.name, hunks)
+    facts.elsewhere = [hunk for hunk in hunks if hunk.sha in gone]
+    facts.commits.update({c.sha: c for c in repo.describe(sorted(gone - set(facts.commits)))})
 
 
 def _release(repo: Repository, release: str | None) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
+from worker.correlate.missing import Missing, removed_definitions
 from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
 from worker.correlate.moves import is_moved
 from worker.correlate.prose import Spans, without_prose
@@ -61,6 +62,8 @@ class Evidence:
     sibling: float = 0.0
     # Made by an automated author (formatters, dependency bots).
     bot: bool = False
+    # Removed the definition the error says is missing (its name).
+    removed_definition: str = ""
 
 
 FRAME_FUNCTIONS = 8
@@ -154,10 +157,12 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
            in_release: set[str], message: str,
            prose: dict[tuple[str, str], tuple[Spans, Spans]] | None = None,
            moved: dict[str, frozenset[str]] | None = None,
-           sources: dict[str, list[str]] | None = None) -> dict[str, Evidence]:
+           sources: dict[str, list[str]] | None = None, missing: Missing | None = None,
+           elsewhere: list[Hunk] | None = None) -> dict[str, Evidence]:
     """Evidence per commit sha from the facts read out of git. `moved` holds, for the commits
     checked, the lines they removed: a blamed line of theirs with the same text was only moved,
-    and `sources` (the stack's files at the release, as lines) gives the blamed lines' text."""
+    and `sources` (the stack's files at the release, as lines) gives the blamed lines' text.
+    `elsewhere` holds the hunks outside the stack that removed what the error says is missing."""
     found = {c.sha: Evidence(commit=c) for c in commits}
     app = [item for item in frames if item.blameable]
     moved = moved or {}
@@ -177,6 +182,7 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         by_commit[hunk.sha].append(hunk)
     words = distinctive(error_identifiers(message, frames),
                         ["\n".join(lines) for lines in added.values()])
+    gone = removed_definitions(missing.name, [*hunks, *(elsewhere or ())]) if missing else set()
     folders: dict[tuple[str, ...], int] = {}
     for path, depth in closest.items():
         folder = _folder(path or "")
@@ -196,7 +202,10 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         evidence.age_days = max(0.0, (first_seen - commit.timestamp).total_seconds() / 86400)
         evidence.new_in_release = sha in in_release
         evidence.revert = commit.summary.lower().startswith("revert")
-        evidence.cosmetic = is_cosmetic(by_commit.get(sha, []))
+        evidence.removed_definition = missing.name if missing and sha in gone else ""
+        # A rename that left a caller of the old name behind is no cosmetic change.
+        evidence.cosmetic = not evidence.removed_definition \
+            and is_cosmetic(by_commit.get(sha, []))
         evidence.bot = is_bot(commit.author, commit.email)
     return found
 

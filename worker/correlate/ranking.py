@@ -33,6 +33,9 @@ class Weights:
     recency_days: float = 45.0
     new_in_release: float = 1.5
     revert: float = -0.5
+    # Deleting the very definition the error says is missing explains the crash better than
+    # writing the line that crashed: twice `blame_line`.
+    removed_definition: float = 6.0
     # Writing the assert or raise that stopped the program is weaker evidence than writing the
     # code that broke its condition: half of `blame_line` is taken back on such lines.
     blame_guard: float = -1.5
@@ -79,6 +82,9 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
                               or evidence.hunk_function or evidence.touches_file):
         terms.append((weights.coverage * evidence.coverage,
                       f"{evidence.coverage:.0%} of the files it changed are on the stack"))
+    if evidence.removed_definition and weights.removed_definition:
+        terms.append((weights.removed_definition,
+                      f"removed {evidence.removed_definition}, which the error says is missing"))
     if evidence.identifiers:
         found = sorted(evidence.identifiers)[: weights.max_identifiers]
         terms.append((weights.identifier * len(found),
@@ -122,6 +128,7 @@ def rank(evidence: dict[str, Evidence], *, top: int = 5, weights: Weights | None
         value, reasons = score(item, weights)
         direct = (item.blame_line or item.blame_function or item.hunk_function
                   or item.touches_file or item.new_in_release
+                  or (item.removed_definition and weights.removed_definition)
                   or (item.sibling and weights.sibling))
         if direct:
             scored.append((value, sha, reasons))
