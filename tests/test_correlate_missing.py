@@ -16,6 +16,7 @@ from worker.correlate.engine import correlate
 from worker.correlate.missing import (
     Missing,
     defines,
+    defines_class,
     missing_name,
     module_paths,
     removed_definitions,
@@ -172,8 +173,21 @@ def test_moving_the_definition_within_its_file_is_not_a_removal(shop):
 
 def test_grep_gives_the_files_and_lines_that_match(shop):
     repo = GitRepository(shop.path)
-    assert repo.grep("HEAD", r"^\s*class\s+Pricing\b") == [("src/shop/pricing.py", 4)]
-    assert repo.grep("HEAD", "no such text anywhere") == []
+    assert repo.grep("HEAD", ["class Pricing", "type Pricing struct"]) == [
+        ("src/shop/pricing.py", 4, "class Pricing:")]
+    assert repo.grep("HEAD", ["Pricing()", "return 10"]) == [
+        ("src/shop/cart.py", 5, "    pricing = Pricing()"),
+        ("src/shop/pricing.py", 9, "        return 10")]
+    assert repo.grep("HEAD", ["no such text anywhere"]) == []
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("class Pricing:", True), ("class Pricing(Base):", True), ("    class Pricing:", True),
+    ("export default class Pricing extends Base {", True), ("type Pricing struct {", True),
+    ("class PricingRule:", False), ("# class Pricing is gone", False),
+])
+def test_which_lines_define_a_class(line, expected):
+    assert defines_class("Pricing", line) is expected
 
 
 def test_a_rename_that_left_a_caller_behind_is_not_cosmetic(shop):

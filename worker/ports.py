@@ -100,9 +100,9 @@ class Repository(Protocol):
         """Several files' text at `rev` (None for absent or binary ones)."""
         ...
 
-    def grep(self, rev: str, pattern: str) -> list[tuple[str, int]]:
-        """(path, line number) of every text line at `rev` matching the extended regular
-        expression `pattern`."""
+    def grep(self, rev: str, texts: list[str]) -> list[tuple[str, int, str]]:
+        """(path, line number, line) of every text line at `rev` that contains one of `texts`
+        (fixed strings: fast enough for a whole tree)."""
         ...
 
     def versions(self, changes: list[tuple[str, str]]

@@ -27,6 +27,10 @@ SNIPPETS = {
     "ragged-matrix": "from sympy import Matrix; Matrix([[1, 2], [3]])",
     "lambdify": "from sympy import lambdify, Symbol; lambdify(Symbol('x'), 'x +')(1)",
     "groebner": "from sympy import groebner, Symbol; groebner([Symbol('x')], 1)",
+    # An error naming a missing attribute of a class makes the engine look for that class's
+    # definition over the whole tree (one `git grep`).
+    "row-join": "from sympy import Matrix\nclass Grid:\n    shape = (1, 1)\n    is_Matrix = True\n"
+                "Matrix([[1]]).row_join(Grid())",
 }
 
 RUNNER = '''

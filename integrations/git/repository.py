@@ -93,22 +93,22 @@ class GitRepository:
                 result[path] = text
         return result
 
-    def grep(self, rev: str, pattern: str) -> list[tuple[str, int]]:
-        """(path, line number) of the text lines at `rev` matching `pattern` (extended regular
-        expression), in one `git grep` over the tree."""
+    def grep(self, rev: str, texts: list[str]) -> list[tuple[str, int, str]]:
+        """(path, line number, line) of the text lines at `rev` holding one of `texts`, in one
+        `git grep` over the tree (fixed strings: a regular expression is several times slower)."""
         sha = self.resolve(rev)
-        key = ("grep", sha, pattern)
+        key = ("grep", sha, tuple(texts))
         cached = self._cache.get(key)
         if cached is None:
+            patterns = [arg for text in texts for arg in ("-e", text)]
             # Exit status 1 means no line matched.
-            text = run_git(self.path, "grep", "-n", "-I", "-E", "--null", "-e", pattern, sha,
-                           timeout=self.timeout, ok_codes=(0, 1))
+            output = run_git(self.path, "grep", "-n", "-I", "-F", "--null", *patterns, sha,
+                             timeout=self.timeout, ok_codes=(0, 1)) if texts else ""
             found = []
-            for line in text.splitlines():
-                name, _, rest = line.partition("\0")
-                number = rest.partition("\0")[0]
+            for line in output.splitlines():
+                name, number, text = (line.split("\0", 2) + ["", ""])[:3]
                 if number.isdigit():
-                    found.append((name.partition(":")[2], int(number)))
+                    found.append((name.partition(":")[2], int(number), text))
             cached = self._cache.put(key, tuple(found))
         return list(cached)
 

@@ -77,10 +77,11 @@ def removed_definitions(name: str, hunks: list[Hunk]) -> set[str]:
     return {sha for sha, count in net.items() if count > 0}
 
 
-def class_pattern(owner: str) -> str:
-    """An extended regular expression for the line that defines class `owner`."""
+def defines_class(owner: str, line: str) -> bool:
+    """Whether a line of code defines class (or Go struct type) `owner`."""
     word = re.escape(owner)
-    return rf"^\s*(export\s+)?(default\s+)?(abstract\s+)?class\s+{word}\b|^type\s+{word}\s+struct\b"
+    return bool(re.search(rf"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+{word}\b"
+                          rf"|^type\s+{word}\s+struct\b", line))
 
 
 def module_paths(module: str, files: list[str]) -> list[str]:
@@ -93,13 +94,18 @@ def module_paths(module: str, files: list[str]) -> list[str]:
 
 
 MAX_OWNER_FILES = 3
+# What `git grep` is asked, once per release, to find class definitions: every line that may
+# start one. The adapter caches the answer by release, so later events there read it for free
+# (a grep of one class name alone costs as much as the whole history query of an event).
+DEFINITION_TEXTS = ["class ", "type "]
 
 
 def owner_files(repo: Repository, release: str, missing: Missing | None) -> list[str]:
     """The files that define the class or module the error looked the missing name up on
     (none when there are more than a few: a common class name points nowhere)."""
     if missing and missing.owner:
-        paths = sorted({path for path, _line in repo.grep(release, class_pattern(missing.owner))})
+        paths = sorted({path for path, _number, line in repo.grep(release, DEFINITION_TEXTS)
+                        if missing.owner in line and defines_class(missing.owner, line)})
     elif missing and missing.module:
         paths = module_paths(missing.module, repo.files(release))
     else:
