@@ -77,7 +77,9 @@ def pytest_configure(config: pytest.Config) -> None:
         dsn="https://public@sentry.invalid/1", transport=TRANSPORT,
         release=os.environ.get("BENCH_RELEASE"), environment="production",
         server_name="mypy-ci", default_integrations=False,
-        data_collection={"user_info": False, "stack_frame_variables": False},
+        # Local variables only when asked for (BENCH_FRAME_VARIABLES=1): cases keep none.
+        data_collection={"user_info": False,
+                         "stack_frame_variables": os.environ.get("BENCH_FRAME_VARIABLES") == "1"},
         in_app_include=["mypy", "mypyc"], project_root=_root(), before_send=_before_send,
     )
     import mypy

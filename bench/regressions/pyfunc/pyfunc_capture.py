@@ -95,7 +95,10 @@ def pytest_configure(config: Any) -> None:
         dsn="https://public@sentry.invalid/1", transport=TRANSPORT,
         release=os.environ.get("BENCH_RELEASE"), environment="production",
         server_name=f"{SETTINGS['name']}-ci", default_integrations=False,
-        data_collection={"user_info": False, "stack_frame_variables": False},
+        # Local variables are off unless asked for (BENCH_FRAME_VARIABLES=1): their values
+        # are the project's test data, which cases do not keep.
+        data_collection={"user_info": False,
+                         "stack_frame_variables": os.environ.get("BENCH_FRAME_VARIABLES") == "1"},
         in_app_include=list(SETTINGS["packages"]), project_root=os.getcwd(),
         before_send=_before_send,
     )
