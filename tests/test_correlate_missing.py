@@ -13,7 +13,9 @@ import pytest
 from integrations.git import GitRepository
 from tests.gitrepo import GitRepoBuilder, lines
 from worker.correlate.engine import correlate
+from worker.correlate.evidence import error_identifiers
 from worker.correlate.missing import (
+    MESSAGE_HEAD,
     Missing,
     defines,
     defines_class,
@@ -46,6 +48,13 @@ GRACE = ("Grace Hopper", "grace@example.com")
 ])
 def test_the_missing_name_an_error_gives(message, expected):
     assert missing_name(message) == expected
+
+
+def test_only_the_head_of_a_huge_message_is_read():
+    # Bounds the work on attacker-controlled text: nothing past the head is parsed.
+    padding = "a." * 50_000
+    assert missing_name(padding + "x.render is not a function") is None
+    assert missing_name("x.render is not a function " + padding) == Missing("render")
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -206,3 +215,10 @@ def test_a_rename_that_left_a_caller_behind_is_not_cosmetic(shop):
     assert [s.sha for s in found.suspects] == [rename, recent]
     assert "removed rate, which the error says is missing" in found.suspects[0].reasons
     assert not any("only reworded" in reason for reason in found.suspects[0].reasons)
+
+
+def test_the_error_words_come_from_the_head_of_a_huge_message():
+    head = "KeyError coupon_code "
+    words = error_identifiers(head + "x" * MESSAGE_HEAD + " discounts", [])
+    assert "coupon_code" in words
+    assert "discounts" not in words

@@ -2,7 +2,8 @@
 
 The engine asks the repository a fixed, small set of batched questions (file list, one history
 and one patch query over all frame files, the names of older commits that touched them, one
-blame per file for just the lines around the crashing ones) and hands the facts to the pure
+blame per file for just the lines around the crashing ones; when the error names a missing
+definition, the files of its class or module and their patches) and hands the facts to the pure
 evidence and ranking code.
 """
 

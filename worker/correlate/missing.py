@@ -25,8 +25,11 @@ _PATTERNS = (
     re.compile(r"cannot import name '(?P<name>\w+)'"),
     re.compile(r"name '(?P<name>\w+)' is not defined"),
     # JavaScript: a method that is gone.
-    re.compile(r"(?:\w+\.)+(?P<name>\w+) is not a function"),
+    re.compile(r"\.(?P<name>\w+) is not a function"),
 )
+# Messages are attacker-controlled and may be huge: only their head is read for names (what
+# names a missing definition comes first; sentry-sdk cuts values at 1024 characters anyway).
+MESSAGE_HEAD = 1000
 # A value of these types lacks the attribute because the value is wrong, not the class.
 _VALUE_TYPES = frozenset({
     "NoneType", "str", "bytes", "int", "float", "bool", "list", "dict", "tuple", "set",
@@ -46,8 +49,9 @@ class Missing:
 
 def missing_name(message: str) -> Missing | None:
     """The missing definition an error message names, if it names one."""
+    head = message[:MESSAGE_HEAD]
     for pattern in _PATTERNS:
-        found = pattern.search(message)
+        found = pattern.search(head)
         if not found:
             continue
         groups = found.groupdict()
