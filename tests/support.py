@@ -1,8 +1,11 @@
-"""Helpers shared by tests: building a wired suture on the in-memory broker, signing webhooks."""
+"""Helpers shared by tests: building a wired suture on the in-memory broker, signing webhooks,
+and a sandbox without isolation for tests of verification."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +17,7 @@ import httpx
 
 from worker.app import App, build_app
 from worker.broker import join_all
+from worker.fix.models import CommandResult, SandboxPolicy
 from worker.settings import load_settings
 from worker.signatures import sentry_signature
 from worker.webserver import serve_in_thread
@@ -71,3 +75,32 @@ def served(app: App) -> Iterator[httpx.Client]:
             yield client
     finally:
         server.should_exit = True
+
+
+class LocalSandbox:
+    """The Sandbox port without isolation: a subprocess in the worktree, output captured."""
+
+    def __init__(self) -> None:
+        self._audit: list[CommandResult] = []
+
+    def run(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
+            stdin: str | None = None) -> CommandResult:
+        # Plugins installed on this machine are not the shop's; loading them only slows runs.
+        env = {"PATH": os.environ["PATH"], "HOME": str(worktree),
+               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **policy.env}
+        started = time.monotonic()
+        try:
+            done = subprocess.run(argv, cwd=worktree, input=stdin, capture_output=True,
+                                  text=True, env=env, timeout=policy.limits.wall_seconds,
+                                  check=False)
+            result = CommandResult(argv=argv, exit_code=done.returncode, stdout=done.stdout,
+                                   stderr=done.stderr, seconds=time.monotonic() - started)
+        except subprocess.TimeoutExpired:
+            result = CommandResult(argv=argv, exit_code=-9, timed_out=True, killed="timeout",
+                                   seconds=time.monotonic() - started)
+        self._audit.append(result)
+        return result
+
+    @property
+    def audit(self) -> list[CommandResult]:
+        return list(self._audit)

@@ -18,10 +18,12 @@ from worker.models import ClusterStatus, RunState
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing")
 
+# Each bug: the request that crashes, the file the fix changes, and the sample history's
+# commit (0-based) that brought the bug in with its feature.
 BUGS = {
-    "zero-division": ("/cart/average", "cart=empty", "shop/pricing.py"),
-    "attribute-none": ("/cart/owner", "cart=empty", "shop/customers.py"),
-    "key-error": ("/cart/discount", "cart=full&code=NOPE", "shop/discounts.py"),
+    "zero-division": ("/cart/average", "cart=empty", "shop/pricing.py", 1),
+    "attribute-none": ("/cart/owner", "cart=empty", "shop/customers.py", 2),
+    "key-error": ("/cart/discount", "cart=full&code=NOPE", "shop/discounts.py", 3),
 }
 
 
@@ -46,7 +48,7 @@ def deliver_crash(app, shop, path: str, query: str) -> None:
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_fix_templates_produce_a_verified_fix_for_each_seeded_bug(shop, tmp_path, bug):
-    path, query, crash_file = BUGS[bug]
+    path, query, crash_file, introduced = BUGS[bug]
     app = make_app(tmp_path, settings=settings_for(shop.path, tmp_path))
     deliver_crash(app, shop, path, query)
     [run] = app.store.list_runs()
@@ -57,8 +59,14 @@ def test_fix_templates_produce_a_verified_fix_for_each_seeded_bug(shop, tmp_path
     assert chosen["agent"] == "templates" and f"+++ b/{crash_file}" in chosen["patch"]
     assert chosen["verification"]["verified"] is True
     assert run.details["fix"]["verify_audit"], "every sandboxed command is audited on the run"
+    bisection = run.details["fix"]["bisection"]
+    assert bisection["culprit"] == shop.commits[introduced], bisection
+    assert len(bisection["probes"]) <= 3
     [ticket] = list((tmp_path / "tickets").rglob("*.md"))
-    assert "```diff" in ticket.read_text()
+    text = ticket.read_text()
+    assert "```diff" in text
+    assert f"**Found by bisection with the reproduction test:** `{shop.commits[introduced][:12]}`" \
+        in text
     app.close()
 
 

@@ -266,3 +266,26 @@ def test_a_verified_patch_is_shown_as_a_diff_and_a_rejection_with_its_reason(ren
     assert "```diff\n" + patch in body and "`templates` agent" in body
     rejected = render(renderer, fix={"attempts": [{}]}, fix_reason="tests fail on the fix")
     assert "_No patch passed verification._ tests fail on the fix" in rejected
+
+
+def test_the_commit_bisection_found_is_shown_with_its_link_and_the_runs_it_took(renderer):
+    sha = "c" * 40
+    bisection = {"culprit": sha, "good": "d" * 40, "author": "Grace Hopper",
+                 "summary": "Simplify [average](https://evil.example)",
+                 "reason": f"the reproduction fails at {sha[:12]} and passes at its parent",
+                 "probes": [{"sha": sha, "verdict": "bad", "detail": ""}] * 3, "searched": 9}
+    body = render(renderer, fix={"bisection": bisection})
+    line = next(x for x in body.splitlines() if x.startswith("**Found by bisection"))
+    assert f"[`{sha[:12]}`](https://github.com/acme/shop/commit/{sha})" in line
+    assert "Simplify \\[average\\]\\(https://evil.example\\)" in line
+    assert line.endswith("passes at its parent, 3 runs.")
+
+
+def test_a_bisection_that_found_nothing_says_why(renderer):
+    bisection = {"culprit": None, "good": None, "author": "", "summary": "", "probes": [],
+                 "reason": "no commit within 40 commits of history passes the reproduction",
+                 "searched": 41}
+    body = render(renderer, fix={"bisection": bisection})
+    assert ("_Bisection with the reproduction test found no culprit: no commit within 40 "
+            "commits of history passes the reproduction._") in body
+    assert "Found by bisection" not in render(renderer)

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.gitrepo import GitRepoBuilder, git, lines
-from worker.fix.models import Attempt, CommandResult, SandboxPolicy, Verification
+from tests.support import LocalSandbox
+from worker.fix.models import Attempt, Verification
 from worker.verify import DiffPolicy, choose_best, verify_patch
 from worker.verify.outcomes import FAILED, MISSING, PASSED, SUITE, parse_outcomes
 from worker.verify.verifier import NO_REPRODUCTION
@@ -61,35 +59,6 @@ LEGACY = lines(
     "    assert total(None) == 0",
 )
 LEGACY_ID = "tests/test_legacy.py::test_total_of_no_cart_is_zero"
-
-
-class LocalSandbox:
-    """The Sandbox port without isolation: a subprocess in the worktree, output captured."""
-
-    def __init__(self) -> None:
-        self._audit: list[CommandResult] = []
-
-    def run(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
-            stdin: str | None = None) -> CommandResult:
-        # Plugins installed on this machine are not the shop's; loading them only slows runs.
-        env = {"PATH": os.environ["PATH"], "HOME": str(worktree),
-               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **policy.env}
-        started = time.monotonic()
-        try:
-            done = subprocess.run(argv, cwd=worktree, input=stdin, capture_output=True,
-                                  text=True, env=env, timeout=policy.limits.wall_seconds,
-                                  check=False)
-            result = CommandResult(argv=argv, exit_code=done.returncode, stdout=done.stdout,
-                                   stderr=done.stderr, seconds=time.monotonic() - started)
-        except subprocess.TimeoutExpired:
-            result = CommandResult(argv=argv, exit_code=-9, timed_out=True, killed="timeout",
-                                   seconds=time.monotonic() - started)
-        self._audit.append(result)
-        return result
-
-    @property
-    def audit(self) -> list[CommandResult]:
-        return list(self._audit)
 
 
 @pytest.fixture(scope="module")

@@ -214,12 +214,18 @@ def verify(
     patch: Annotated[Path, typer.Option("--patch", help="A unified diff.")],
     test_command: Annotated[str | None, typer.Option("--test-command")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
+    error: Annotated[str | None, typer.Option(
+        "--error", help="The crash's exception type, which the reproduction must show.")] = None,
+    bisect: Annotated[bool, typer.Option(
+        "--bisect", help="Run a verified reproduction back in history to find the commit "
+                         "that brought the crash in.")] = False,
 ) -> None:
     """Verify a patch outside any model: diff policy, reproduction test, suite (sandboxed)."""
     from worker.app import new_sandbox
     from worker.verify_cli import verify_cli
 
-    raise typer.Exit(verify_cli(repo, base, patch, test_command, as_json, new_sandbox()))
+    raise typer.Exit(verify_cli(repo, base, patch, test_command, as_json, new_sandbox(),
+                                error=error, bisect=bisect))
 
 
 @playbooks_cli.command("check")

@@ -170,6 +170,12 @@ class FixSettings(Section):
     cooldown_hours: float = Field(default=24, ge=0, description="wait after a failed fix")
     agent: AgentEndpointSettings = Field(default_factory=AgentEndpointSettings)
     worktrees_dir: Path | None = Field(default=None, description="default: <data_dir>/worktrees")
+    bisect_probes: int = Field(
+        default=20, ge=0,
+        description="runs of a verified reproduction spent finding the commit that brought the "
+                    "crash in; 0: no bisection")
+    bisect_commits: int = Field(default=4096, ge=1,
+                                description="first-parent commits bisection looks back over")
 
 
 class BrokerSettings(Section):

@@ -1,0 +1,173 @@
+"""Which commit brought the crash in, found by running a verified reproduction test back in
+history.
+
+A verified patch comes with a test that fails on the base with the crash's error. That test is
+the sharpest evidence suture has: at any older commit, the test's files are added to a
+throwaway worktree and the narrowed test command runs in the sandbox. The crash is there
+("bad") when a reproduction test fails with the crash's error type and, when it is known, names
+the crash's innermost function; it is not ("good") when every reproduction test passes, or
+("absent") when the test cannot import what it calls because that code does not exist yet.
+Anything else, including a test file that no longer applies, cannot tell ("skip").
+First-parent history is bisected (`bisection.first_bad`); when the first bad commit merges a
+branch, the branch's own commits are bisected too, so the answer is a change someone wrote
+rather than the merge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.fix.models import SandboxPolicy
+from worker.ports import Sandbox
+from worker.verify import trees
+from worker.verify.bisection import BAD, Bisection, first_bad, record
+from worker.verify.diffparse import parse_diff
+from worker.verify.outcomes import PASSED, RED
+from worker.verify.paths import is_test_path
+from worker.verify.suite import TestRun, command_for, run_tests
+
+_IMPORT_FAILURE = re.compile(r"\b(?:ImportError|ModuleNotFoundError)\b|cannot import name")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A verified patch's reproduction: its tests, how to run them, and the crash they show."""
+
+    patch: str
+    tests: list[str]
+    command: str
+    expected_error: str | None = None
+    expected_function: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far back bisection looks and how many runs of the reproduction it may spend."""
+
+    max_commits: int = 4096
+    max_probes: int = 20
+
+
+def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: Sandbox,
+                 policy: SandboxPolicy | None = None, limits: Limits | None = None
+                 ) -> Bisection:
+    """Bisect `repo`'s first-parent history below `base` (where the reproduction fails) for the
+    commit that brought the crash in. Raises VerifyError when git cannot read the repository."""
+    limits = limits or Limits()
+    policy = policy or SandboxPolicy()
+    with trees.worktrees(Path(repo), base, ("fix", "probe")) as tree:
+        tests_patch = _tests_patch(tree["fix"], reproduction.patch)
+        if not tests_patch:
+            return Bisection(reason="the patch adds no test files to run back in history")
+        prober = _Prober(tree["probe"], tests_patch, reproduction, sandbox, policy)
+        sha = trees.resolve(Path(repo), base)
+        history = trees.git(Path(repo), "rev-list", "--first-parent",
+                            f"--max-count={limits.max_commits + 1}", sha).stdout.decode().split()
+        found = first_bad(history, prober.probe, max_probes=limits.max_probes)
+        if found.culprit and _is_merge(Path(repo), found.culprit):
+            found = _inside_merge(Path(repo), found, prober, limits.max_probes)
+        return _described(Path(repo), found)
+
+
+class _Prober:
+    """Runs the reproduction at one commit of a reused worktree."""
+
+    def __init__(self, tree: Path, tests_patch: bytes, reproduction: Reproduction,
+                 sandbox: Sandbox, policy: SandboxPolicy) -> None:
+        self.tree = tree
+        self.tests_patch = tests_patch
+        self.reproduction = reproduction
+        self.sandbox = sandbox
+        self.policy = policy
+        self.command = command_for(reproduction.command, reproduction.tests)
+
+    def probe(self, sha: str) -> tuple[str, str]:
+        trees.git(self.tree, "checkout", "--quiet", "--force", "--detach", sha)
+        trees.reset_to_index(self.tree)
+        problem = trees.apply(self.tree, self.tests_patch)
+        if problem:
+            return "skip", f"the reproduction test does not apply: {problem[:200]}"
+        trees.reset_to_index(self.tree)
+        run = run_tests(self.sandbox, self.tree, self.command, self.policy)
+        return judge_probe(run, self.reproduction)
+
+
+def judge_probe(run: TestRun, reproduction: Reproduction) -> tuple[str, str]:
+    """The verdict of one run of the reproduction tests: bad, good, absent or skip, and why."""
+    outcomes = {test: run.outcomes.of(test) for test in reproduction.tests}
+    text = "\n".join((run.result.stdout, run.result.stderr))
+    red = [t for t, outcome in outcomes.items() if outcome in RED]
+    error, function = reproduction.expected_error, _identifier(reproduction.expected_function)
+    if red and (error is None or re.search(rf"\b{re.escape(error)}\b", text)):
+        if function is None or re.search(rf"\b{re.escape(function)}\b", text):
+            return BAD, f"{red[0]} fails with the crash's error"
+        return "skip", f"{red[0]} fails with {error}, but not in {function}"
+    if outcomes and all(outcome == PASSED for outcome in outcomes.values()):
+        return "good", "every reproduction test passes"
+    if error is not None and not _IMPORT_FAILURE.search(error) and _IMPORT_FAILURE.search(text):
+        return "absent", "the reproduction cannot import what it calls"
+    listed = ", ".join(f"{t} ({o})" for t, o in outcomes.items())
+    return "skip", f"the reproduction fails another way: {listed}"[:300]
+
+
+def _tests_patch(fix_tree: Path, patch: str) -> bytes:
+    """The patch's changes to test files, as git writes them after applying it."""
+    problem = trees.apply(fix_tree, patch.encode("utf-8", "surrogateescape"))
+    if problem:
+        raise trees.VerifyError(f"the patch does not apply to the base: {problem}")
+    applied = trees.staged_diff(fix_tree).decode("utf-8", "replace")
+    paths = sorted({p for f in parse_diff(applied) for p in f.paths if is_test_path(p)})
+    return trees.staged_diff(fix_tree, paths, binary=True) if paths else b""
+
+
+def _described(repo: Path, found: Bisection) -> Bisection:
+    """The bisection with its culprit's author and subject line."""
+    if not found.culprit:
+        return found
+    shown = trees.git(repo, "show", "-s", "--format=%an%x00%s", found.culprit)
+    author, _, summary = shown.stdout.decode("utf-8", "replace").strip().partition("\0")
+    return found.model_copy(update={"author": author, "summary": summary})
+
+
+def _is_merge(repo: Path, sha: str) -> bool:
+    parents = trees.git(repo, "rev-list", "--parents", "-n1", sha).stdout.decode().split()
+    return len(parents) > 2
+
+
+def _inside_merge(repo: Path, merge: Bisection, prober: _Prober, max_probes: int
+                  ) -> Bisection:
+    """The first bad commit of the branch `merge.culprit` merged, when its tip is bad."""
+    sha = merge.culprit or ""
+    branch = trees.git(repo, "rev-list", "--first-parent", f"{sha}^2", "--not",
+                       f"{sha}^1").stdout.decode().split()
+    left = max_probes - len(merge.probes)
+    if not branch or left < 2:
+        return merge
+    base = trees.git(repo, "rev-parse", f"{branch[-1]}^").stdout.decode().strip()
+    verdict, detail = prober.probe(branch[0])
+    tip = [*merge.probes, record(branch[0], verdict, detail)]
+    if verdict != BAD:
+        return merge.model_copy(update={
+            "probes": tip, "reason": f"{merge.reason}; it merges a branch whose tip "
+                                     f"{branch[0][:12]} does not fail the same way"})
+    found = first_bad([*branch, base], prober.probe, max_probes=left - 1,
+                      reach=(len(branch),))
+    probes = tip + found.probes
+    if found.culprit is None:
+        return merge.model_copy(update={
+            "probes": probes, "reason": f"{merge.reason}; inside the branch it merges: "
+                                        f"{found.reason}"})
+    return found.model_copy(update={
+        "probes": probes, "searched": merge.searched + found.searched,
+        "reason": f"{found.reason}, inside the branch merged by {sha[:12]}"})
+
+
+def _identifier(name: str | None) -> str | None:
+    """The function name to look for in a failure, when it is a plain identifier."""
+    if not name:
+        return None
+    last = name.rsplit(".", 1)[-1]
+    return last if _IDENTIFIER.fullmatch(last) else None
