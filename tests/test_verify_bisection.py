@@ -87,7 +87,7 @@ def test_absent_code_counts_as_clean_and_the_reason_says_so() -> None:
 
 def test_an_unknown_verdict_is_a_skip() -> None:
     found = first_bad(HISTORY[:3], lambda sha: ("maybe", "?"))
-    assert [p.verdict for p in found.probes] == [SKIP]
+    assert [p.verdict for p in found.probes] == [SKIP, SKIP]  # the oldest, then nearer
     assert found.culprit is None
 
 
@@ -241,3 +241,10 @@ def test_suture_verify_bisects_a_verified_patch_on_request(tmp_path, capsys) -> 
                error="ZeroDivisionError", bisect=True)
     assert f"bisection: {culprit[:12]} Simplify average (Ada Lovelace): the reproduction " \
            f"fails at {culprit[:12]}" in capsys.readouterr().out
+
+
+def test_when_far_commits_cannot_run_the_test_nearer_ones_are_tried() -> None:
+    # The crash started at 300; nothing older than 500 can run the test at all.
+    found = first_bad(HISTORY, crash_started_at(300, frozenset(range(500, 1000))))
+    assert found.culprit == HISTORY[300]
+    assert len(found.probes) <= 20

@@ -1,7 +1,8 @@
 """Bisection over a commit history with a probe that says where a crash happens (pure).
 
 The history is newest first, and its first commit is known to crash ("bad"). Older commits are
-probed at growing distances until one is clean ("good"), then the bad/good bracket is halved
+probed at growing distances until one is clean ("good"), looking nearer whenever one cannot be
+tested, then the bad/good bracket is halved
 until two neighbours are left: the newer one is the first bad commit, the one that brought the
 crash in. A commit where the code the reproduction calls does not exist yet ("absent") counts as
 clean: the crash cannot be older than that code. A probe may also answer "skip" (the
@@ -81,7 +82,26 @@ class _Search:
                 return bad, distance
             if verdict == BAD:
                 bad = distance
+                continue
+            # Old commits often cannot run a new test at all: look nearer, between the last
+            # bad commit and this one, before looking further back.
+            bad, good = self.nearer(bad, distance)
+            if good is not None:
+                return bad, good
         return None
+
+    def nearer(self, bad: int, untestable: int) -> tuple[int, int | None]:
+        """Halve (bad, untestable) for a good commit: the last bad index, and the good one."""
+        while untestable - bad > 1:
+            middle = (bad + untestable) // 2
+            verdict = self.at(middle)
+            if verdict in CLEAN:
+                return bad, middle
+            if verdict == BAD:
+                bad = middle
+            else:
+                untestable = middle
+        return bad, None
 
     def halve(self, low: int, high: int) -> tuple[int, int] | None:
         """The bracket one step narrower, or None when its middle cannot be tested."""
