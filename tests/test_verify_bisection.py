@@ -16,6 +16,7 @@ from worker.verify import suite
 from worker.verify.bisection import ABSENT, BAD, GOOD, SKIP, first_bad
 from worker.verify.culprit import Limits, Reproduction, find_culprit, judge_probe
 from worker.verify.outcomes import parse_outcomes
+from worker.verify.staging import modules_of, stage_tests
 from worker.verify_cli import verify_cli
 
 HISTORY = [f"{index:040x}" for index in range(1000)]  # newest first
@@ -248,3 +249,55 @@ def test_when_far_commits_cannot_run_the_test_nearer_ones_are_tried() -> None:
     found = first_bad(HISTORY, crash_started_at(300, frozenset(range(500, 1000))))
     assert found.culprit == HISTORY[300]
     assert len(found.probes) <= 20
+
+
+# --- carrying tests to older commits ---------------------------------------------------------
+
+def test_the_named_tests_and_missing_imports_are_carried_into_an_older_module() -> None:
+    older = lines("from shop.pricing import total", "", "", "def test_total():",
+                  "    assert total([1]) == 1")
+    patched = lines("from __future__ import annotations", "", "import pytest",
+                    "from shop.pricing import average, total", "", "",
+                    "def test_total():", "    assert total([1, 2]) == 3", "", "",
+                    "@pytest.mark.slow", "def test_empty():", "    assert average([]) == 0", "",
+                    "", "class TestMore:", "    def test_one(self):", "        pass")
+    staged = stage_tests(older, patched, {"test_empty"})
+    assert staged is not None
+    assert staged.startswith(older.rstrip("\n"))
+    assert "from __future__" not in staged
+    assert "import pytest" in staged and "from shop.pricing import average, total" in staged
+    assert "@pytest.mark.slow\ndef test_empty():\n    assert average([]) == 0" in staged
+    assert "TestMore" not in staged and "total([1, 2])" not in staged
+    compile(staged, "t.py", "exec")
+    assert stage_tests(older, patched, {"test_gone"}) is None
+    assert stage_tests(older, "def (", {"test_empty"}) is None
+    assert modules_of(["t/a.py::TestX::test_y[1]", "t/a.py::test_z", "t/b.go"]) == {
+        "t/a.py": {"TestX", "test_z"}}
+
+
+def test_a_test_appended_to_a_busy_module_is_carried_back_in_history(tmp_path) -> None:
+    repo = GitRepoBuilder(tmp_path / "repo")
+    suite = lines("from shop.pricing import average", "")
+    repo.commit({"shop/__init__.py": "", "shop/pricing.py": GUARDED,
+                 "tests/test_pricing.py": suite}, "Prices")
+    for index in range(8):  # every commit appends a test, so old versions end differently
+        suite += lines("", "", f"def test_average_{index}():",
+                       f"    assert average([{index}, {index}]) == {index}")
+        if index == 4:
+            repo.commit({"shop/pricing.py": UNGUARDED, "tests/test_pricing.py": suite},
+                        "Simplify average")
+            culprit = git(repo.path, "rev-parse", "HEAD")
+        else:
+            repo.commit({"tests/test_pricing.py": suite}, f"Test {index}")
+    repo.write({"shop/pricing.py": GUARDED, "tests/test_pricing.py": suite + lines(
+        "", "", "def test_average_of_an_empty_cart():", "    assert average([]) == 0")})
+    git(repo.path, "add", "-A")
+    patch = git(repo.path, "diff", "--cached", "HEAD") + "\n"
+    git(repo.path, "reset", "-q", "--hard", "HEAD")
+    test_id = "tests/test_pricing.py::test_average_of_an_empty_cart"
+    reproduction = Reproduction(patch=patch, tests=[test_id],
+                                command=f"python -m pytest -q -p no:cacheprovider {test_id}",
+                                expected_error="ZeroDivisionError", expected_function="average")
+    found = find_culprit(repo.path, "main", reproduction, sandbox=LocalSandbox())
+    assert found.culprit == culprit, found
+    assert not any("does not apply" in p.detail for p in found.probes)

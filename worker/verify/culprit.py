@@ -7,7 +7,8 @@ throwaway worktree and the narrowed test command runs in the sandbox. The crash 
 ("bad") when a reproduction test fails with the crash's error type and, when it is known, names
 the crash's innermost function; it is not ("good") when every reproduction test passes, or
 ("absent") when the test cannot import what it calls because that code does not exist yet.
-Anything else, including a test file that no longer applies, cannot tell ("skip").
+Where the test files no longer apply as a patch, Python tests are carried over by name
+(`staging`). Anything else, including tests that cannot be put in place, cannot tell ("skip").
 First-parent history is bisected (`bisection.first_bad`); when the first bad commit merges a
 branch, the branch's own commits are bisected too, so the answer is a change someone wrote
 rather than the merge.
@@ -26,6 +27,7 @@ from worker.verify.bisection import BAD, Bisection, first_bad, record
 from worker.verify.diffparse import parse_diff
 from worker.verify.outcomes import PASSED, RED
 from worker.verify.paths import is_test_path
+from worker.verify.staging import modules_of, stage_tests
 from worker.verify.suite import TestRun, command_for, run_tests
 
 _IMPORT_FAILURE = re.compile(r"\b(?:ImportError|ModuleNotFoundError)\b|cannot import name")
@@ -62,7 +64,9 @@ def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: 
         tests_patch = _tests_patch(tree["fix"], reproduction.patch)
         if not tests_patch:
             return Bisection(reason="the patch adds no test files to run back in history")
-        prober = _Prober(tree["probe"], tests_patch, reproduction, sandbox, policy)
+        modules = {path: trees.staged_text(tree["fix"], path) or ""
+                   for path in modules_of(reproduction.tests)}
+        prober = _Prober(tree["probe"], (tests_patch, modules), reproduction, sandbox, policy)
         sha = trees.resolve(Path(repo), base)
         history = trees.git(Path(repo), "rev-list", "--first-parent",
                             f"--max-count={limits.max_commits + 1}", sha).stdout.decode().split()
@@ -75,10 +79,10 @@ def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: 
 class _Prober:
     """Runs the reproduction at one commit of a reused worktree."""
 
-    def __init__(self, tree: Path, tests_patch: bytes, reproduction: Reproduction,
-                 sandbox: Sandbox, policy: SandboxPolicy) -> None:
+    def __init__(self, tree: Path, tests: tuple[bytes, dict[str, str]],
+                 reproduction: Reproduction, sandbox: Sandbox, policy: SandboxPolicy) -> None:
         self.tree = tree
-        self.tests_patch = tests_patch
+        self.tests_patch, self.modules = tests  # the patch's test changes; patched modules
         self.reproduction = reproduction
         self.sandbox = sandbox
         self.policy = policy
@@ -87,12 +91,36 @@ class _Prober:
     def probe(self, sha: str) -> tuple[str, str]:
         trees.git(self.tree, "checkout", "--quiet", "--force", "--detach", sha)
         trees.reset_to_index(self.tree)
-        problem = trees.apply(self.tree, self.tests_patch)
+        problem = trees.apply(self.tree, self.tests_patch) and self._stage()
         if problem:
             return "skip", f"the reproduction test does not apply: {problem[:200]}"
         trees.reset_to_index(self.tree)
         run = run_tests(self.sandbox, self.tree, self.command, self.policy)
         return judge_probe(run, self.reproduction)
+
+
+    def _stage(self) -> str | None:
+        """Carry the reproduction tests into this commit's test modules (when the patch does
+        not apply); what stood in the way, if anything."""
+        trees.reset_to_index(self.tree)
+        names = modules_of(self.reproduction.tests)
+        if not names or len(names) < len({t.partition("::")[0]
+                                          for t in self.reproduction.tests}):
+            return "only Python test modules can be carried to older commits"
+        for path, wanted in names.items():
+            target = self.tree / path
+            # The ids come from the patch: never write through a link or outside the tree.
+            if target.is_symlink() or not target.resolve().is_relative_to(self.tree.resolve()):
+                return f"{path} is not a plain file inside the repository"
+            older = target.read_text("utf-8", "replace") if target.is_file() else None
+            text = stage_tests(older, self.modules[path], wanted) if older is not None \
+                else self.modules[path]
+            if text is None:
+                return f"the tests could not be carried into {path}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, "utf-8")
+        trees.git(self.tree, "add", "--", *names)
+        return None
 
 
 def judge_probe(run: TestRun, reproduction: Reproduction) -> tuple[str, str]:

@@ -6,7 +6,8 @@ each named case the crash is reproduced at the release (``verdicts.reproduce_fix
 suture's ``first_bad`` bisects first-parent history from the release with the benchmark's probe:
 the same exception type from the same innermost function is bad, a clean run good, a missing
 feature absent, anything else a skip. A merge at the boundary is followed into its branch
-(``branch_bisect``). Usage::
+(``branch_bisect``). ``--project mypy`` uses the mypy builder's harness (``regression``;
+commits before 2021 try ``--legacy-python`` first). Usage::
 
     python bench/regressions/pyfunc/bisect_named.py --project sqlalchemy --repo <clone> \
         --cases bench/regressions/cases-sqlalchemy.jsonl --era 2021-01-01 \
@@ -26,23 +27,26 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # the mypy builder's modules
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # suture itself
+import regression  # noqa: E402
+import verdicts  # noqa: E402
 from branch_bisect import bisect_branch  # noqa: E402
 from candidates import git  # noqa: E402
 from projects import PROJECTS  # noqa: E402
-from verdicts import Reproduction, Settings, probe, reproduce_fix  # noqa: E402
 
 from worker.verify.bisection import ABSENT, BAD, GOOD, SKIP, first_bad  # noqa: E402
 
 VERDICTS = {"crash": BAD, "clean": GOOD, "feature absent": ABSENT}
 
 
-def bisect_case(cfg: Settings, repro: Reproduction, max_probes: int) -> dict[str, object]:
+def bisect_case(cfg: Any, repro: Any, max_probes: int) -> dict[str, object]:
     """Where suture's bisection puts the start of the reproduced crash."""
     history = git(cfg.repo, "rev-list", "--first-parent", "--max-count=4097",
                   repro.release).split()
+    probe = regression.probe if isinstance(cfg, regression.Settings) else verdicts.probe
     found = first_bad(history, lambda sha: (VERDICTS.get(probe(cfg, repro, sha), SKIP), ""),
                       max_probes=max_probes)
     at = {sha: index for index, sha in enumerate(history)}
@@ -50,8 +54,8 @@ def bisect_case(cfg: Settings, repro: Reproduction, max_probes: int) -> dict[str
                                  "probes": len(found.probes), "culprit": found.culprit,
                                  "path": " ".join(f"{at[p.sha]}:{p.verdict}"
                                                   for p in found.probes)}
-    if found.culprit and len(git(cfg.repo, "rev-list", "--parents", "-n1",
-                                 found.culprit).split()) > 2:
+    if probe is verdicts.probe and found.culprit and len(git(
+            cfg.repo, "rev-list", "--parents", "-n1", found.culprit).split()) > 2:
         inside, why = bisect_branch(cfg, repro, found.culprit)
         result["culprit"] = inside
         result["branch"] = why
@@ -61,7 +65,6 @@ def bisect_case(cfg: Settings, repro: Reproduction, max_probes: int) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     args = _arguments(argv)
-    project = PROJECTS[args.project]
     cases = [json.loads(line) for line in Path(args.cases).read_text().splitlines() if line]
     cases = [c for c in cases if c["fix"].startswith(args.fix)][:args.limit or None]
     exact = merge = reproduced = runs = 0
@@ -70,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             date = git(args.repo, "show", "-s", "--format=%cI", case["release"]).strip()
             old = args.era and date < args.era
-            cfg = Settings(args.repo, project,
-                           args.old_python if old else args.python,
-                           args.old_legacy_python if old else args.legacy_python,
-                           scratch, args.timeout)
+            python = args.old_python if old else args.python
+            legacy = args.old_legacy_python if old else args.legacy_python
+            cfg: Any = (regression.Settings(args.repo, scratch, python, legacy, "2021-01-01",
+                                            args.timeout) if args.project == "mypy" else
+                        verdicts.Settings(args.repo, PROJECTS[args.project], python, legacy,
+                                          scratch, args.timeout))
             clock = time.monotonic()
-            repro = reproduce_fix(cfg, case["fix"])
+            harness = regression if args.project == "mypy" else verdicts
+            repro = harness.reproduce_fix(cfg, case["fix"])
             if isinstance(repro, str):
                 print(f"{case['fix'][:12]} not reproduced: {repro}", flush=True)
                 continue
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--project", required=True, choices=sorted(PROJECTS))
+    parser.add_argument("--project", required=True, choices=["mypy", *sorted(PROJECTS)])
     parser.add_argument("--repo", required=True, help="a clone of the project")
     parser.add_argument("--cases", required=True, help="the project's named cases")
     parser.add_argument("--python", default=sys.executable)
