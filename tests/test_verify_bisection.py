@@ -6,6 +6,7 @@ tests run for real; and `suture verify --bisect`."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -301,3 +302,9 @@ def test_a_test_appended_to_a_busy_module_is_carried_back_in_history(tmp_path) -
     found = find_culprit(repo.path, "main", reproduction, sandbox=LocalSandbox())
     assert found.culprit == culprit, found
     assert not any("does not apply" in p.detail for p in found.probes)
+
+
+def test_no_run_starts_after_the_deadline() -> None:
+    found = first_bad(HISTORY, crash_started_at(50), deadline=time.monotonic() - 1)
+    assert found.culprit is None and found.probes == []
+    assert found.reason == "stopped after 0 runs of the reproduction: out of time"

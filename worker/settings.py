@@ -176,6 +176,8 @@ class FixSettings(Section):
                     "crash in; 0: no bisection")
     bisect_commits: int = Field(default=4096, ge=1,
                                 description="first-parent commits bisection looks back over")
+    bisect_seconds: float = Field(default=1800, gt=0,
+                                  description="no bisection run starts after this long")
 
 
 class BrokerSettings(Section):

@@ -92,7 +92,8 @@ def _bisect(deps: Deps, repo: Any, base: str, attempt: Attempt, verdict: Verific
     try:
         return find_culprit(repo, base, reproduction, sandbox=sandbox,
                             limits=Limits(max_commits=settings.bisect_commits,
-                                          max_probes=settings.bisect_probes))
+                                          max_probes=settings.bisect_probes,
+                                          max_seconds=settings.bisect_seconds))
     except PermanentError as exc:
         return Bisection(reason=f"bisection could not run: {exc}")
 

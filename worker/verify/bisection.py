@@ -8,11 +8,13 @@ crash in. A commit where the code the reproduction calls does not exist yet ("ab
 clean: the crash cannot be older than that code. A probe may also answer "skip" (the
 reproduction could not run there, or failed some other way); a neighbour of that commit is
 probed instead, and a bracket whose middle is all untestable ends the search with that reason.
-The number of probes is bounded, so a long history costs at most `max_probes` runs.
+The number of probes is bounded, so a long history costs at most `max_probes` runs, and no
+probe starts after the deadline, if one is given.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
@@ -55,10 +57,11 @@ class _Budget(Exception):
 
 class _Search:
     def __init__(self, history: Sequence[str], probe: Callable[[str], tuple[str, str]],
-                 max_probes: int) -> None:
+                 max_probes: int, deadline: float | None) -> None:
         self.history = history
         self.probe = probe
         self.max_probes = max_probes
+        self.deadline = deadline
         self.done: list[Probe] = []
         self.seen: dict[int, str] = {0: BAD}
 
@@ -66,7 +69,10 @@ class _Search:
         if index in self.seen:
             return self.seen[index]
         if len(self.done) >= self.max_probes:
-            raise _Budget
+            raise _Budget(f"stopped after {self.max_probes} runs of the reproduction")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise _Budget(f"stopped after {len(self.done)} runs of the reproduction: out of "
+                          f"time")
         done = record(self.history[index], *self.probe(self.history[index]))
         self.done.append(done)
         self.seen[index] = done.verdict
@@ -119,12 +125,13 @@ class _Search:
 
 
 def first_bad(history: Sequence[str], probe: Callable[[str], tuple[str, str]], *,
-              max_probes: int = 20, reach: Sequence[int] = REACH) -> Bisection:
+              max_probes: int = 20, reach: Sequence[int] = REACH,
+              deadline: float | None = None) -> Bisection:
     """Bisect `history` (newest first; `history[0]` crashes) with `probe(sha) -> (verdict,
     detail)`, where the verdict is BAD, GOOD, ABSENT or anything else for "could not tell"."""
     if not history:
         return Bisection(reason="no history to search")
-    search = _Search(history, probe, max_probes)
+    search = _Search(history, probe, max_probes, deadline)
 
     def ended(reason: str, culprit: int | None = None) -> Bisection:
         found = culprit is not None
@@ -144,8 +151,8 @@ def first_bad(history: Sequence[str], probe: Callable[[str], tuple[str, str]], *
                 return ended(f"the commits between {history[high][:12]} (good) and "
                              f"{history[low][:12]} (bad) cannot be tested")
             low, high = narrower
-    except _Budget:
-        return ended(f"stopped after {max_probes} runs of the reproduction")
+    except _Budget as spent:
+        return ended(str(spent))
     parent = (f"passes at its parent {history[high][:12]}" if search.seen[high] == GOOD else
               f"its parent {history[high][:12]} does not have the code it calls")
     return ended(f"the reproduction fails at {history[low][:12]} and {parent}", low)

@@ -17,6 +17,7 @@ rather than the merge.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class Limits:
 
     max_commits: int = 4096
     max_probes: int = 20
+    max_seconds: float = 1800.0  # no run of the reproduction starts after this
 
 
 def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: Sandbox,
@@ -70,9 +72,11 @@ def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: 
         sha = trees.resolve(Path(repo), base)
         history = trees.git(Path(repo), "rev-list", "--first-parent",
                             f"--max-count={limits.max_commits + 1}", sha).stdout.decode().split()
-        found = first_bad(history, prober.probe, max_probes=limits.max_probes)
+        deadline = time.monotonic() + limits.max_seconds
+        found = first_bad(history, prober.probe, max_probes=limits.max_probes,
+                          deadline=deadline)
         if found.culprit and _is_merge(Path(repo), found.culprit):
-            found = _inside_merge(Path(repo), found, prober, limits.max_probes)
+            found = _inside_merge(Path(repo), found, prober, limits.max_probes, deadline)
         return _described(Path(repo), found)
 
 
@@ -165,14 +169,14 @@ def _is_merge(repo: Path, sha: str) -> bool:
     return len(parents) > 2
 
 
-def _inside_merge(repo: Path, merge: Bisection, prober: _Prober, max_probes: int
-                  ) -> Bisection:
+def _inside_merge(repo: Path, merge: Bisection, prober: _Prober, max_probes: int,
+                  deadline: float) -> Bisection:
     """The first bad commit of the branch `merge.culprit` merged, when its tip is bad."""
     sha = merge.culprit or ""
     branch = trees.git(repo, "rev-list", "--first-parent", f"{sha}^2", "--not",
                        f"{sha}^1").stdout.decode().split()
     left = max_probes - len(merge.probes)
-    if not branch or left < 2:
+    if not branch or left < 2 or time.monotonic() >= deadline:
         return merge
     base = trees.git(repo, "rev-parse", f"{branch[-1]}^").stdout.decode().strip()
     verdict, detail = prober.probe(branch[0])
@@ -182,7 +186,7 @@ def _inside_merge(repo: Path, merge: Bisection, prober: _Prober, max_probes: int
             "probes": tip, "reason": f"{merge.reason}; it merges a branch whose tip "
                                      f"{branch[0][:12]} does not fail the same way"})
     found = first_bad([*branch, base], prober.probe, max_probes=left - 1,
-                      reach=(len(branch),))
+                      reach=(len(branch),), deadline=deadline)
     probes = tip + found.probes
     if found.culprit is None:
         return merge.model_copy(update={
