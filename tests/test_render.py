@@ -278,7 +278,12 @@ def test_the_commit_bisection_found_is_shown_with_its_link_and_the_runs_it_took(
     line = next(x for x in body.splitlines() if x.startswith("**Found by bisection"))
     assert f"[`{sha[:12]}`](https://github.com/acme/shop/commit/{sha})" in line
     assert "Simplify \\[average\\]\\(https://evil.example\\)" in line
-    assert line.endswith("passes at its parent, 3 runs.")
+    assert line.endswith("passes at its parent, 3 runs; not among the suspects below.")
+    correlation = Correlation(release="f" * 40, suspects=[
+        Suspect(sha=s, score=1.0, confidence=0.5, author="A", summary="x", reasons=[])
+        for s in ("a" * 40, sha)])
+    ranked = render(renderer, fix={"bisection": bisection}, correlation=correlation)
+    assert "3 runs; suspect 2 below." in ranked
 
 
 def test_a_bisection_that_found_nothing_says_why(renderer):
