@@ -29,7 +29,7 @@ from worker.verify.diffparse import parse_diff
 from worker.verify.outcomes import PASSED, RED
 from worker.verify.paths import is_test_path
 from worker.verify.staging import modules_of, stage_tests
-from worker.verify.suite import TestRun, command_for, run_tests
+from worker.verify.suite import TestRun, run_tests
 
 _IMPORT_FAILURE = re.compile(r"\b(?:ImportError|ModuleNotFoundError)\b|cannot import name")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -41,7 +41,7 @@ class Reproduction:
 
     patch: str
     tests: list[str]
-    command: str
+    command: str  # runs the reproduction tests (the verdict's narrowed command)
     expected_error: str | None = None
     expected_function: str | None = None
 
@@ -90,7 +90,6 @@ class _Prober:
         self.reproduction = reproduction
         self.sandbox = sandbox
         self.policy = policy
-        self.command = command_for(reproduction.command, reproduction.tests)
 
     def probe(self, sha: str) -> tuple[str, str]:
         trees.git(self.tree, "checkout", "--quiet", "--force", "--detach", sha)
@@ -99,9 +98,8 @@ class _Prober:
         if problem:
             return "skip", f"the reproduction test does not apply: {problem[:200]}"
         trees.reset_to_index(self.tree)
-        run = run_tests(self.sandbox, self.tree, self.command, self.policy)
+        run = run_tests(self.sandbox, self.tree, self.reproduction.command, self.policy)
         return judge_probe(run, self.reproduction)
-
 
     def _stage(self) -> str | None:
         """Carry the reproduction tests into this commit's test modules (when the patch does
