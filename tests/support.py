@@ -81,6 +81,7 @@ class LocalSandbox:
     """The Sandbox port without isolation: a subprocess in the worktree, output captured."""
 
     def __init__(self) -> None:
+        self.policies: list[SandboxPolicy] = []
         self._audit: list[CommandResult] = []
 
     def run(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
@@ -98,6 +99,7 @@ class LocalSandbox:
         except subprocess.TimeoutExpired:
             result = CommandResult(argv=argv, exit_code=-9, timed_out=True, killed="timeout",
                                    seconds=time.monotonic() - started)
+        self.policies.append(policy)
         self._audit.append(result)
         return result
 

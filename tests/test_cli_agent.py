@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from integrations.agents.cli_agent import PROMPT_FILE, CliAgent
-from tests.test_toolloop import BUGGY, GUARD_NEW, GUARD_OLD, LocalSandbox, make_task, worktree
+from tests.support import LocalSandbox
+from tests.test_toolloop import BUGGY, GUARD_NEW, GUARD_OLD, make_task, worktree
 from worker.fix.models import CommandResult, Limits, SandboxPolicy
 from worker.ports import PermanentError
 

@@ -4,9 +4,7 @@ git repository with a division-by-zero bug: tool calls, results, budgets, refusa
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from integrations.agents.toolloop import SYSTEM_PROMPT, ToolLoopAgent
 from integrations.agents.tools import TOOL_SCHEMAS, WorktreeTools, truncate, worktree_patch
 from integrations.standins.chat import ChatStandIn, tool_call
 from tests.gitrepo import GitRepoBuilder
+from tests.support import LocalSandbox
 from worker.fix.models import CommandResult, FixTask, SandboxPolicy
 from worker.models import ErrorEvent, ExceptionInfo, Frame, Source
 from worker.playbooks import PromptContext, load_playbooks, render_prompt
@@ -35,33 +34,6 @@ REGRESSION = ("from calc.stats import mean\n\n\n"
               "def test_mean_of_nothing_is_zero():\n    assert mean([]) == 0.0\n")
 PYTEST = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider"
 TOOL_NAMES = {"list_files", "read_file", "search", "edit_file", "write_file", "run"}
-
-
-class LocalSandbox:
-    """A `Sandbox` that runs commands as plain subprocesses in the worktree (no isolation): the
-    agent's behaviour is under test here, not the sandbox's."""
-
-    def __init__(self) -> None:
-        self.policies: list[SandboxPolicy] = []
-        self._audit: list[CommandResult] = []
-
-    def run(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
-            stdin: str | None = None) -> CommandResult:
-        env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **policy.env}
-        try:
-            done = subprocess.run(argv, cwd=worktree, env=env, input=stdin, capture_output=True,
-                                  text=True, timeout=policy.limits.wall_seconds)
-            result = CommandResult(argv=argv, exit_code=done.returncode, stdout=done.stdout,
-                                   stderr=done.stderr)
-        except subprocess.TimeoutExpired:
-            result = CommandResult(argv=argv, exit_code=-9, timed_out=True, killed="timeout")
-        self.policies.append(policy)
-        self._audit.append(result)
-        return result
-
-    @property
-    def audit(self) -> list[CommandResult]:
-        return list(self._audit)
 
 
 def _event() -> ErrorEvent:
