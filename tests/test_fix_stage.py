@@ -105,6 +105,32 @@ def test_the_tool_loop_produces_a_verified_fix_through_the_pipeline(shop, tmp_pa
         app.close()
 
 
+def script_adding_only_a_test(body: dict, index: int) -> dict:
+    """A model that adds the regression test but never fixes the code."""
+    return fix_script(body, 2 if index == 0 else 3)
+
+
+def test_an_unverified_attempt_whose_test_shows_the_crash_is_still_bisected(shop, tmp_path):
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "playbooks", playbooks)
+    zero = playbooks / "zero-division.yaml"
+    zero.write_text(zero.read_text().replace("  - kind: templates\n", ""))
+    with ChatStandIn(script_adding_only_a_test) as chat:
+        app = make_app(tmp_path, settings={
+            **settings_for(shop.path, tmp_path, agent={"base_url": chat.url, "api_key": "k"}),
+            "playbooks_dir": playbooks})
+        deliver_crash(app, shop, "/cart/average", "cart=empty")
+        [run] = app.store.list_runs()
+        unverified = next(t for t in app.store.transitions(run.id)
+                          if t.to_state == RunState.UNVERIFIED)
+        assert "reproduction test fails on the fix" in unverified.reason
+        bisection = run.details["fix"]["bisection"]
+        assert bisection["culprit"] == shop.commits[1], bisection
+        assert bisection["probes"][0]["sha"] == shop.commits[-1], "the base is checked first"
+        assert unverified.reason.endswith(f"the crash started at {shop.commits[1][:12]}")
+        app.close()
+
+
 @pytest.mark.parametrize(("fix", "reason"), [
     ({"enabled": False}, "switched off"),
     ({"max_runs_per_day": 0}, "daily budget"),

@@ -308,3 +308,18 @@ def test_no_run_starts_after_the_deadline() -> None:
     found = first_bad(HISTORY, crash_started_at(50), deadline=time.monotonic() - 1)
     assert found.culprit is None and found.probes == []
     assert found.reason == "stopped after 0 runs of the reproduction: out of time"
+
+
+def test_a_test_that_passes_on_the_base_is_not_bisected_when_the_base_is_checked(tmp_path):
+    repo = GitRepoBuilder(tmp_path / "repo")
+    repo.commit({"shop/__init__.py": "", "shop/pricing.py": GUARDED}, "Prices")
+    chores(repo, 3, 0)
+    reproduction = Reproduction(patch=fix_patch(repo), tests=[REPRO_ID],
+                                command=f"python -m pytest -q -p no:cacheprovider {REPRO_ID}",
+                                expected_error="ZeroDivisionError", expected_function="average")
+    found = find_culprit(repo.path, "main", reproduction, sandbox=LocalSandbox(),
+                         check_base=True)
+    assert found.culprit is None
+    assert found.reason == ("the test does not show the crash on the base: every reproduction "
+                            "test passes")
+    assert [p.verdict for p in found.probes] == [GOOD]

@@ -4,22 +4,20 @@ everything wins.
 Verification is the diff policy, a reproduction test red on the base and green on the fix, and
 the repository's test suite no worse than on the base, all in the sandbox. The verdicts, with
 every reason and the logs behind them, are stored on the run. The winner's reproduction test is
-then run back in history to find the commit that brought the crash in (`verify.culprit`).
+then run back in history to find the commit that brought the crash in (`stages.culprit`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from worker.correlate.models import Correlation
 from worker.fix.models import Attempt, Verification
-from worker.models import ErrorEvent, RunState
+from worker.models import RunState
 from worker.playbooks import choose_playbook, load_playbooks
 from worker.ports import PermanentError
+from worker.stages.culprit import bisect_crash
 from worker.stages.deps import Deps, service_of
 from worker.verify import DiffPolicy, changed_lines, choose_best, verify_patch
-from worker.verify.bisection import Bisection
-from worker.verify.culprit import Limits, Reproduction, find_culprit
 
 
 def verify(deps: Deps, run_id: int) -> RunState | None:
@@ -58,56 +56,21 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
                               for a, v, _n in judged]
     fixed["verify_audit"] = _audit(sandbox)
     best = choose_best(judged)
-    if best is None:
-        reasons = "; ".join(f"{a.agent}: {', '.join(v.reasons[:4])}" for a, v, _n in judged)
-        return _done(deps, run_id, False, f"verification rejected every patch ({reasons})",
-                     fixed)
-    attempt, verdict, lines = best
-    fixed["chosen"] = {"agent": attempt.agent, "patch": attempt.patch, "changed_lines": lines,
-                       "verification": verdict.model_dump(mode="json")}
-    found = _bisect(deps, _path(repository), fixed["base"], attempt, verdict, sandbox, event,
-                    _crash_function(run.details.get("correlation"), event))
+    found = bisect_crash(deps, _path(repository), fixed["base"], judged, best, sandbox, event,
+                         run.details.get("correlation"))
     fixed["bisection"] = found.model_dump(mode="json")
     fixed["verify_audit"] = _audit(sandbox)
     started = f"; the crash started at {found.culprit[:12]}" if found.culprit else ""
+    if best is None:
+        reasons = "; ".join(f"{a.agent}: {', '.join(v.reasons[:4])}" for a, v, _n in judged)
+        return _done(deps, run_id, False, f"verification rejected every patch ({reasons})"
+                                          f"{started}", fixed)
+    attempt, verdict, lines = best
+    fixed["chosen"] = {"agent": attempt.agent, "patch": attempt.patch, "changed_lines": lines,
+                       "verification": verdict.model_dump(mode="json")}
     return _done(deps, run_id, True, f"verified: the {attempt.agent} patch ({lines} changed "
                                      f"lines) passes the diff policy, its reproduction test "
                                      f"and the suite{started}", fixed)
-
-
-def _bisect(deps: Deps, repo: Any, base: str, attempt: Attempt, verdict: Verification,
-            sandbox: Any, event: ErrorEvent, function: str | None) -> Bisection:
-    """Where the verified reproduction puts the start of the crash; never fails the stage."""
-    settings = deps.settings.fix
-    repro = verdict.reproduction
-    tests = [str(t) for t in repro.get("reproduced") or []]  # type: ignore[attr-defined]
-    command = repro.get("command")
-    if not settings.bisect_probes:
-        return Bisection(reason="bisection is switched off")
-    if not tests or not isinstance(command, str):
-        return Bisection(reason="no reproduction test to bisect with")
-    reproduction = Reproduction(patch=attempt.patch, tests=tests, command=command,
-                                expected_error=event.primary.type if event.primary else None,
-                                expected_function=function)
-    try:
-        return find_culprit(repo, base, reproduction, sandbox=sandbox,
-                            limits=Limits(max_commits=settings.bisect_commits,
-                                          max_probes=settings.bisect_probes,
-                                          max_seconds=settings.bisect_seconds))
-    except PermanentError as exc:
-        return Bisection(reason=f"bisection could not run: {exc}")
-
-
-def _crash_function(correlation: Any, event: ErrorEvent) -> str | None:
-    """The crash's innermost function: the innermost frame mapped to the repository, else the
-    event's innermost in-app frame."""
-    if isinstance(correlation, dict):
-        found = Correlation.model_validate(correlation)
-        mapped = [f for f in found.frames if f.depth is not None]
-        if mapped:
-            return min(mapped, key=lambda f: f.depth or 0).frame.function
-    in_app = [f for f in event.frames if f.in_app]
-    return in_app[-1].function if in_app else None
 
 
 def _audit(sandbox: Any) -> list[dict[str, Any]]:

@@ -56,10 +56,12 @@ class Limits:
 
 
 def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: Sandbox,
-                 policy: SandboxPolicy | None = None, limits: Limits | None = None
-                 ) -> Bisection:
+                 policy: SandboxPolicy | None = None, limits: Limits | None = None,
+                 check_base: bool = False) -> Bisection:
     """Bisect `repo`'s first-parent history below `base` (where the reproduction fails) for the
-    commit that brought the crash in. Raises VerifyError when git cannot read the repository."""
+    commit that brought the crash in; with `check_base`, the reproduction is first run on the
+    base, and must fail there the crash's way. Raises VerifyError when git cannot read the
+    repository."""
     limits = limits or Limits()
     policy = policy or SandboxPolicy()
     with trees.worktrees(Path(repo), base, ("fix", "probe")) as tree:
@@ -73,8 +75,13 @@ def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: 
         history = trees.git(Path(repo), "rev-list", "--first-parent",
                             f"--max-count={limits.max_commits + 1}", sha).stdout.decode().split()
         deadline = time.monotonic() + limits.max_seconds
+        checked = [record(sha, *prober.probe(sha))] if check_base else []
+        if checked and checked[0].verdict != BAD:
+            return Bisection(reason=f"the test does not show the crash on the base: "
+                                    f"{checked[0].detail}", probes=checked)
         found = first_bad(history, prober.probe, max_probes=limits.max_probes,
                           deadline=deadline)
+        found.probes[:0] = checked
         if found.culprit and _is_merge(Path(repo), found.culprit):
             found = _inside_merge(Path(repo), found, prober, limits.max_probes, deadline)
         return _described(Path(repo), found)

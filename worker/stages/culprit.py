@@ -1,0 +1,68 @@
+"""Which commit brought the crash in: the verify stage's reproduction test, bisected.
+
+The verified patch's reproduction tests are the evidence. When no patch was verified, a test
+an attempt added that fails on the base can still serve, once it is seen failing there with the
+crash's error in the crash's function. Bisection informs the ticket; it never fails the stage,
+and every reason it stopped is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.correlate.models import Correlation
+from worker.fix.models import Attempt, Verification
+from worker.models import ErrorEvent
+from worker.ports import PermanentError, Sandbox
+from worker.stages.deps import Deps
+from worker.verify.bisection import Bisection
+from worker.verify.culprit import Limits, Reproduction, find_culprit
+
+Judged = tuple[Attempt, Verification, int]
+
+
+def bisect_crash(deps: Deps, repo: Any, base: str, judged: list[Judged], best: Judged | None,
+                 sandbox: Sandbox, event: ErrorEvent, correlation: Any) -> Bisection:
+    """Where a reproduction test puts the start of the crash, or why it could not be found."""
+    settings = deps.settings.fix
+    if not settings.bisect_probes:
+        return Bisection(reason="bisection is switched off")
+    chosen = _evidence(judged, best)
+    if chosen is None:
+        return Bisection(reason="no test reproduces the crash to bisect with")
+    attempt, tests, command = chosen
+    reproduction = Reproduction(patch=attempt.patch, tests=tests, command=command,
+                                expected_error=event.primary.type if event.primary else None,
+                                expected_function=crash_function(correlation, event))
+    limits = Limits(max_commits=settings.bisect_commits, max_probes=settings.bisect_probes,
+                    max_seconds=settings.bisect_seconds)
+    try:
+        return find_culprit(repo, base, reproduction, sandbox=sandbox, limits=limits,
+                            check_base=best is None)
+    except PermanentError as exc:
+        return Bisection(reason=f"bisection could not run: {exc}")
+
+
+def crash_function(correlation: Any, event: ErrorEvent) -> str | None:
+    """The crash's innermost function: the innermost frame mapped to the repository, else the
+    event's innermost in-app frame."""
+    if isinstance(correlation, dict):
+        found = Correlation.model_validate(correlation)
+        mapped = [f for f in found.frames if f.depth is not None]
+        if mapped:
+            return min(mapped, key=lambda f: f.depth or 0).frame.function
+    in_app = [f for f in event.frames if f.in_app]
+    return in_app[-1].function if in_app else None
+
+
+def _evidence(judged: list[Judged], best: Judged | None
+              ) -> tuple[Attempt, list[str], str] | None:
+    """The attempt, tests and command to bisect with: the verified reproduction, else the
+    first attempt whose added tests failed on the base."""
+    key = "reproduced" if best is not None else "red_on_base"
+    for attempt, verdict, _lines in [best] if best is not None else judged:
+        tests = verdict.reproduction.get(key)
+        command = verdict.reproduction.get("command")
+        if isinstance(tests, list) and tests and isinstance(command, str):
+            return attempt, [str(t) for t in tests], command
+    return None
