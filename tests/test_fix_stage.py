@@ -65,7 +65,7 @@ def test_fix_templates_produce_a_verified_fix_for_each_seeded_bug(shop, tmp_path
     [ticket] = list((tmp_path / "tickets").rglob("*.md"))
     text = ticket.read_text()
     assert "```diff" in text
-    assert f"**Found by bisection with the reproduction test:** `{shop.commits[introduced][:12]}`" \
+    assert f"**Found by bisection with a reproduction test:** `{shop.commits[introduced][:12]}`" \
         in text
     app.close()
 

@@ -291,6 +291,6 @@ def test_a_bisection_that_found_nothing_says_why(renderer):
                  "reason": "no commit within 40 commits of history passes the reproduction",
                  "searched": 41}
     body = render(renderer, fix={"bisection": bisection})
-    assert ("_Bisection with the reproduction test found no culprit: no commit within 40 "
+    assert ("_Bisection with a reproduction test found no culprit: no commit within 40 "
             "commits of history passes the reproduction._") in body
     assert "Found by bisection" not in render(renderer)
