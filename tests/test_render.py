@@ -284,6 +284,9 @@ def test_the_commit_bisection_found_is_shown_with_its_link_and_the_runs_it_took(
         for s in ("a" * 40, sha)])
     ranked = render(renderer, fix={"bisection": bisection}, correlation=correlation)
     assert "3 runs; suspect 2 below." in ranked
+    absent = render(renderer, fix={"bisection": {**bisection, "good_verdict": "absent"}})
+    assert "**The crash is as old as the code it runs, by bisection with a reproduction " \
+           "test:** [`cccccccccccc`]" in absent
 
 
 def test_a_bisection_that_found_nothing_says_why(renderer):

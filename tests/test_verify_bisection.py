@@ -323,3 +323,11 @@ def test_a_test_that_passes_on_the_base_is_not_bisected_when_the_base_is_checked
     assert found.reason == ("the test does not show the crash on the base: every reproduction "
                             "test passes")
     assert [p.verdict for p in found.probes] == [GOOD]
+
+
+def test_the_parent_verdict_tells_a_passing_parent_from_absent_code() -> None:
+    assert first_bad(HISTORY, crash_started_at(9)).good_verdict == GOOD
+    absent = first_bad(HISTORY, lambda sha: (BAD, "") if HISTORY.index(sha) <= 9
+                       else (ABSENT, ""))
+    assert absent.good_verdict == ABSENT
+    assert first_bad(HISTORY[:5], crash_started_at(900)).good_verdict == ""

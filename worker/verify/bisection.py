@@ -44,6 +44,9 @@ class Bisection(BaseModel):
 
     culprit: str | None = None  # the first bad commit
     good: str | None = None  # the culprit's parent, shown good
+    # GOOD when the reproduction passes at `good`; ABSENT when the code it calls is not there,
+    # a weaker answer: the crash is as old as that code, and may have been caused elsewhere.
+    good_verdict: str = ""
     author: str = ""  # the culprit's author and subject line, as git records them
     summary: str = ""
     reason: str
@@ -136,7 +139,8 @@ def first_bad(history: Sequence[str], probe: Callable[[str], tuple[str, str]], *
     def ended(reason: str, culprit: int | None = None) -> Bisection:
         found = culprit is not None
         return Bisection(culprit=history[culprit] if found else None,
-                         good=history[culprit + 1] if found else None, reason=reason,
+                         good=history[culprit + 1] if found else None,
+                         good_verdict=search.seen[culprit + 1] if found else "", reason=reason,
                          probes=search.done, searched=len(history))
 
     try:
