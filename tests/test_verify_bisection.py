@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from tests.gitrepo import GitRepoBuilder, git, lines
 from tests.support import LocalSandbox
 from worker.fix.models import CommandResult
+from worker.settings import FixSettings
+from worker.stages.culprit import bisect_crash
 from worker.verify import suite
 from worker.verify.bisection import ABSENT, BAD, GOOD, SKIP, first_bad
 from worker.verify.culprit import Limits, Reproduction, find_culprit, judge_probe
@@ -331,3 +334,17 @@ def test_the_parent_verdict_tells_a_passing_parent_from_absent_code() -> None:
                        else (ABSENT, ""))
     assert absent.good_verdict == ABSENT
     assert first_bad(HISTORY[:5], crash_started_at(900)).good_verdict == ""
+
+
+# --- the stage's choice ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("fix", "seconds_left", "reason"), [
+    ({"bisect_probes": 0}, 3000, "bisection is switched off"),
+    ({}, 200, "no time was left in the stage to bisect"),  # a sandbox run may take 300 s
+    ({}, 3000, "no test reproduces the crash to bisect with"),
+])
+def test_the_stage_says_why_it_did_not_bisect(fix, seconds_left, reason) -> None:
+    deps = SimpleNamespace(settings=SimpleNamespace(fix=FixSettings(**fix)))
+    found = bisect_crash(deps, None, "main", [], None, LocalSandbox(), None, None,  # type: ignore[arg-type]
+                         seconds_left=seconds_left)
+    assert (found.culprit, found.reason) == (None, reason)

@@ -20,11 +20,12 @@ from worker import stages
 from worker.models import RunState
 from worker.ports import PermanentError, TransientError
 from worker.stages import Deps
+from worker.stages.deps import AGENT_STAGE_SECONDS
 
 log = logging.getLogger("suture.actors")
 
 AGENT_QUEUE = "agent"
-AGENT_TIME_LIMIT_MS = 3_600_000
+AGENT_TIME_LIMIT_MS = AGENT_STAGE_SECONDS * 1000
 
 # Retry backoff for transient errors, in milliseconds.
 MIN_BACKOFF_MS = 1_000

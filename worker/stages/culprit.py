@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.correlate.models import Correlation
-from worker.fix.models import Attempt, Verification
+from worker.fix.models import Attempt, SandboxPolicy, Verification
 from worker.models import ErrorEvent
 from worker.ports import PermanentError, Sandbox
 from worker.stages.deps import Deps
@@ -22,11 +22,17 @@ Judged = tuple[Attempt, Verification, int]
 
 
 def bisect_crash(deps: Deps, repo: Any, base: str, judged: list[Judged], best: Judged | None,
-                 sandbox: Sandbox, event: ErrorEvent, correlation: Any) -> Bisection:
-    """Where a reproduction test puts the start of the crash, or why it could not be found."""
+                 sandbox: Sandbox, event: ErrorEvent, correlation: Any, *,
+                 seconds_left: float) -> Bisection:
+    """Where a reproduction test puts the start of the crash, or why it could not be found.
+    `seconds_left` is what the stage may still spend; a run started just before the end may
+    take a whole sandbox run's time, which is kept in hand."""
     settings = deps.settings.fix
     if not settings.bisect_probes:
         return Bisection(reason="bisection is switched off")
+    seconds = min(settings.bisect_seconds, seconds_left - SandboxPolicy().limits.wall_seconds)
+    if seconds <= 0:
+        return Bisection(reason="no time was left in the stage to bisect")
     chosen = _evidence(judged, best)
     if chosen is None:
         return Bisection(reason="no test reproduces the crash to bisect with")
@@ -35,7 +41,7 @@ def bisect_crash(deps: Deps, repo: Any, base: str, judged: list[Judged], best: J
                                 expected_error=event.primary.type if event.primary else None,
                                 expected_function=crash_function(correlation, event))
     limits = Limits(max_commits=settings.bisect_commits, max_probes=settings.bisect_probes,
-                    max_seconds=settings.bisect_seconds)
+                    max_seconds=seconds)
     try:
         return find_culprit(repo, base, reproduction, sandbox=sandbox, limits=limits,
                             check_base=best is None)

@@ -21,6 +21,10 @@ from worker.render import Renderer
 from worker.settings import ServiceSettings, Settings
 from worker.store import SqlStore
 
+# The longest an agent-queue stage (fix, verify) may run before its actor is stopped; stages
+# that can choose how long to work (bisection) keep within it.
+AGENT_STAGE_SECONDS = 3600
+
 
 @dataclass
 class Deps:

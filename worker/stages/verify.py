@@ -9,6 +9,7 @@ then run back in history to find the commit that brought the crash in (`stages.c
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from worker.fix.models import Attempt, Verification
@@ -16,7 +17,7 @@ from worker.models import RunState
 from worker.playbooks import choose_playbook, load_playbooks
 from worker.ports import PermanentError
 from worker.stages.culprit import bisect_crash
-from worker.stages.deps import Deps, service_of
+from worker.stages.deps import AGENT_STAGE_SECONDS, Deps, service_of
 from worker.verify import DiffPolicy, changed_lines, choose_best, verify_patch
 
 
@@ -25,6 +26,7 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
     run = deps.store.get_run(run_id)
     if run is None or run.state not in (RunState.PATCHED, RunState.VERIFYING):
         return None
+    started = time.monotonic()
     if run.state == RunState.PATCHED and not deps.store.transition(
             run_id, RunState.PATCHED, RunState.VERIFYING, "verifying the candidate patches"):
         return None
@@ -57,7 +59,8 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
     fixed["verify_audit"] = _audit(sandbox)
     best = choose_best(judged)
     found = bisect_crash(deps, _path(repository), fixed["base"], judged, best, sandbox, event,
-                         run.details.get("correlation"))
+                         run.details.get("correlation"),
+                         seconds_left=AGENT_STAGE_SECONDS - (time.monotonic() - started) - 60)
     fixed["bisection"] = found.model_dump(mode="json")
     fixed["verify_audit"] = _audit(sandbox)
     started = f"; the crash started at {found.culprit[:12]}" if found.culprit else ""
