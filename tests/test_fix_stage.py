@@ -88,17 +88,23 @@ def fix_script(body: dict, index: int) -> dict:
     return steps[min(index, len(steps) - 1)]
 
 
-def test_the_tool_loop_produces_a_verified_fix_through_the_pipeline(shop, tmp_path):
+def tool_loop_run(shop, tmp_path, chat):
+    """The empty-cart crash through a pipeline whose only agent is the tool loop on `chat`."""
     playbooks = tmp_path / "playbooks"
     shutil.copytree(Path(__file__).resolve().parents[1] / "playbooks", playbooks)
     zero = playbooks / "zero-division.yaml"
     zero.write_text(zero.read_text().replace("  - kind: templates\n", ""))
+    app = make_app(tmp_path, settings={
+        **settings_for(shop.path, tmp_path, agent={"base_url": chat.url, "api_key": "k"}),
+        "playbooks_dir": playbooks})
+    deliver_crash(app, shop, "/cart/average", "cart=empty")
+    [run] = app.store.list_runs()
+    return app, run
+
+
+def test_the_tool_loop_produces_a_verified_fix_through_the_pipeline(shop, tmp_path):
     with ChatStandIn(fix_script) as chat:
-        app = make_app(tmp_path, settings={
-            **settings_for(shop.path, tmp_path, agent={"base_url": chat.url, "api_key": "k"}),
-            "playbooks_dir": playbooks})
-        deliver_crash(app, shop, "/cart/average", "cart=empty")
-        [run] = app.store.list_runs()
+        app, run = tool_loop_run(shop, tmp_path, chat)
         assert run.details["fix"]["chosen"]["agent"] == "toolloop", run.reason
         assert any(t.to_state == RunState.VERIFIED for t in app.store.transitions(run.id))
         assert len(chat.chat_requests) == 4
@@ -111,16 +117,8 @@ def script_adding_only_a_test(body: dict, index: int) -> dict:
 
 
 def test_an_unverified_attempt_whose_test_shows_the_crash_is_still_bisected(shop, tmp_path):
-    playbooks = tmp_path / "playbooks"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "playbooks", playbooks)
-    zero = playbooks / "zero-division.yaml"
-    zero.write_text(zero.read_text().replace("  - kind: templates\n", ""))
     with ChatStandIn(script_adding_only_a_test) as chat:
-        app = make_app(tmp_path, settings={
-            **settings_for(shop.path, tmp_path, agent={"base_url": chat.url, "api_key": "k"}),
-            "playbooks_dir": playbooks})
-        deliver_crash(app, shop, "/cart/average", "cart=empty")
-        [run] = app.store.list_runs()
+        app, run = tool_loop_run(shop, tmp_path, chat)
         unverified = next(t for t in app.store.transitions(run.id)
                           if t.to_state == RunState.UNVERIFIED)
         assert "reproduction test fails on the fix" in unverified.reason
