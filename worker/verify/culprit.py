@@ -101,6 +101,7 @@ class _Prober:
     def probe(self, sha: str) -> tuple[str, str]:
         trees.git(self.tree, "checkout", "--quiet", "--force", "--detach", sha)
         trees.reset_to_index(self.tree)
+        # The patch's test changes as they are; failing that, the tests carried over by name.
         problem = trees.apply(self.tree, self.tests_patch) and self._stage()
         if problem:
             return "skip", f"the reproduction test does not apply: {problem[:200]}"
