@@ -17,6 +17,7 @@ from worker.correlate.evidence import error_identifiers
 from worker.correlate.missing import (
     MESSAGE_HEAD,
     Missing,
+    created_classes,
     defines,
     defines_class,
     missing_name,
@@ -83,6 +84,17 @@ def test_only_a_net_removal_counts():
              hunk("moved", ["    def rate(self):"], []), hunk("moved", [], ["    def rate(self):"]),
              hunk("used", ["    x = self.rate"], [])]
     assert removed_definitions("rate", hunks) == {"gone"}
+
+
+def test_only_a_net_new_class_counts_as_created():
+    def hunk(sha: str, removed: list[str], added: list[str]) -> Hunk:
+        return Hunk(sha=sha, path="p.py", old_start=3, old_count=len(removed), new_start=3,
+                    new_count=len(added), removed=removed, added=added)
+
+    hunks = [hunk("made", [], ["class FlatPricing(Pricing):", "    base = 5"]),
+             hunk("moved", ["class FlatPricing:"], []), hunk("moved", [], ["class FlatPricing:"]),
+             hunk("used", [], ["    pricing = FlatPricing()"])]
+    assert created_classes("FlatPricing", hunks) == {"made"}
 
 
 def test_a_dotted_module_is_found_under_any_source_root():
@@ -163,6 +175,23 @@ def test_the_commit_that_removed_the_missing_definition_comes_first(shop, messag
     found = run(shop, message)
     assert [s.sha for s in found.suspects] == [removal, recent]
     assert "removed rate, which the error says is missing" in found.suspects[0].reasons
+
+
+def test_the_commit_that_created_the_class_lacking_the_name_comes_first(shop):
+    # A new class (in a file off the stack) that callers use like the old one, but that lacks
+    # what they call: its creation explains the crash; the newer edit on the stack does not.
+    flat = [*PRICING, "", "", "class FlatPricing:", "    def base(self):", "        return 5"]
+    creation = shop.commit({"src/shop/pricing.py": lines(*flat)}, "flat pricing", author=ADA,
+                           date="2026-01-01T00:00:00Z")
+    described = edit(CART, 10, "    return ', '.join(map(str, items))")
+    recent = shop.commit({"src/shop/cart.py": described}, "describe items", author=GRACE,
+                         date="2026-02-27T00:00:00Z")
+    found = run(shop, "AttributeError 'FlatPricing' object has no attribute 'rate'")
+    assert [s.sha for s in found.suspects] == [creation, recent]
+    assert "created FlatPricing, which the error says lacks an attribute" \
+        in found.suspects[0].reasons
+    # Without the error naming the class, the creation is no suspect: it changed no stack file.
+    assert creation not in {s.sha for s in run(shop, "KeyError 'rate'").suspects}
 
 
 def test_a_missing_value_does_not_point_at_the_removal(shop):

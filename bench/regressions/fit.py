@@ -31,7 +31,8 @@ MULTIPLES = (0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 3.0)
 ROUNDS = 3
 FITTED = ("blame_line", "blame_function", "hunk_function", "touches_file", "coverage",
           "identifier", "recency", "recency_days", "revert", "blame_guard", "cosmetic", "size",
-          "sibling", "fade_days", "fade_floor", "bot", "removed_definition")
+          "sibling", "fade_days", "fade_floor", "bot", "removed_definition",
+          "created_owner")
 # Where a weight that is zero by default starts its search.
 SEEDS = {"blame_guard": -1.0, "cosmetic": 1.0, "size": 0.3, "sibling": 0.5, "fade_days": 180.0,
          "bot": -1.0}

@@ -18,7 +18,13 @@ from datetime import UTC, datetime, timedelta
 from worker.correlate.evidence import Evidence, blamed_span, gather
 from worker.correlate.functions import function_range
 from worker.correlate.mapping import map_frames
-from worker.correlate.missing import Missing, missing_name, owner_files, removed_definitions
+from worker.correlate.missing import (
+    Missing,
+    created_classes,
+    missing_name,
+    owner_files,
+    removed_definitions,
+)
 from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
 from worker.correlate.moves import removed_texts
 from worker.correlate.owners import find_owners, name_suspects
@@ -196,12 +202,15 @@ def _read_moves(repo: Repository, facts: Facts, shas: list[str]) -> None:
 
 def _read_removals(repo: Repository, facts: Facts, paths: list[str],
                    window: HistoryWindow) -> None:
-    """The window's commits that removed the missing name from `paths` join the candidates
-    with just those hunks: deleting a method makes the crash wherever it was called."""
+    """The window's commits that removed the missing name from `paths`, or created the class
+    that lacks it, join the candidates with just those hunks: deleting a method makes the crash
+    wherever it was called."""
     if not facts.missing or not paths:
         return
     hunks = repo.hunks(facts.release, paths, window)
     gone = removed_definitions(facts.missing.name, hunks)
+    if facts.missing.owner:
+        gone |= created_classes(facts.missing.owner, hunks)
     facts.elsewhere = [hunk for hunk in hunks if hunk.sha in gone]
     facts.commits.update({c.sha: c for c in repo.describe(sorted(gone - set(facts.commits)))})
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
-from worker.correlate.missing import MESSAGE_HEAD, Missing, removed_definitions
+from worker.correlate.missing import MESSAGE_HEAD, Missing, created_classes, removed_definitions
 from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
 from worker.correlate.moves import is_moved
 from worker.correlate.prose import Spans, without_prose
@@ -64,6 +64,8 @@ class Evidence:
     bot: bool = False
     # Removed the definition the error says is missing (its name).
     removed_definition: str = ""
+    # Created the class the error says lacks the missing name (the class's name).
+    created_owner: str = ""
 
 
 FRAME_FUNCTIONS = 8
@@ -184,6 +186,8 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
     words = distinctive(error_identifiers(message, frames),
                         ["\n".join(lines) for lines in added.values()])
     gone = removed_definitions(missing.name, [*hunks, *(elsewhere or ())]) if missing else set()
+    made = created_classes(missing.owner, [*hunks, *(elsewhere or ())]) \
+        if missing and missing.owner else set()
     folders: dict[tuple[str, ...], int] = {}
     for path, depth in closest.items():
         folder = _folder(path or "")
@@ -204,8 +208,9 @@ def gather(frames: list[MappedFrame], commits: list[Commit], hunks: list[Hunk],
         evidence.new_in_release = sha in in_release
         evidence.revert = commit.summary.lower().startswith("revert")
         evidence.removed_definition = missing.name if missing and sha in gone else ""
+        evidence.created_owner = missing.owner if missing and sha in made else ""
         # A rename that left a caller of the old name behind is no cosmetic change.
-        evidence.cosmetic = not evidence.removed_definition \
+        evidence.cosmetic = not (evidence.removed_definition or evidence.created_owner) \
             and is_cosmetic(by_commit.get(sha, []))
         evidence.bot = is_bot(commit.author, commit.email)
     return found

@@ -81,6 +81,17 @@ def removed_definitions(name: str, hunks: list[Hunk]) -> set[str]:
     return {sha for sha, count in net.items() if count > 0}
 
 
+def created_classes(owner: str, hunks: list[Hunk]) -> set[str]:
+    """The commits whose hunks wrote more definitions of class `owner` than they removed: a
+    class made in the window that lacks what its callers look up is as direct a lead as a
+    definition deleted from it."""
+    net: Counter[str] = Counter()
+    for hunk in hunks:
+        net[hunk.sha] += sum(1 for line in hunk.added if defines_class(owner, line))
+        net[hunk.sha] -= sum(1 for line in hunk.removed if defines_class(owner, line))
+    return {sha for sha, count in net.items() if count > 0}
+
+
 def defines_class(owner: str, line: str) -> bool:
     """Whether a line of code defines class (or Go struct type) `owner`."""
     word = re.escape(owner)

@@ -36,6 +36,8 @@ class Weights:
     # Deleting the very definition the error says is missing explains the crash better than
     # writing the line that crashed: twice `blame_line`.
     removed_definition: float = 6.0
+    # Creating the class that lacks what the error looks up on it: as strong as `blame_line`.
+    created_owner: float = 3.0
     # Writing the assert or raise that stopped the program is weaker evidence than writing the
     # code that broke its condition: half of `blame_line` is taken back on such lines.
     blame_guard: float = -1.5
@@ -85,6 +87,9 @@ def score(evidence: Evidence, weights: Weights) -> tuple[float, list[str]]:
     if evidence.removed_definition and weights.removed_definition:
         terms.append((weights.removed_definition,
                       f"removed {evidence.removed_definition}, which the error says is missing"))
+    if evidence.created_owner and weights.created_owner:
+        terms.append((weights.created_owner,
+                      f"created {evidence.created_owner}, which the error says lacks an attribute"))
     if evidence.identifiers:
         found = sorted(evidence.identifiers)[: weights.max_identifiers]
         terms.append((weights.identifier * len(found),
@@ -129,6 +134,7 @@ def rank(evidence: dict[str, Evidence], *, top: int = 5, weights: Weights | None
         direct = (item.blame_line or item.blame_function or item.hunk_function
                   or item.touches_file or item.new_in_release
                   or (item.removed_definition and weights.removed_definition)
+                  or (item.created_owner and weights.created_owner)
                   or (item.sibling and weights.sibling))
         if direct:
             scored.append((value, sha, reasons))
