@@ -1,4 +1,4 @@
-"""Errors that name something missing, and the commits that removed it.
+"""Errors that name something missing, and the commits that removed it or made its class.
 
 "'Engine' object has no attribute '_connect'", "cannot import name 'load' from 'app.io'",
 "name 'helper' is not defined", "this.render is not a function": the program looked for a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from worker.correlate.models import Hunk
@@ -74,22 +75,25 @@ def defines(name: str, line: str) -> bool:
 
 def removed_definitions(name: str, hunks: list[Hunk]) -> set[str]:
     """The commits whose hunks removed more definitions of `name` than they added."""
-    net: Counter[str] = Counter()
-    for hunk in hunks:
-        net[hunk.sha] += sum(1 for line in hunk.removed if defines(name, line))
-        net[hunk.sha] -= sum(1 for line in hunk.added if defines(name, line))
-    return {sha for sha, count in net.items() if count > 0}
+    return {sha for sha, count in _net_added(hunks, lambda line: defines(name, line)).items()
+            if count < 0}
 
 
 def created_classes(owner: str, hunks: list[Hunk]) -> set[str]:
     """The commits whose hunks wrote more definitions of class `owner` than they removed: a
     class made in the window that lacks what its callers look up is as direct a lead as a
     definition deleted from it."""
+    return {sha for sha, count in _net_added(hunks, lambda line: defines_class(owner, line))
+            .items() if count > 0}
+
+
+def _net_added(hunks: list[Hunk], matches: Callable[[str], bool]) -> Counter[str]:
+    """Per commit, how many more matching lines its hunks added than removed (a move nets 0)."""
     net: Counter[str] = Counter()
     for hunk in hunks:
-        net[hunk.sha] += sum(1 for line in hunk.added if defines_class(owner, line))
-        net[hunk.sha] -= sum(1 for line in hunk.removed if defines_class(owner, line))
-    return {sha for sha, count in net.items() if count > 0}
+        net[hunk.sha] += sum(1 for line in hunk.added if matches(line))
+        net[hunk.sha] -= sum(1 for line in hunk.removed if matches(line))
+    return net
 
 
 def defines_class(owner: str, line: str) -> bool:
