@@ -19,8 +19,8 @@ from worker.app import App, build_app
 from worker.broker import join_all
 from worker.fix.models import CommandResult, SandboxPolicy
 from worker.settings import load_settings
-from worker.signatures import sentry_signature
-from worker.webserver import serve_in_thread
+from worker.web.server import serve_in_thread
+from worker.web.signatures import sentry_signature
 
 SECRET = "test-client-secret"
 DD_SECRET = "test-datadog-secret"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
-from worker.correlate.models import Hunk
+from worker.vcs import Hunk
 
 
 def hunk(removed: list[str], added: list[str]) -> Hunk:

@@ -24,8 +24,9 @@ from worker.correlate.missing import (
     module_paths,
     removed_definitions,
 )
-from worker.correlate.models import Correlation, Hunk
+from worker.correlate.models import Correlation
 from worker.models import ErrorEvent, ExceptionInfo, Frame, Source
+from worker.vcs import Hunk
 
 FIRST_SEEN = datetime(2026, 3, 1, tzinfo=UTC)
 ADA = ("Ada Lovelace", "ada@example.com")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from worker.correlate.models import Hunk
 from worker.correlate.prose import docstrings, without_prose
+from worker.vcs import Hunk
 
 SOURCE = '''"""Module doc."""
 

@@ -17,7 +17,7 @@ import pytest
 from integrations.agents import TemplateAgent
 from integrations.agents.crash_site import CrashSite
 from integrations.agents.cstedit import NoRewrite
-from integrations.agents.regression_test import write_regression_test
+from integrations.agents.reproducer import write_regression_test
 from integrations.agents.rewrites import TEMPLATES
 from tests.gitrepo import GitRepoBuilder, git
 from worker.demo.sample import SampleRepo, build_sample_repo, capture_crash

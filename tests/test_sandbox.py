@@ -18,9 +18,9 @@ from integrations.sandbox import BubblewrapSandbox, EgressProxy, EgressRefusal, 
 from integrations.sandbox.capture import BoundedText, clip
 from integrations.sandbox.egress import Allowlist
 from integrations.sandbox.request import RequestError, parse_request
+from worker.cli.sandbox import sandbox_exec
 from worker.fix.models import CommandResult, Limits, SandboxPolicy
 from worker.ports import PermanentError, Sandbox
-from worker.sandbox_cli import sandbox_exec
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
 

@@ -19,8 +19,8 @@ import pytest
 from integrations.sandbox import BubblewrapSandbox
 from integrations.sandbox.cgroup import PidsCgroup
 from integrations.sandbox.layout import python_paths
+from worker.cli.sandbox import sandbox_exec
 from worker.fix.models import CommandResult, Limits, SandboxPolicy
-from worker.sandbox_cli import sandbox_exec
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap not installed")

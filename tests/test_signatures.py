@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from integrations.standins.base import recorded
-from worker.signatures import sentry_signature, verify_secret_header, verify_sentry
+from worker.web.signatures import sentry_signature, verify_secret_header, verify_sentry
 
 VECTOR = recorded("sentry/webhook-request-issue-created.signed.DERIVED.json")
 BODY = VECTOR["raw_body"].encode("utf-8")

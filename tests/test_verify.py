@@ -14,11 +14,11 @@ import pytest
 
 from tests.gitrepo import GitRepoBuilder, git, lines
 from tests.support import LocalSandbox
+from worker.cli.verify import verify_cli
 from worker.fix.models import Attempt, Verification
 from worker.verify import DiffPolicy, choose_best, verify_patch
 from worker.verify.outcomes import FAILED, MISSING, PASSED, SUITE, parse_outcomes
 from worker.verify.verifier import NO_REPRODUCTION
-from worker.verify_cli import verify_cli
 
 PRICING = lines(
     "def average(prices):",

@@ -13,15 +13,15 @@ import pytest
 
 from tests.gitrepo import GitRepoBuilder, git, lines
 from tests.support import LocalSandbox
+from worker.cli.verify import verify_cli
 from worker.fix.models import CommandResult
 from worker.settings import FixSettings
-from worker.stages.culprit import bisect_crash
+from worker.stages.bisect import bisect_crash
 from worker.verify import suite
 from worker.verify.bisection import ABSENT, BAD, GOOD, SKIP, first_bad
-from worker.verify.culprit import Limits, Reproduction, find_culprit, judge_probe
+from worker.verify.origin import Limits, Reproduction, find_culprit, judge_probe
 from worker.verify.outcomes import parse_outcomes
 from worker.verify.staging import modules_of, stage_tests
-from worker.verify_cli import verify_cli
 
 HISTORY = [f"{index:040x}" for index in range(1000)]  # newest first
 

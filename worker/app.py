@@ -47,7 +47,7 @@ from worker.render import Renderer
 from worker.settings import ServiceSettings, Settings
 from worker.stages import Deps
 from worker.store import SqlStore, utc_now
-from worker.web import WebDeps, create_web
+from worker.web.hooks import WebDeps, create_web
 
 log = logging.getLogger("suture")
 

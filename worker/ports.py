@@ -14,9 +14,9 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy
 from worker.models import ErrorEvent, Ticket
+from worker.vcs import BlameLine, Commit, Hunk
 
 
 class SutureError(Exception):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from integrations.agents.crash_site import CrashSite, locate
 from integrations.agents.cstedit import NoRewrite
-from integrations.agents.regression_test import (
+from integrations.agents.reproducer import (
     NoReproduction,
     Reproduction,
     write_regression_test,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from worker.correlate.models import BlameLine, Commit, FileChange, Hunk
+from worker.vcs import BlameLine, Commit, FileChange, Hunk
 
 LOG_FORMAT = "%x01%H%x00%P%x00%an%x00%ae%x00%ct%x00%s"
 # A record starts with \x01 at the start of a line; anywhere else it is content.

@@ -28,8 +28,8 @@ from integrations.git.parse import (
     parse_patch,
 )
 from integrations.git.worktrees import worktree
-from worker.correlate.models import BlameLine, Commit, Hunk
 from worker.ports import HistoryWindow, PermanentError
+from worker.vcs import BlameLine, Commit, Hunk
 
 IGNORE_REVS = ".git-blame-ignore-revs"
 

@@ -14,7 +14,7 @@ import re
 import textwrap
 from collections import Counter
 
-from worker.correlate.models import Hunk
+from worker.vcs import Hunk
 
 _TOKEN = re.compile(r"""
     (?P<string>[rbfuRBFU]{0,2}(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'))

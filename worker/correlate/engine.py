@@ -25,13 +25,14 @@ from worker.correlate.missing import (
     owner_files,
     removed_definitions,
 )
-from worker.correlate.models import BlameLine, Commit, Correlation, Hunk, MappedFrame
+from worker.correlate.models import Correlation, MappedFrame
 from worker.correlate.moves import removed_texts
 from worker.correlate.owners import find_owners, name_suspects
 from worker.correlate.prose import PYTHON, Spans, docstrings, may_hold_prose
 from worker.correlate.ranking import rank
 from worker.models import ErrorEvent
 from worker.ports import AccountDirectory, HistoryWindow, PermanentError, Repository
+from worker.vcs import BlameLine, Commit, Hunk
 
 MAX_FUNCTION_LINES = 400
 # Innermost frames whose crashing line is also blamed over all history. Off: on sympy it made

@@ -18,9 +18,10 @@ from datetime import datetime
 
 from worker.correlate.cosmetic import is_bot, is_cosmetic, is_guard
 from worker.correlate.missing import MESSAGE_HEAD, Missing, created_classes, removed_definitions
-from worker.correlate.models import BlameLine, Commit, Hunk, MappedFrame
+from worker.correlate.models import MappedFrame
 from worker.correlate.moves import is_moved
 from worker.correlate.prose import Spans, without_prose
+from worker.vcs import BlameLine, Commit, Hunk
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 # Words too common in messages and code to say anything about a commit.

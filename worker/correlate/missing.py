@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.correlate.models import Hunk
 from worker.ports import Repository
+from worker.vcs import Hunk
 
 _PATTERNS = (
     # Python: AttributeError on an instance, a class or a module.

@@ -1,69 +1,17 @@
-"""Models of correlation: what the repository says about a crash, and what suture concludes.
+"""Models of correlation: what suture concludes from the repository about a crash.
 
-`Commit`, `Hunk` and `BlameLine` are facts read from git; `MappedFrame` ties a stack frame to a
-file of the repository; `Suspect` and `Owner` are conclusions, each carrying the reasons behind it.
+The facts read from git (`Commit`, `Hunk`, `BlameLine`) live in `worker.vcs`; `MappedFrame` ties a
+stack frame to a file of the repository; `Suspect` and `Owner` are conclusions, each carrying the
+reasons behind it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from worker.models import Frame
-
-
-class FileChange(BaseModel):
-    """Lines added and deleted in one file by one commit (None for binary files)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    added: int | None = None
-    deleted: int | None = None
-
-
-class Commit(BaseModel):
-    """A commit with every file it changed."""
-
-    sha: str
-    parents: list[str] = Field(default_factory=list)
-    author: str = ""
-    email: str = ""
-    timestamp: datetime
-    summary: str = ""
-    changes: list[FileChange] = Field(default_factory=list)
-    # False when `changes` lists only some paths (a path-limited query), not the whole commit.
-    complete: bool = True
-
-    @property
-    def lines_changed(self) -> int:
-        """Added plus deleted lines over all text files."""
-        return sum((c.added or 0) + (c.deleted or 0) for c in self.changes)
-
-
-class Hunk(BaseModel):
-    """One zero-context hunk of a commit in one file, with git's function context header."""
-
-    sha: str
-    path: str
-    old_start: int
-    old_count: int
-    new_start: int
-    new_count: int
-    function: str = ""
-    added: list[str] = Field(default_factory=list)
-    removed: list[str] = Field(default_factory=list)
-
-
-class BlameLine(BaseModel):
-    """Who last changed one line, as of the release."""
-
-    line: int
-    sha: str
-    author: str = ""
-    email: str = ""
-    timestamp: datetime
 
 
 class MappedFrame(BaseModel):

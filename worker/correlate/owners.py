@@ -13,8 +13,9 @@ import re
 from collections.abc import Mapping
 
 from worker.correlate import codeowners
-from worker.correlate.models import BlameLine, MappedFrame, Owner, Suspect
+from worker.correlate.models import MappedFrame, Owner, Suspect
 from worker.ports import AccountDirectory, Repository, SutureError
+from worker.vcs import BlameLine
 
 _NOREPLY = re.compile(
     r"^(?:\d+\+)?([A-Za-z0-9][A-Za-z0-9-]{0,38})@users\.noreply\.github\.com$", re.IGNORECASE)

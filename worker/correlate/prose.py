@@ -13,7 +13,7 @@ import bisect
 import math
 import re
 
-from worker.correlate.models import Hunk
+from worker.vcs import Hunk
 
 Spans = tuple[tuple[int, int], ...]  # inclusive 1-based line ranges
 

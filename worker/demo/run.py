@@ -16,8 +16,8 @@ from integrations.standins.github import GitHubStandIn
 from worker.demo.sample import build_sample_repo, capture_crash
 from worker.models import RunState
 from worker.settings import load_settings
-from worker.signatures import sentry_signature
-from worker.webserver import serve_in_thread
+from worker.web.server import serve_in_thread
+from worker.web.signatures import sentry_signature
 
 SECRET = "demo-client-secret"
 TOKEN = "demo-github-token"

@@ -15,10 +15,16 @@ from worker.normalise.datadog_monitor import from_datadog_monitor
 from worker.normalise.detect import detect_and_normalise
 from worker.normalise.fields import MISSING_TIMESTAMP, PayloadError
 from worker.normalise.sentry import from_sentry_api, from_sentry_stored
-from worker.normalise.sentry_webhook import from_sentry_issue, from_sentry_webhook
+from worker.normalise.sentry_webhook import (
+    SENTRY_ERROR_RESOURCES,
+    from_sentry_issue,
+    from_sentry_webhook,
+    resource_of,
+)
 
 __all__ = [
     "MISSING_TIMESTAMP",
+    "SENTRY_ERROR_RESOURCES",
     "PayloadError",
     "detect_and_normalise",
     "from_datadog_issue",
@@ -28,4 +34,5 @@ __all__ = [
     "from_sentry_issue",
     "from_sentry_stored",
     "from_sentry_webhook",
+    "resource_of",
 ]

@@ -23,6 +23,8 @@ from worker.normalise.fields import (
 )
 from worker.normalise.sentry import from_sentry_stored
 
+# The resources that report an error; every other resource is acknowledged and ignored.
+SENTRY_ERROR_RESOURCES = frozenset({"event_alert", "error", "issue"})
 # Resource → the key under `data` that holds the stored event.
 _EVENT_RESOURCES = {"event_alert": "event", "error": "error"}
 # Keys under `data` that identify a resource when the header was not kept.

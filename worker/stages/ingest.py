@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from worker.fingerprint import fingerprint
 from worker.models import ErrorEvent
-from worker.normalise import PayloadError, detect_and_normalise, from_sentry_webhook
+from worker.normalise import (
+    SENTRY_ERROR_RESOURCES,
+    PayloadError,
+    detect_and_normalise,
+    from_sentry_webhook,
+)
 from worker.ports import PermanentError
 from worker.stages.deps import Deps
 
@@ -41,7 +46,7 @@ def ingest_delivery(deps: Deps, delivery_id: int) -> IngestResult:
 
 
 def _event_of(source: str, kind: str, payload: dict[str, object]) -> ErrorEvent | None:
-    if source == "sentry" and kind in {"issue", "event_alert", "error"}:
+    if source == "sentry" and kind in SENTRY_ERROR_RESOURCES:
         return from_sentry_webhook(kind, payload)
     return detect_and_normalise(payload)
 

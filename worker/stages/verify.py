@@ -16,7 +16,7 @@ from worker.fix.models import Attempt, Verification
 from worker.models import RunState
 from worker.playbooks import choose_playbook, load_playbooks
 from worker.ports import PermanentError
-from worker.stages.culprit import bisect_crash
+from worker.stages.bisect import bisect_crash
 from worker.stages.deps import AGENT_STAGE_SECONDS, Deps, service_of
 from worker.verify import DiffPolicy, changed_lines, choose_best, verify_patch
 

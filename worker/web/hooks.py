@@ -21,14 +21,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from worker.actors import Actors
-from worker.normalise import PayloadError, from_datadog_monitor, from_sentry_webhook
+from worker.normalise import (
+    SENTRY_ERROR_RESOURCES,
+    PayloadError,
+    from_datadog_monitor,
+    from_sentry_webhook,
+)
 from worker.settings import Settings
-from worker.signatures import verify_secret_header, verify_sentry
 from worker.store import SqlStore
+from worker.web.signatures import verify_secret_header, verify_sentry
 
 log = logging.getLogger("suture.web")
 
-SENTRY_RESOURCES_WITH_ERRORS = {"event_alert", "issue", "error"}
 
 
 @dataclass
@@ -92,7 +96,7 @@ def create_web(deps: WebDeps) -> FastAPI:
         payload = _parse_json(body)
         if resource == "installation":
             return JSONResponse({"acknowledged": "installation"}, status_code=200)
-        if resource not in SENTRY_RESOURCES_WITH_ERRORS:
+        if resource not in SENTRY_ERROR_RESOURCES:
             return JSONResponse({"ignored": f"resource {resource!r} carries no error"}, 200)
         _check(lambda: from_sentry_webhook(resource, payload))
         return _accept(deps, "sentry", resource, body, payload)

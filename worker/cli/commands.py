@@ -139,7 +139,7 @@ def scheduler(config: Path | None = ConfigOption) -> None:
 @cli.command()
 def ingest(file: Path, config: Path | None = ConfigOption) -> None:
     """Feed a payload file (a Sentry or Datadog event or webhook body) through the webhook path."""
-    from worker.ingest_file import ingest_file
+    from worker.cli.ingest_file import ingest_file
 
     _logging()
     try:
@@ -160,7 +160,7 @@ def suspects(
     previous_release: Annotated[str | None, typer.Option(help="The release before it.")] = None,
 ) -> None:
     """Rank the commits that may have caused an event's crash, and who owns the code."""
-    from worker.suspects_cli import print_suspects
+    from worker.cli.suspects import print_suspects
 
     raise typer.Exit(print_suspects(repo, event, top=top, as_json=as_json, release=release,
                                     previous_release=previous_release))
@@ -199,7 +199,7 @@ def sandbox_exec(
         "--allow-host", help="A host the command may reach (repeatable).")] = None,
 ) -> None:
     """Run one command in exactly the sandbox an agent gets: `... -- CMD ARGS`."""
-    from worker.sandbox_cli import sandbox_exec as run_in_sandbox
+    from worker.cli.sandbox import sandbox_exec as run_in_sandbox
 
     if not ctx.args:
         typer.echo("suture: give the command after --", err=True)
@@ -222,7 +222,7 @@ def verify(
 ) -> None:
     """Verify a patch outside any model: diff policy, reproduction test, suite (sandboxed)."""
     from worker.app import new_sandbox
-    from worker.verify_cli import verify_cli
+    from worker.cli.verify import verify_cli
 
     raise typer.Exit(verify_cli(repo, base, patch, test_command, as_json, new_sandbox(),
                                 error=error, bisect=bisect))
@@ -257,6 +257,3 @@ def main() -> None:
     """Console-script entry point."""
     cli(prog_name="suture")
 
-
-if __name__ == "__main__":
-    main()

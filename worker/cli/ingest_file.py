@@ -17,19 +17,21 @@ from dramatiq.brokers.stub import StubBroker
 from worker.broker import join_all
 from worker.fingerprint import fingerprint
 from worker.models import Cluster, ErrorEvent
-from worker.normalise import PayloadError, detect_and_normalise, from_sentry_webhook
+from worker.normalise import (
+    SENTRY_ERROR_RESOURCES,
+    PayloadError,
+    detect_and_normalise,
+    from_sentry_webhook,
+    resource_of,
+)
 from worker.settings import Settings
-
-SENTRY_ENVELOPE_KEYS = {"event": "event_alert", "error": "error", "issue": "issue"}
 
 
 def classify(payload: dict[str, Any]) -> tuple[str, str]:
     """(source, kind) of a payload, the way the webhook receiver would have labelled it."""
-    data = payload.get("data")
-    if "action" in payload and isinstance(data, dict):
-        for key, resource in SENTRY_ENVELOPE_KEYS.items():
-            if key in data:
-                return "sentry", resource
+    resource = resource_of(payload) if "action" in payload else None
+    if resource in SENTRY_ERROR_RESOURCES:
+        return "sentry", resource
     return "file", "file"
 
 

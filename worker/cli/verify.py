@@ -20,7 +20,7 @@ from worker.fix.models import Verification
 from worker.ports import Sandbox, SutureError
 from worker.verify import DiffPolicy, verify_patch
 from worker.verify.bisection import Bisection
-from worker.verify.culprit import Reproduction, find_culprit
+from worker.verify.origin import Reproduction, find_culprit
 
 VERIFIED, NOT_VERIFIED, CANNOT_VERIFY = 0, 1, 2
 

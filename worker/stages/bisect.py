@@ -16,7 +16,7 @@ from worker.models import ErrorEvent
 from worker.ports import PermanentError, Sandbox
 from worker.stages.deps import Deps
 from worker.verify.bisection import Bisection
-from worker.verify.culprit import Limits, Reproduction, find_culprit
+from worker.verify.origin import Limits, Reproduction, find_culprit
 
 Judged = tuple[Attempt, Verification, int]
 

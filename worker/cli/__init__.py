@@ -1,0 +1,8 @@
+"""The `suture` command line: `commands` defines every command; the others each hold one
+command's work (ingesting a file, ranking suspects, the sandbox, verifying a patch)."""
+
+from __future__ import annotations
+
+from worker.cli.commands import cli, main
+
+__all__ = ["cli", "main"]
