@@ -68,13 +68,13 @@ def correlated(tmp_path, repo: GitRepoBuilder, events: list[ErrorEvent]) -> dict
         run_id = run.id
         assert triage(app.deps, run_id) == RunState.TRIAGED
         assert correlate(app.deps, run_id) == RunState.CORRELATED
-        return app.store.get_run(run_id).details["correlation"]
+        return app.store.get_run(run_id).record.correlation
     finally:
         app.close()
 
 
 def reasons(found: dict) -> dict[str, list[str]]:
-    return {suspect["sha"]: suspect["reasons"] for suspect in found["suspects"]}
+    return {suspect.sha: suspect.reasons for suspect in found.suspects}
 
 
 # Two releases seen in the project (v1.0 by another error, from Datadog), in either order of
@@ -86,7 +86,7 @@ def test_a_commit_new_since_the_previous_release_is_marked(tmp_path, shop, late)
                     error="TypeError")
     crashed = crash("s-1", "v1.1", CRASHED)
     found = correlated(tmp_path, repo, [crashed, earlier] if late else [earlier, crashed])
-    assert found["release"] == repo.head()
+    assert found.release == repo.head()
     assert NEW in reasons(found)[fresh]
     assert NEW not in reasons(found)[released]
 

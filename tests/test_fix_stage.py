@@ -55,13 +55,14 @@ def test_fix_templates_produce_a_verified_fix_for_each_seeded_bug(shop, tmp_path
     states = [t.to_state for t in app.store.transitions(run.id)]
     assert RunState.VERIFIED in states, [t.reason for t in app.store.transitions(run.id)]
     assert run.state == RunState.TICKETED
-    chosen = run.details["fix"]["chosen"]
-    assert chosen["agent"] == "templates" and f"+++ b/{crash_file}" in chosen["patch"]
-    assert chosen["verification"]["verified"] is True
-    assert run.details["fix"]["verify_audit"], "every sandboxed command is audited on the run"
-    bisection = run.details["fix"]["bisection"]
-    assert bisection["culprit"] == shop.commits[introduced], bisection
-    assert len(bisection["probes"]) <= 3
+    fixed = run.record.fix
+    chosen = fixed.chosen
+    assert chosen.agent == "templates" and f"+++ b/{crash_file}" in chosen.patch
+    assert chosen.verification.verified is True
+    assert fixed.verify_audit, "every sandboxed command is audited on the run"
+    bisection = fixed.bisection
+    assert bisection.culprit == shop.commits[introduced], bisection
+    assert len(bisection.probes) <= 3
     [ticket] = list((tmp_path / "tickets").rglob("*.md"))
     text = ticket.read_text()
     assert "```diff" in text
@@ -105,7 +106,7 @@ def tool_loop_run(shop, tmp_path, chat):
 def test_the_tool_loop_produces_a_verified_fix_through_the_pipeline(shop, tmp_path):
     with ChatStandIn(fix_script) as chat:
         app, run = tool_loop_run(shop, tmp_path, chat)
-        assert run.details["fix"]["chosen"]["agent"] == "toolloop", run.reason
+        assert run.record.fix.chosen.agent == "toolloop", run.reason
         assert any(t.to_state == RunState.VERIFIED for t in app.store.transitions(run.id))
         assert len(chat.chat_requests) == 4
         app.close()
@@ -122,9 +123,9 @@ def test_an_unverified_attempt_whose_test_shows_the_crash_is_still_bisected(shop
         unverified = next(t for t in app.store.transitions(run.id)
                           if t.to_state == RunState.UNVERIFIED)
         assert "reproduction test fails on the fix" in unverified.reason
-        bisection = run.details["fix"]["bisection"]
-        assert bisection["culprit"] == shop.commits[1], bisection
-        assert bisection["probes"][0]["sha"] == shop.commits[-1], "the base is checked first"
+        bisection = run.record.fix.bisection
+        assert bisection.culprit == shop.commits[1], bisection
+        assert bisection.probes[0].sha == shop.commits[-1], "the base is checked first"
         assert unverified.reason.endswith(f"the crash started at {shop.commits[1][:12]}")
         app.close()
 
@@ -140,7 +141,7 @@ def test_budgets_and_the_kill_switch_skip_the_fix_with_their_reason(shop, tmp_pa
     [run] = app.store.list_runs()
     unverified = [t for t in app.store.transitions(run.id) if t.to_state == RunState.UNVERIFIED]
     assert unverified and reason in unverified[0].reason
-    assert run.state == RunState.TICKETED and "fix" not in run.details
+    assert run.state == RunState.TICKETED and run.record.fix is None
     app.close()
 
 
@@ -157,4 +158,24 @@ def test_a_cluster_whose_fix_failed_waits_for_the_cooldown(shop, tmp_path):
     assert second.episode == 2
     reasons = [t.reason for t in app.store.transitions(second.id)]
     assert any("cooldown" in reason for reason in reasons), reasons
+    app.close()
+
+
+def test_a_playbook_that_switches_the_suite_off_verifies_without_it_and_says_so(shop, tmp_path):
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "playbooks", playbooks)
+    chosen = playbooks / "zero-division.yaml"
+    chosen.write_text(chosen.read_text().replace("  suite: true", "  suite: false"))
+    settings = {**settings_for(shop.path, tmp_path), "playbooks_dir": playbooks}
+    app = make_app(tmp_path, settings=settings)
+    deliver_crash(app, shop, "/cart/average", "cart=empty")
+    [run] = app.store.list_runs()
+    verified = next(t for t in app.store.transitions(run.id) if t.to_state == RunState.VERIFIED)
+    assert "the suite did not run: switched off by the playbook" in verified.reason
+    verdict = run.record.fix.chosen.verification
+    assert not verdict.suite.ran and verdict.reproduction.reproduced
+    # Only the narrowed reproduction ran: never the whole test command.
+    assert all(c.argv[-1] != "python -m pytest -q" for c in run.record.fix.verify_audit)
+    [ticket] = list((tmp_path / "tickets").rglob("*.md"))
+    assert "The test suite did\nnot run: switched off by the playbook" in ticket.read_text()
     app.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
@@ -42,3 +45,40 @@ def test_reports_are_scrubbed_before_they_leave():
     assert "ops@example.com" not in value and "ghp_" not in value
     frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
     assert all("vars" not in frame for frame in frames)
+
+
+def test_breadcrumbs_are_scrubbed_also_when_the_sdk_dropped_some():
+    transport = Capture()
+    settings = load_settings(None, error_dsn="https://key@errors.invalid/1")
+    try:
+        assert init_error_reporting(settings, transport=transport, default_integrations=False,
+                                    max_breadcrumbs=2)
+        for number in range(4):
+            sentry_sdk.add_breadcrumb(message=f"mailed ops{number}@example.com")
+        sentry_sdk.capture_message("done for ops@example.com")
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init(dsn=None)
+    [event] = transport.events
+    crumbs = event["breadcrumbs"]["values"]
+    assert len(crumbs) == 2
+    assert all("@example.com" not in crumb["message"] for crumb in crumbs)
+    assert "@example.com" not in event["message"]
+
+
+def test_a_logged_error_is_scrubbed_with_its_arguments():
+    transport = Capture()
+    settings = load_settings(None, error_dsn="https://key@errors.invalid/1")
+    try:
+        # The default integrations include logging: an error logged becomes a report.
+        assert init_error_reporting(settings, transport=transport)
+        logging.getLogger("suture.test").error("could not mail %s about %d runs",
+                                               "ops@example.com", 3)
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init(dsn=None)
+    [event] = transport.events
+    assert "ops@example.com" not in json.dumps(event)
+    assert event["logentry"]["params"][1] == 3

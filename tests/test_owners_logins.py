@@ -152,7 +152,7 @@ def correlated(app, event: ErrorEvent) -> dict:
     [run] = app.store.list_runs(app.store.find_cluster(fingerprint(event)).id)
     assert triage(app.deps, run.id) == RunState.TRIAGED
     assert correlate(app.deps, run.id) == RunState.CORRELATED
-    return app.store.get_run(run.id).details["correlation"]
+    return app.store.get_run(run.id).record.correlation
 
 
 @pytest.mark.parametrize("form", ["directory", "per-service"])
@@ -172,9 +172,9 @@ def test_the_stage_names_suspects_and_owners_through_the_deps(tmp_path, shop, fo
         found = correlated(app, key_error())
     finally:
         app.close()
-    top = found["suspects"][0]
-    assert (top["sha"], top["login"]) == (commits["culprit"], "ghopper")
-    assert [o["login"] for o in found["owners"]] == ["ghopper", None]
+    top = found.suspects[0]
+    assert (top.sha, top.login) == (commits["culprit"], "ghopper")
+    assert [o.login for o in found.owners] == ["ghopper", None]
     assert asked_for == ([] if form == "directory" else ["shop"])
     assert Correlation.model_validate(found).suspects[0].login == "ghopper"
 
@@ -194,9 +194,9 @@ def test_the_app_reads_logins_from_github_end_to_end(tmp_path, shop):
         finally:
             app.close()
         reads = [c.path for c in github.calls if "/commits/" in c.path]
-    assert found["suspects"][0]["login"] == "ghopper"
-    assert {s["sha"]: s["login"] for s in found["suspects"]}[commits["import"]] is None
-    assert [o["login"] for o in found["owners"]] == ["ghopper", None]
+    assert found.suspects[0].login == "ghopper"
+    assert {s.sha: s.login for s in found.suspects}[commits["import"]] is None
+    assert [o.login for o in found.owners] == ["ghopper", None]
     assert len(reads) == 2  # one read per distinct email, owners and suspects together
 
 

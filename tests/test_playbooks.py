@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from worker.correlate.models import Suspect
 from worker.models import ErrorEvent, ExceptionInfo, Frame, RequestData, Source
 from worker.playbooks import (
     SHIPPED_PLAYBOOKS,
+    Checks,
     CliAgentSpec,
     Playbook,
     PlaybookError,
@@ -301,3 +303,9 @@ def test_diff_rules_convert_field_by_field_to_the_verification_policy(
         policy = diff_policy.DiffPolicy(**rules.model_dump())
         assert policy.allowed_paths == ["**"] and policy.max_files == rules.max_files
         assert not (policy.allow_ci or policy.allow_deploy or policy.allow_dependencies)
+
+
+def test_the_reproduction_test_cannot_be_switched_off_but_the_suite_can() -> None:
+    assert Checks(suite=False).suite is False
+    with pytest.raises(ValidationError, match="always needs a reproduction test"):
+        Checks(reproduction_test=False)

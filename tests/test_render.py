@@ -11,17 +11,18 @@ from hypothesis import strategies as st
 from jinja2 import UndefinedError
 
 from worker.correlate.models import Correlation, Owner, Suspect
+from worker.fix.models import SuiteReport, Verification
 from worker.models import (
     Cluster,
     ErrorEvent,
     ExceptionInfo,
     Frame,
     RequestData,
-    Run,
     RunState,
     Source,
 )
 from worker.render import Renderer, autolink, escape_markdown, fenced, inline_code
+from worker.runs import FixOutcome, Run
 from worker.settings import ServiceSettings, load_settings
 from worker.stacktrace import format_stack
 
@@ -75,7 +76,8 @@ def render(renderer: Renderer, *, cluster: Cluster | None = None, run: Run | Non
                            run=run or make_run(), event=event, service=service,
                            stack=format_stack(event), marker=MARKER, correlation=correlation,
                            commit_url=lambda sha: f"https://github.com/acme/shop/commit/{sha}",
-                           fix=fix or {}, fix_reason=fix_reason)
+                           fix=FixOutcome.model_validate(fix) if fix else None,
+                           fix_reason=fix_reason)
 
 
 def fenced_block_after(markdown: str, heading: str) -> str:
@@ -183,7 +185,7 @@ def test_a_cluster_without_an_exception_type_gets_a_readable_heading(renderer):
 def test_without_a_service_the_project_is_shown_and_without_an_event_nothing_breaks(renderer):
     body = renderer.render("ticket.md.j2", cluster=make_cluster(), run=make_run(), event=None,
                            service=None, stack="", marker=MARKER, correlation=None,
-                           commit_url=lambda sha: None, fix={}, fix_reason="")
+                           commit_url=lambda sha: None, fix=None, fix_reason="")
 
     assert "- Service: shop\n" in body
     assert "_No stack trace was captured for this error._" in body
@@ -195,7 +197,7 @@ def test_a_missing_variable_fails_instead_of_printing_nothing(renderer):
     with pytest.raises(UndefinedError, match="marker"):
         renderer.render("ticket.md.j2", cluster=make_cluster(), run=make_run(),
                         event=make_event(), service=SHOP, stack="", correlation=None,
-                        commit_url=lambda sha: None, fix={}, fix_reason="")
+                        commit_url=lambda sha: None, fix=None, fix_reason="")
 
 
 def test_a_missing_attribute_fails_too(tmp_path):
@@ -261,11 +263,24 @@ def test_without_correlation_the_ticket_says_so(renderer):
 
 def test_a_verified_patch_is_shown_as_a_diff_and_a_rejection_with_its_reason(renderer):
     patch = "--- a/shop/pricing.py\n+++ b/shop/pricing.py\n@@ -1 +1 @@\n-a\n+b\n"
-    body = render(renderer, fix={"chosen": {"agent": "templates", "patch": patch},
-                                 "attempts": [{}]})
+    verification = Verification(verified=True, suite=SuiteReport(ran=True))
+    chosen = {"agent": "templates", "patch": patch, "changed_lines": 2,
+              "verification": verification}
+    body = render(renderer, fix={"chosen": chosen, "attempts": [{"agent": "templates"}]})
     assert "```diff\n" + patch in body and "`templates` agent" in body
-    rejected = render(renderer, fix={"attempts": [{}]}, fix_reason="tests fail on the fix")
+    assert "the test suite no\nworse than before" in body
+    rejected = render(renderer, fix={"attempts": [{"agent": "templates"}]},
+                      fix_reason="tests fail on the fix")
     assert "_No patch passed verification._ tests fail on the fix" in rejected
+
+
+def test_a_patch_verified_without_the_suite_says_the_suite_did_not_run(renderer):
+    patch = "--- a/shop/pricing.py\n+++ b/shop/pricing.py\n@@ -1 +1 @@\n-a\n+b\n"
+    off = Verification(verified=True, suite=SuiteReport(note="switched off by the playbook"))
+    body = render(renderer, fix={"chosen": {"agent": "templates", "patch": patch,
+                                            "changed_lines": 2, "verification": off}})
+    assert "The test suite did\nnot run: switched off by the playbook." in body
+    assert "no\nworse than before" not in body
 
 
 def test_the_commit_bisection_found_is_shown_with_its_link_and_the_runs_it_took(renderer):

@@ -226,6 +226,18 @@ def test_operator_command_streams_output_and_returns_the_status(worktree, capsys
     assert sandbox_exec(worktree, [], ["true"]) == 0
 
 
+@needs_bwrap
+def test_operator_command_lists_the_egress_it_refused(worktree, capsys):
+    code = ("import urllib.request\n"
+            "try:\n    urllib.request.urlopen('http://localhost:6379/', timeout=5)\n"
+            "except OSError as error:\n    print('blocked', error)\n")
+
+    assert sandbox_exec(worktree, ["localhost:1"], ["python", "-c", code]) == 0
+    captured = capsys.readouterr()
+    assert "blocked" in captured.out
+    assert "refused egress to localhost:6379" in captured.err
+
+
 def test_operator_command_reports_a_broken_sandbox(worktree, capsys, monkeypatch):
     monkeypatch.setenv("PATH", "")
 

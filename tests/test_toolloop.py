@@ -16,7 +16,8 @@ import pytest
 from pydantic import SecretStr
 
 from integrations.agents.toolloop import SYSTEM_PROMPT, ToolLoopAgent
-from integrations.agents.tools import TOOL_SCHEMAS, WorktreeTools, truncate, worktree_patch
+from integrations.agents.tools import TOOL_SCHEMAS, WorktreeTools, truncate
+from integrations.git import worktree_patch
 from integrations.standins.chat import ChatStandIn, tool_call
 from tests.gitrepo import GitRepoBuilder
 from tests.support import LocalSandbox

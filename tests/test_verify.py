@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from integrations.git import GitWorkspace
 from tests.gitrepo import GitRepoBuilder, git, lines
 from tests.support import LocalSandbox
 from worker.cli.verify import verify_cli
@@ -86,7 +87,7 @@ def patch_of(repo: GitRepoBuilder, files: dict[str, str], delete: tuple[str, ...
 def verify(repo: GitRepoBuilder, patch: str, sandbox: LocalSandbox | None = None,
            **options: object) -> Verification:
     options.setdefault("test_command", None)
-    return verify_patch(repo.path, "main", patch, sandbox=sandbox or LocalSandbox(),
+    return verify_patch(GitWorkspace(repo.path), "main", patch, sandbox=sandbox or LocalSandbox(),
                         policy=DiffPolicy(), **options)  # type: ignore[arg-type]
 
 
@@ -108,14 +109,15 @@ def test_a_fix_with_a_reproduction_test_is_verified(good: tuple[Verification, Lo
     assert verdict.reasons[0].startswith("verified:")
     assert REPRO_ID in verdict.reasons[0]
     repro = verdict.reproduction
-    assert repro["reproduced"] == [REPRO_ID]
-    row = repro["outcomes"][REPRO_ID]  # type: ignore[index]
-    assert (row["base"], row["fix"]) == (FAILED, PASSED)
+    assert repro.reproduced == [REPRO_ID]
+    row = repro.outcomes[REPRO_ID]
+    assert (row.base, row.fix) == (FAILED, PASSED)
     # On base the test ran with the patch's test file but without its source change.
-    assert "ZeroDivisionError" in row["base_message"]
-    assert verdict.suite["counts"] == {"passed_on_base": 2, "failing_on_base": 1, "broken": 0,
-                                       "fixed": 0}
-    assert verdict.policy == {"passed": True, "files": 2, "changed_lines": 6, "findings": []}
+    assert "ZeroDivisionError" in row.base_message
+    assert verdict.suite.counts.model_dump() == {"passed_on_base": 2, "failing_on_base": 1,
+                                                 "broken": 0, "fixed": 0}
+    assert verdict.policy.model_dump() == {"passed": True, "files": 2, "changed_lines": 6,
+                                           "findings": []}
 
 
 def test_every_test_command_ran_in_the_sandbox(good: tuple[Verification, LocalSandbox]) -> None:
@@ -137,8 +139,8 @@ def test_a_test_already_failing_on_base_is_reported_not_blamed(
         good: tuple[Verification, LocalSandbox]) -> None:
     verdict, _ = good
     assert verdict.verified
-    assert verdict.suite["failing_on_base"] == [{"test": LEGACY_ID, "base": FAILED,
-                                                 "fix": FAILED}]
+    assert [t.model_dump() for t in verdict.suite.failing_on_base] == [
+        {"test": LEGACY_ID, "base": FAILED, "fix": FAILED}]
     assert "already failing on base" in verdict.reasons[0]
 
 
@@ -147,8 +149,8 @@ def test_named_reproduction_tests_and_a_fixed_legacy_test(shop: GitRepoBuilder) 
     verdict = verify(shop, patch_of(shop, {"shop/pricing.py": fixed_total}),
                      reproduction_tests=[LEGACY_ID])
     assert verdict.verified, verdict.reasons
-    assert verdict.reproduction["source"] == "given"
-    assert verdict.suite["fixed"] == [LEGACY_ID]
+    assert verdict.reproduction.source == "given"
+    assert verdict.suite.fixed == [LEGACY_ID]
 
 
 def test_junit_reports_are_read_when_the_command_writes_one(shop: GitRepoBuilder) -> None:
@@ -157,8 +159,8 @@ def test_junit_reports_are_read_when_the_command_writes_one(shop: GitRepoBuilder
     verdict = verify(shop, patch,
                      test_command="python -m pytest -q -p no:cacheprovider --junitxml=out.xml")
     assert verdict.verified, verdict.reasons
-    assert verdict.suite["base"]["parser"] == "junit"  # type: ignore[index]
-    assert verdict.reproduction["reproduced"] == [REPRO_ID]
+    assert verdict.suite.base is not None and verdict.suite.base.parser == "junit"
+    assert verdict.reproduction.reproduced == [REPRO_ID]
 
 
 # --- refused ---------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def test_deleting_the_failing_test_is_refused_before_anything_runs(shop: GitRepo
     assert not verdict.verified
     assert any(r.startswith("diff policy: test-deleted in tests/test_legacy.py")
                for r in verdict.reasons), verdict.reasons
-    assert verdict.policy["passed"] is False
+    assert verdict.policy.passed is False
     assert sandbox.audit == []
 
 
@@ -190,8 +192,8 @@ def test_a_fix_that_breaks_another_test_is_refused_naming_it(shop: GitRepoBuilde
     assert not verdict.verified
     assert verdict.reasons == ["1 test(s) that pass on base fail on the fix: "
                                "tests/test_pricing.py::test_total (failed)"]
-    assert verdict.suite["broken"] == [{"test": "tests/test_pricing.py::test_total",
-                                        "fix": FAILED}]
+    assert [t.model_dump() for t in verdict.suite.broken] == [
+        {"test": "tests/test_pricing.py::test_total", "fix": FAILED}]
 
 
 def test_editing_a_test_constant_cannot_hide_a_broken_test(shop: GitRepoBuilder) -> None:
@@ -201,7 +203,7 @@ def test_editing_a_test_constant_cannot_hide_a_broken_test(shop: GitRepoBuilder)
     gamed = TESTS.replace("TOTAL = 3", "TOTAL = 4") + REPRO
     verdict = verify(shop, patch_of(shop, {"shop/pricing.py": broken,
                                            "tests/test_pricing.py": gamed}))
-    assert verdict.policy["findings"] == []
+    assert verdict.policy.findings == []
     assert not verdict.verified
     assert "tests/test_pricing.py::test_total (failed)" in verdict.reasons[0]
 
@@ -210,7 +212,7 @@ def test_a_fix_without_a_reproduction_test_is_refused(shop: GitRepoBuilder) -> N
     verdict = verify(shop, patch_of(shop, {"shop/pricing.py": FIXED_PRICING}))
     assert not verdict.verified
     assert verdict.reasons == [NO_REPRODUCTION]
-    assert verdict.suite["counts"]["broken"] == 0  # type: ignore[index]
+    assert verdict.suite.counts.broken == 0
 
 
 def test_a_reproduction_test_failing_for_another_reason_is_refused(shop: GitRepoBuilder) -> None:
@@ -236,7 +238,8 @@ def test_a_patch_that_does_not_apply_is_refused(shop: GitRepoBuilder) -> None:
 
 
 def test_an_unknown_base_is_refused(shop: GitRepoBuilder) -> None:
-    verdict = verify_patch(shop.path, "no-such-branch", patch_of(shop, {"shop/x.py": "x = 1\n"}),
+    verdict = verify_patch(GitWorkspace(shop.path), "no-such-branch",
+                           patch_of(shop, {"shop/x.py": "x = 1\n"}),
                            test_command=None, sandbox=LocalSandbox(), policy=DiffPolicy())
     assert not verdict.verified
     assert verdict.reasons == ["base 'no-such-branch' is not a commit in repo"]
@@ -300,7 +303,7 @@ def test_verify_cli_prints_the_json_contract(shop: GitRepoBuilder, tmp_path: Pat
     patch_file = tmp_path / "fix.patch"
     patch_file.write_text(patch_of(shop, {"shop/pricing.py": FIXED_PRICING,
                                           "tests/test_pricing.py": TESTS + REPRO}))
-    status = verify_cli(shop.path, "main", patch_file, None, True, LocalSandbox())
+    status = verify_cli(GitWorkspace(shop.path), "main", patch_file, None, True, LocalSandbox())
     printed = json.loads(capsys.readouterr().out)
     assert status == 0
     assert set(printed) == {"verified", "reasons", "reproduction", "suite", "policy", "seconds"}
@@ -314,14 +317,14 @@ def test_verify_cli_exit_status_for_a_refused_and_an_unreadable_patch(
         shop: GitRepoBuilder, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     patch_file = tmp_path / "ci.patch"
     patch_file.write_text(patch_of(shop, {".github/workflows/ci.yml": "on: push\n"}))
-    assert verify_cli(shop.path, "main", patch_file, None, True, LocalSandbox()) == 1
+    assert verify_cli(GitWorkspace(shop.path), "main", patch_file, None, True, LocalSandbox()) == 1
     printed = json.loads(capsys.readouterr().out)
     assert printed["verified"] is False
     assert printed["policy"]["findings"][0]["rule"] == "ci-file"
-    assert verify_cli(shop.path, "main", tmp_path / "missing.patch", None, False,
+    assert verify_cli(GitWorkspace(shop.path), "main", tmp_path / "missing.patch", None, False,
                       LocalSandbox()) == 2
     assert "cannot read the patch" in capsys.readouterr().err
-    assert verify_cli(shop.path, "main", patch_file, None, False, LocalSandbox()) == 1
+    assert verify_cli(GitWorkspace(shop.path), "main", patch_file, None, False, LocalSandbox()) == 1
     assert capsys.readouterr().out.startswith("NOT verified")
 
 
@@ -335,7 +338,7 @@ def test_verification_through_the_bubblewrap_sandbox(shop: GitRepoBuilder) -> No
         pytest.skip("integrations.sandbox.BubblewrapSandbox is not available yet")
     patch = patch_of(shop, {"shop/pricing.py": FIXED_PRICING,
                             "tests/test_pricing.py": TESTS + REPRO})
-    verdict = verify_patch(shop.path, "main", patch, test_command=None,
+    verdict = verify_patch(GitWorkspace(shop.path), "main", patch, test_command=None,
                            sandbox=sandbox_class(), policy=DiffPolicy())
     assert verdict.verified, verdict.reasons
-    assert verdict.reproduction["reproduced"] == [REPRO_ID]
+    assert verdict.reproduction.reproduced == [REPRO_ID]

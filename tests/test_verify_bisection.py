@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from integrations.git import GitWorkspace
 from tests.gitrepo import GitRepoBuilder, git, lines
 from tests.support import LocalSandbox
 from worker.cli.verify import verify_cli
@@ -163,7 +164,7 @@ def culprit_of(repo: GitRepoBuilder, **limits: int):
     reproduction = Reproduction(patch=fix_patch(repo), tests=[REPRO_ID],
                                 command=f"python -m pytest -q -p no:cacheprovider {REPRO_ID}",
                                 expected_error="ZeroDivisionError", expected_function="average")
-    return find_culprit(repo.path, "main", reproduction, sandbox=LocalSandbox(),
+    return find_culprit(GitWorkspace(repo.path), "main", reproduction, sandbox=LocalSandbox(),
                         limits=Limits(**limits))
 
 
@@ -236,13 +237,13 @@ def test_suture_verify_bisects_a_verified_patch_on_request(tmp_path, capsys) -> 
     chores(repo, 2, 3)
     patch_file = tmp_path / "fix.patch"
     patch_file.write_text(fix_patch(repo))
-    status = verify_cli(repo.path, "main", patch_file, None, True, LocalSandbox(),
+    status = verify_cli(GitWorkspace(repo.path), "main", patch_file, None, True, LocalSandbox(),
                         error="ZeroDivisionError", bisect=True)
     printed = json.loads(capsys.readouterr().out)
     assert status == 0 and printed["verified"] is True
     assert printed["bisection"]["culprit"] == culprit
     assert printed["bisection"]["summary"] == "Simplify average"
-    verify_cli(repo.path, "main", patch_file, None, False, LocalSandbox(),
+    verify_cli(GitWorkspace(repo.path), "main", patch_file, None, False, LocalSandbox(),
                error="ZeroDivisionError", bisect=True)
     assert f"bisection: {culprit[:12]} Simplify average (Ada Lovelace): the reproduction " \
            f"fails at {culprit[:12]}" in capsys.readouterr().out
@@ -302,7 +303,7 @@ def test_a_test_appended_to_a_busy_module_is_carried_back_in_history(tmp_path) -
     reproduction = Reproduction(patch=patch, tests=[test_id],
                                 command=f"python -m pytest -q -p no:cacheprovider {test_id}",
                                 expected_error="ZeroDivisionError", expected_function="average")
-    found = find_culprit(repo.path, "main", reproduction, sandbox=LocalSandbox())
+    found = find_culprit(GitWorkspace(repo.path), "main", reproduction, sandbox=LocalSandbox())
     assert found.culprit == culprit, found
     assert not any("does not apply" in p.detail for p in found.probes)
 
@@ -320,7 +321,7 @@ def test_a_test_that_passes_on_the_base_is_not_bisected_when_the_base_is_checked
     reproduction = Reproduction(patch=fix_patch(repo), tests=[REPRO_ID],
                                 command=f"python -m pytest -q -p no:cacheprovider {REPRO_ID}",
                                 expected_error="ZeroDivisionError", expected_function="average")
-    found = find_culprit(repo.path, "main", reproduction, sandbox=LocalSandbox(),
+    found = find_culprit(GitWorkspace(repo.path), "main", reproduction, sandbox=LocalSandbox(),
                          check_base=True)
     assert found.culprit is None
     assert found.reason == ("the test does not show the crash on the base: every reproduction "

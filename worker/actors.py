@@ -1,9 +1,9 @@
 """Thin Dramatiq actors: each carries ids only, calls one stage, and sends the next message.
 
 Failures are sorted here. A `TransientError` is retried with backoff by Dramatiq's Retries
-middleware; a `PermanentError`, or too many attempts (a message redelivered after a worker died is
-an attempt too), ends the run or delivery as failed with the reason recorded. Nothing is dropped
-silently.
+middleware, never sooner than the `retry_after` the service asked for (`worker.retry_hints`); a
+`PermanentError`, or too many attempts (a message redelivered after a worker died is an attempt
+too), ends the run or delivery as failed with the reason recorded. Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import dramatiq
 from worker import stages
 from worker.models import RunState
 from worker.ports import PermanentError, TransientError
+from worker.retry_hints import honour_retry_after, is_transient
 from worker.stages import Deps
 from worker.stages.deps import AGENT_STAGE_SECONDS
 
@@ -62,13 +63,16 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
     max_attempts = deps.settings.max_attempts
 
     def retry_when(retries: int, exc: BaseException) -> bool:
-        return isinstance(exc, TransientError) and retries < max_attempts
+        return is_transient(exc) and retries < max_attempts
 
     def actor(fn: Callable[..., None], name: str, queue: str = "default",
               time_limit: int = 600_000) -> dramatiq.Actor[Any, Any]:
-        return dramatiq.actor(fn, broker=broker, actor_name=name, queue_name=queue,
-                              retry_when=retry_when, min_backoff=MIN_BACKOFF_MS,
-                              max_backoff=MAX_BACKOFF_MS, time_limit=time_limit)
+        body = honour_retry_after(fn, min_backoff_ms=MIN_BACKOFF_MS, max_backoff_ms=MAX_BACKOFF_MS)
+        # Options first, then the function: the form Dramatiq's typed overloads accept.
+        declare_on = dramatiq.actor(broker=broker, actor_name=name, queue_name=queue,
+                                    retry_when=retry_when, min_backoff=MIN_BACKOFF_MS,
+                                    max_backoff=MAX_BACKOFF_MS, time_limit=time_limit)
+        return declare_on(body)
 
     def ingest_delivery(delivery_id: int) -> None:
         attempt = deps.store.start_delivery(delivery_id)

@@ -23,10 +23,9 @@ from fastapi import FastAPI
 from integrations.agents import TemplateAgent
 from integrations.agents.cli_agent import CliAgent
 from integrations.agents.toolloop import ToolLoopAgent
-from integrations.agents.tools import worktree_patch
 from integrations.datadog import DatadogSource
 from integrations.files_forge import FilesForge
-from integrations.git import GitMirror, GitRepository
+from integrations.git import GitMirror, GitRepository, GitWorkspace
 from integrations.github import GitHubTickets
 from integrations.github.accounts import GitHubAccounts
 from integrations.sandbox import BubblewrapSandbox
@@ -41,6 +40,7 @@ from worker.ports import (
     Repository,
     Sandbox,
     TicketForge,
+    Workspace,
 )
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
@@ -103,9 +103,9 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         sources=dict(sources) if sources is not None else make_sources(settings),
         clock=clock,
         open_repository=repository_opener(settings),
+        open_workspace=workspace_opener(settings),
         make_sandbox=new_sandbox,
         make_agent=agent_factory(settings),
-        patch_of=worktree_patch,
         accounts=AccountsOpener(settings),
     )
     broker = make_broker(settings)
@@ -134,6 +134,16 @@ def repository_opener(settings: Settings) -> Callable[[str], Repository]:
         return opened[key]
 
     return open_repository
+
+
+def workspace_opener(settings: Settings) -> Callable[[str], Workspace]:
+    """Opens a service's repository for worktrees, through the same mirror cache."""
+    mirror = GitMirror(settings.data_dir / "mirrors")
+
+    def open_workspace(location: str) -> Workspace:
+        return GitWorkspace(mirror.ensure(location))
+
+    return open_workspace
 
 
 class AccountsOpener:
@@ -184,6 +194,11 @@ def new_sandbox(tee: Callable[[str, bytes], None] | None = None) -> Sandbox:
 def open_local_repository(path: Path) -> Repository:
     """A repository on this machine, for the operator commands."""
     return GitRepository(path)
+
+
+def open_local_workspace(path: Path) -> Workspace:
+    """Worktrees of a repository on this machine, for the operator commands."""
+    return GitWorkspace(path)
 
 
 def agent_factory(settings: Settings) -> Callable[[Any, Any], CodingAgent | None]:

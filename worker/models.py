@@ -160,21 +160,6 @@ class Cluster(BaseModel):
     upstream: dict[str, str] = Field(default_factory=dict)
 
 
-class Run(BaseModel):
-    """suture's work on one episode of a cluster."""
-
-    id: int
-    cluster_id: int
-    episode: int
-    state: RunState
-    reason: str = ""
-    attempts: int = 0
-    ticket_url: str = ""
-    details: dict[str, object] = Field(default_factory=dict)
-    created_at: datetime
-    updated_at: datetime
-
-
 class Transition(BaseModel):
     """One recorded state change of a run."""
 

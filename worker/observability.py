@@ -11,6 +11,8 @@ from typing import Any
 
 import sentry_sdk
 from sentry_sdk.integrations.dramatiq import DramatiqIntegration
+from sentry_sdk.types import Event, Hint
+from sentry_sdk.utils import AnnotatedValue
 
 from worker.scrub import scrub_text
 from worker.settings import Settings
@@ -30,17 +32,34 @@ def init_error_reporting(settings: Settings, **options: Any) -> bool:
     return True
 
 
-def scrub_report(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
-    """Scrub the free text of a report: messages, exception values, breadcrumbs."""
+def scrub_report(event: Event, _hint: Hint) -> Event | None:
+    """Scrub the free text of a report: messages (and a log record's arguments), exception
+    values, breadcrumbs."""
     for exception in (event.get("exception") or {}).get("values") or []:
         if isinstance(exception.get("value"), str):
             exception["value"] = scrub_text(exception["value"])
-    message = event.get("logentry") or {}
-    for key in ("message", "formatted"):
-        if isinstance(message.get(key), str):
-            message[key] = scrub_text(message[key])
-    for crumb in (event.get("breadcrumbs") or {}).get("values") or []:
+    if isinstance(event.get("message"), str):
+        event["message"] = scrub_text(event["message"])
+    logentry = event.get("logentry")
+    if logentry:
+        # A new mapping rather than an edit: the SDK types `logentry` as read-only.
+        event["logentry"] = {key: _scrub_value(value) for key, value in logentry.items()}
+    crumbs = event.get("breadcrumbs")
+    # Typed as possibly wrapped (when the SDK dropped some); it unwraps before `before_send`
+    # today, but a wrapped list must not slip through unscrubbed.
+    if isinstance(crumbs, AnnotatedValue):
+        crumbs = crumbs.value
+    for crumb in (crumbs or {}).get("values") or []:
         if isinstance(crumb.get("message"), str):
             crumb["message"] = scrub_text(crumb["message"])
     event.pop("request", None)
     return event
+
+
+def _scrub_value(value: object) -> object:
+    """A string scrubbed, and the strings of a list (a log record's arguments); else as is."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list | tuple):
+        return [_scrub_value(item) for item in value]
+    return value

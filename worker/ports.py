@@ -35,6 +35,11 @@ class PermanentError(SutureError):
     """A failure that retrying will not fix: bad credentials, 4xx, malformed data."""
 
 
+class WorkspaceError(PermanentError):
+    """A workspace could not do what was asked (an unknown base, a git step that failed or
+    could not run); verification reports it as a reason rather than a verdict."""
+
+
 class PollBatch(BaseModel):
     """What one poll of a source returned: events in order, and the cursor to resume from."""
 
@@ -82,7 +87,8 @@ class TicketForge(Protocol):
 
 @runtime_checkable
 class Repository(Protocol):
-    """A git repository read at fixed revisions (every answer is for a resolved commit)."""
+    """A repository's history, read at fixed revisions (every answer is for a resolved commit);
+    the writable side is the `Workspace`."""
 
     def resolve(self, rev: str) -> str:
         """The full sha `rev` names; PermanentError if it names nothing."""
@@ -142,9 +148,6 @@ class Repository(Protocol):
         """Commits the project declares as not changing behaviour (reformatting and the like)."""
         ...
 
-    def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
-        """A fresh detached worktree at `base` in `folder`, removed when the block ends."""
-        ...
 
 
 class HistoryWindow(BaseModel):
@@ -153,6 +156,75 @@ class HistoryWindow(BaseModel):
     exclude: str | None = None
     since: datetime | None = None
     max_commits: int = 2000
+
+
+@runtime_checkable
+class Workspace(Protocol):
+    """The writable side of a repository: throwaway detached worktrees ("trees") and the git
+    steps on them, plus the few history reads bisection needs. Raises only WorkspaceError."""
+
+    def worktrees(self, base: str, names: tuple[str, ...] = ("base", "fix")
+                  ) -> AbstractContextManager[dict[str, Path]]:
+        """Detached worktrees at `base` in a temporary folder, one per name, removed on exit."""
+        ...
+
+    def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
+        """A fresh detached worktree at `base` in `folder`, removed when the block ends."""
+        ...
+
+    def resolve(self, rev: str) -> str:
+        """The full sha of the commit `rev` names."""
+        ...
+
+    def apply(self, tree: Path, patch: bytes, *, reverse: bool = False) -> str | None:
+        """Apply `patch` (or undo it) to the tree and its index; git's complaint, or None."""
+        ...
+
+    def staged_diff(self, tree: Path, paths: list[str] | None = None, *,
+                    binary: bool = False) -> bytes:
+        """The diff from the tree's HEAD to its index, optionally for `paths` only."""
+        ...
+
+    def staged_text(self, tree: Path, path: str) -> str | None:
+        """A file's text as staged in the tree's index, or None when it is not there."""
+        ...
+
+    def tracked(self, tree: Path) -> list[str]:
+        """Every path the tree's HEAD tracks."""
+        ...
+
+    def reset_to_index(self, tree: Path) -> None:
+        """Make the tree exactly its index: tracked files rewritten, everything else removed."""
+        ...
+
+    def checkout(self, tree: Path, sha: str) -> None:
+        """Move the tree (detached, forced) to commit `sha`."""
+        ...
+
+    def stage(self, tree: Path, paths: list[str]) -> None:
+        """Add `paths` of the tree to its index."""
+        ...
+
+    def patch(self, tree: Path) -> str:
+        """Every change in the tree since HEAD, new files included, as a unified diff, leaving
+        its index alone and suture's private area and test caches out."""
+        ...
+
+    def first_parents(self, rev: str, limit: int) -> list[str]:
+        """Up to `limit` commits of `rev`'s first-parent history, newest (`rev`) first."""
+        ...
+
+    def parents(self, sha: str) -> list[str]:
+        """The commit's parents, the first parent first."""
+        ...
+
+    def merged_branch(self, merge: str) -> list[str]:
+        """The first-parent commits a merge brought in from its second parent, newest first."""
+        ...
+
+    def author_and_subject(self, sha: str) -> tuple[str, str]:
+        """The commit's author name and subject line."""
+        ...
 
 
 @runtime_checkable

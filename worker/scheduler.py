@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 
 import redis
-from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from worker.app import App
 

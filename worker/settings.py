@@ -200,7 +200,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".suture")
     forge: Literal["github", "files"] = "files"
     tickets_dir: Path = Path(".suture/tickets")
-    public_url: str = "http://127.0.0.1:8000"
     error_dsn: OptionalSecret = Field(
         default=None, description="Sentry DSN for suture's own errors; unset: not reported")
     host: str = "127.0.0.1"

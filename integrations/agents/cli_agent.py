@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from integrations.agents.tools import PRIVATE_DIR, truncate, worktree_patch
+from integrations.agents.tools import PRIVATE_DIR, truncate
+from integrations.git.worktrees import worktree_patch
 from worker.fix.models import Attempt, CommandResult, FixTask, Limits, SandboxPolicy
-from worker.ports import PermanentError, Sandbox
+from worker.ports import PermanentError, Sandbox, SutureError
 from worker.scrub import scrub_text
 
 PROMPT_FILE = f"{PRIVATE_DIR}/prompt.md"
@@ -74,7 +74,7 @@ class CliAgent:
         patch = ""
         try:
             patch = worktree_patch(worktree)
-        except (OSError, subprocess.SubprocessError) as exc:
+        except (OSError, SutureError) as exc:
             error = error or f"could not read the patch: {exc}"
         return Attempt(agent=self.name, patch=patch, transcript=transcript,
                        seconds=time.monotonic() - started, error=error)

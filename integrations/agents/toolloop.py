@@ -14,7 +14,6 @@ worktree by git, not taken from the model's word.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from integrations.agents.tools import TOOL_SCHEMAS, WorktreeTools, truncate, worktree_patch
+from integrations.agents.tools import TOOL_SCHEMAS, WorktreeTools, truncate
+from integrations.git.worktrees import worktree_patch
 from worker.fix.models import Attempt, FixTask, SandboxPolicy
-from worker.ports import PermanentError, Sandbox
+from worker.ports import PermanentError, Sandbox, SutureError
 from worker.scrub import scrub_text
 
 SYSTEM_PROMPT = """\
@@ -114,7 +114,7 @@ class ToolLoopAgent:
         patch = ""
         try:
             patch = worktree_patch(worktree)
-        except (OSError, subprocess.SubprocessError) as exc:
+        except (OSError, SutureError) as exc:
             error = error or f"could not read the patch: {exc}"
         return Attempt(agent=self.name, patch=patch, transcript=session.transcript,
                        cost_usd=session.cost, tokens=session.tokens,

@@ -6,8 +6,7 @@ it is absolute, climbs with `..`, lands in `.git` or suture's private `.suture/`
 a symlink out of the tree: the model's arguments are as untrusted as the event data it was shown.
 `run` goes through the `Sandbox` port only. Every result is text, truncated, and a bad call
 (unknown tool, malformed JSON, a refused path) becomes an error message for the model instead of
-an exception. `worktree_patch` reads what changed as a unified diff, without touching the
-worktree's own index and with git's program-running configuration switched off.
+an exception. What changed is read by `integrations.git.worktree_patch`, not here.
 """
 
 from __future__ import annotations
@@ -15,17 +14,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from integrations.git.worktrees import PRIVATE_DIR
 from worker.fix.models import SandboxPolicy
 from worker.ports import Sandbox
 
 RESULT_LIMIT = 8_000
-PRIVATE_DIR = ".suture"  # suture's own files in a worktree (prompts); never part of a patch
 _HIDDEN_DIRS = frozenset({".git", PRIVATE_DIR})
 _MAX_LIST = 500
 _MAX_MATCHES = 200
@@ -216,36 +213,3 @@ class WorktreeTools:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ToolError(f"{path!r} is not UTF-8 text") from exc
-
-
-_SAFE_GIT = ("-c", "core.fsmonitor=false", "-c", f"core.hooksPath={os.devnull}",
-             "-c", "diff.external=", "-c", "core.pager=cat")
-
-# suture's private area and the caches running tests leaves behind (a repository without a
-# .gitignore would otherwise get compiled bytecode in its patch).
-_NOT_PATCHED = (f":(exclude){PRIVATE_DIR}", ":(exclude,glob)**/__pycache__/**",
-                ":(exclude,glob)**/*.py[co]", ":(exclude,glob)**/.pytest_cache/**")
-
-
-def worktree_patch(worktree: Path, timeout: float = 60.0) -> str:
-    """Every change in `worktree` since HEAD, new files included, as a unified diff.
-
-    A throwaway index is used so the worktree's own index is left as the agent left it, and
-    `.suture/` and test caches are left out. Git's options that would run a program are
-    switched off: the agent may have written config into the tree it was given.
-    """
-    env = {key: value for key, value in os.environ.items() if key in ("PATH", "TMPDIR", "LANG")}
-    env |= {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_TERMINAL_PROMPT": "0", "HOME": os.devnull}
-    with tempfile.TemporaryDirectory(prefix="suture-index-") as scratch:
-        env["GIT_INDEX_FILE"] = str(Path(scratch) / "index")
-
-        def git(*args: str) -> str:
-            done = subprocess.run(["git", *_SAFE_GIT, "-C", str(worktree), *args],
-                                  capture_output=True, text=True, env=env, timeout=timeout,
-                                  check=True)
-            return done.stdout
-
-        git("read-tree", "HEAD")
-        git("add", "-A", "--", ".", *_NOT_PATCHED)
-        return git("diff", "--cached", "--no-ext-diff", "--no-textconv", "--binary", "HEAD")

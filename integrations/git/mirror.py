@@ -3,7 +3,8 @@
 A service's repository may be a local path (used as it is) or a clone URL, mirrored as a bare
 repository under the cache folder, named by a hash of the URL. A file lock per mirror keeps two
 workers on one machine from cloning or fetching the same mirror at once; a fetch is skipped when
-the last one is younger than `max_age_seconds`.
+the last one is younger than `max_age_seconds`. Cloning and fetching read the operator's own git
+configuration and home folder (credentials, SSH keys); nothing else does.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ class GitMirror:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (target / "HEAD").exists():
                 run_git(self.root, "clone", "--mirror", "--quiet", "--", repository, target.name,
-                        timeout=self.timeout)
+                        timeout=self.timeout, user_config=True)
                 self._touch(target)
             elif self._stale(target):
-                run_git(target, "fetch", "--prune", "--quiet", "origin", timeout=self.timeout)
+                run_git(target, "fetch", "--prune", "--quiet", "origin", timeout=self.timeout,
+                        user_config=True)
                 self._touch(target)
         return target
 

@@ -13,7 +13,6 @@ an unchanged one is never asked twice.
 from __future__ import annotations
 
 import tempfile
-from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from integrations.git.parse import (
     parse_log_patch,
     parse_patch,
 )
-from integrations.git.worktrees import worktree
 from worker.ports import HistoryWindow, PermanentError
 from worker.vcs import BlameLine, Commit, Hunk
 
@@ -277,10 +275,6 @@ class GitRepository:
                 lines.setdefault(hunk.sha, []).extend(hunk.removed)
             cached = self._cache.put(key, {sha: tuple(found) for sha, found in lines.items()})
         return {sha: list(found) for sha, found in cached.items()}
-
-    def worktree(self, base: str, folder: Path) -> AbstractContextManager[Path]:
-        """A fresh detached worktree at `base` in `folder`, removed when the block ends."""
-        return worktree(self.path, self.resolve(base), folder)
 
     def _window_args(self, rev: str, window: HistoryWindow) -> list[str]:
         args = [f"--max-count={window.max_commits}", self.resolve(rev)]

@@ -221,10 +221,16 @@ def verify(
                          "that brought the crash in.")] = False,
 ) -> None:
     """Verify a patch outside any model: diff policy, reproduction test, suite (sandboxed)."""
-    from worker.app import new_sandbox
-    from worker.cli.verify import verify_cli
+    from worker.app import new_sandbox, open_local_workspace
+    from worker.cli.verify import CANNOT_VERIFY, verify_cli
+    from worker.ports import SutureError
 
-    raise typer.Exit(verify_cli(repo, base, patch, test_command, as_json, new_sandbox(),
+    try:
+        workspace = open_local_workspace(repo)
+    except SutureError as exc:
+        typer.echo(f"suture: verification could not run: {exc}", err=True)
+        raise typer.Exit(CANNOT_VERIFY) from None
+    raise typer.Exit(verify_cli(workspace, base, patch, test_command, as_json, new_sandbox(),
                                 error=error, bisect=bisect))
 
 

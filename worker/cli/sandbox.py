@@ -10,13 +10,44 @@ from __future__ import annotations
 
 import codecs
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO, runtime_checkable
 
 from worker.fix.models import SandboxPolicy
 from worker.ports import PermanentError
 
 SANDBOX_FAILED = 125
+
+
+class Refusal(Protocol):
+    """One egress connection a sandbox refused."""
+
+    @property
+    def host(self) -> str:
+        """The host the command tried to reach."""
+        ...
+
+    @property
+    def port(self) -> int | None:
+        """Its port, when the request named one."""
+        ...
+
+    @property
+    def reason(self) -> str:
+        """Why it may not be reached."""
+        ...
+
+
+@runtime_checkable
+class ReportsEgress(Protocol):
+    """A sandbox that reports the egress it refused. Not part of the `Sandbox` port, which the
+    stages use; only the operator's command shows refusals, from a sandbox able to list them."""
+
+    @property
+    def refused(self) -> Sequence[Refusal]:
+        """Every egress connection refused so far, in order."""
+        ...
 
 
 class _Echo:
@@ -45,7 +76,7 @@ def sandbox_exec(worktree: Path, allow_hosts: list[str], argv: list[str]) -> int
         return SANDBOX_FAILED
     if result.killed:
         print(f"suture sandbox: command stopped ({result.killed})", file=sys.stderr)
-    for refusal in sandbox.refused:
+    for refusal in sandbox.refused if isinstance(sandbox, ReportsEgress) else ():
         print(f"suture sandbox: refused egress to {refusal.host}:{refusal.port} "
               f"({refusal.reason})", file=sys.stderr)
     return result.exit_code

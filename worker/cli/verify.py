@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from worker.fix.models import Verification
-from worker.ports import Sandbox, SutureError
+from worker.ports import Sandbox, SutureError, Workspace
 from worker.verify import DiffPolicy, verify_patch
 from worker.verify.bisection import Bisection
 from worker.verify.origin import Reproduction, find_culprit
@@ -25,21 +25,22 @@ from worker.verify.origin import Reproduction, find_culprit
 VERIFIED, NOT_VERIFIED, CANNOT_VERIFY = 0, 1, 2
 
 
-def verify_cli(repo: Path, base: str, patch_file: Path, test_command: str | None,
+def verify_cli(workspace: Workspace, base: str, patch_file: Path, test_command: str | None,
                as_json: bool, sandbox: Sandbox, *, error: str | None = None,
                bisect: bool = False) -> int:
-    """Verify the patch in `patch_file` against `base` of `repo`, print the verdict, and return
-    the exit status. `error` is the crash's exception type, which the reproduction must show;
-    with `bisect`, a verified patch's reproduction is also run back in history."""
+    """Verify the patch in `patch_file` against `base` of the workspace's repository, print
+    the verdict, and return the exit status. `error` is the crash's exception type, which the
+    reproduction must show; with `bisect`, a verified patch's reproduction is also run back in
+    history."""
     try:
         patch = patch_file.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as exc:
         typer.echo(f"suture: cannot read the patch: {exc}", err=True)
         return CANNOT_VERIFY
     try:
-        verdict = verify_patch(repo, base, patch, test_command=test_command, sandbox=sandbox,
-                               policy=DiffPolicy(), expected_error=error)
-        found = _bisection(repo, base, patch, verdict, sandbox, error) if bisect else None
+        verdict = verify_patch(workspace, base, patch, test_command=test_command,
+                               sandbox=sandbox, policy=DiffPolicy(), expected_error=error)
+        found = _bisection(workspace, base, patch, verdict, sandbox, error) if bisect else None
     except SutureError as exc:
         typer.echo(f"suture: verification could not run: {exc}", err=True)
         return CANNOT_VERIFY
@@ -48,22 +49,19 @@ def verify_cli(repo: Path, base: str, patch_file: Path, test_command: str | None
     return VERIFIED if verdict.verified else NOT_VERIFIED
 
 
-def _bisection(repo: Path, base: str, patch: str, verdict: Verification, sandbox: Sandbox,
-               error: str | None) -> Bisection:
-    tests = verdict.reproduction.get("reproduced")
-    command = verdict.reproduction.get("command")
-    if not verdict.verified or not isinstance(tests, list) or not isinstance(command, str):
+def _bisection(workspace: Workspace, base: str, patch: str, verdict: Verification,
+               sandbox: Sandbox, error: str | None) -> Bisection:
+    tests, command = verdict.reproduction.reproduced, verdict.reproduction.command
+    if not verdict.verified or not tests or not command:
         return Bisection(reason="not bisected: the patch is not verified")
-    return find_culprit(repo, base, Reproduction(patch=patch, tests=[str(t) for t in tests],
-                                                 command=command, expected_error=error),
+    return find_culprit(workspace, base, Reproduction(patch=patch, tests=list(tests),
+                                                      command=command, expected_error=error),
                         sandbox=sandbox)
 
 
 def contract(verdict: Verification, found: Bisection | None = None) -> dict[str, Any]:
     """The JSON shape other tools read."""
-    shape = {"verified": verdict.verified, "reasons": verdict.reasons,
-             "reproduction": verdict.reproduction, "suite": verdict.suite,
-             "policy": verdict.policy, "seconds": verdict.seconds}
+    shape = verdict.model_dump(mode="json")
     if found is not None:
         shape["bisection"] = found.model_dump(mode="json")
     return shape
@@ -74,27 +72,19 @@ def summary(verdict: Verification, found: Bisection | None = None) -> str:
     lines = [f"{'verified' if verdict.verified else 'NOT verified'} ({verdict.seconds:.1f} s)"]
     lines += [f"  - {reason}" for reason in verdict.reasons]
     policy = verdict.policy
-    findings = policy.get("findings")
-    lines.append(f"policy: {policy.get('files', 0)} file(s), {policy.get('changed_lines', 0)} "
-                 f"changed line(s), {len(findings) if isinstance(findings, list) else 0} "
-                 "finding(s)")
-    repro = _counts(verdict.reproduction)
-    if verdict.reproduction.get("ran"):
-        lines.append(f"reproduction: {repro.get('tests', 0)} test(s), "
-                     f"{repro.get('red_on_base', 0)} fail on base, "
-                     f"{repro.get('green_on_fix', 0)} pass on the fix")
-    suite = _counts(verdict.suite)
-    if verdict.suite.get("ran"):
-        lines.append(f"suite: {suite.get('passed_on_base', 0)} passing on base, "
-                     f"{suite.get('broken', 0)} broken by the fix, "
-                     f"{suite.get('failing_on_base', 0)} already failing on base")
+    lines.append(f"policy: {policy.files} file(s), {policy.changed_lines} changed line(s), "
+                 f"{len(policy.findings)} finding(s)")
+    repro = verdict.reproduction.counts
+    if verdict.reproduction.ran:
+        lines.append(f"reproduction: {repro.tests} test(s), {repro.red_on_base} fail on base, "
+                     f"{repro.green_on_fix} pass on the fix")
+    suite = verdict.suite.counts
+    if verdict.suite.ran:
+        lines.append(f"suite: {suite.passed_on_base} passing on base, {suite.broken} broken by "
+                     f"the fix, {suite.failing_on_base} already failing on base")
     if found is not None:
         culprit = f"{found.culprit[:12]} {found.summary} ({found.author}): " if found.culprit \
             else ""
         lines.append(f"bisection: {culprit}{found.reason} ({len(found.probes)} runs)")
     return "\n".join(lines)
 
-
-def _counts(section: dict[str, object]) -> dict[str, object]:
-    counts = section.get("counts")
-    return counts if isinstance(counts, dict) else {}

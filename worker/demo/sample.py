@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from integrations.git import run_git
+
 SAMPLE = resources.files("worker.demo").joinpath("sample_app")
 
 
@@ -29,11 +31,7 @@ class SampleRepo:
 
 
 def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    full_env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
-                **(env or {})}
-    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=full_env)
-    return done.stdout.strip()
+    return run_git(repo, *args, env=env).strip()
 
 
 def build_sample_repo(path: Path) -> SampleRepo:

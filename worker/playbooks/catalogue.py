@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from worker.models import ErrorEvent
@@ -126,20 +126,29 @@ def read_override(repo_dir: Path) -> RepoOverride | None:
         path = _plain_file(repo_dir, name)
         if path is None:
             continue
-        try:
-            with path.open("rb") as handle:
-                data = yaml.safe_load(handle.read(_OVERRIDE_BYTES).decode("utf-8"))
-        except (yaml.YAMLError, UnicodeError) as exc:
-            raise PlaybookError([f"{name}: invalid YAML: {' '.join(str(exc).split())}"]) from exc
-        if data is None:
-            return RepoOverride()
-        if not isinstance(data, dict):
-            raise PlaybookError([f"{name}: must be a mapping of keys"])
-        try:
-            return RepoOverride.model_validate(data)
-        except ValidationError as exc:
-            raise PlaybookError(describe_errors(name, exc)) from exc
+        with path.open("rb") as handle:
+            return parse_override(name, handle.read(_OVERRIDE_BYTES))
     return None
+
+
+def parse_override(name: str, content: bytes | str) -> RepoOverride:
+    """A `.suture.yml` (called `name` in messages) from its content; PlaybookError if invalid.
+
+    Only the first 64 kB are read, wherever the content comes from (a worktree, a git blob).
+    """
+    raw = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        data = yaml.safe_load(raw[:_OVERRIDE_BYTES].decode("utf-8"))
+    except (yaml.YAMLError, UnicodeError) as exc:
+        raise PlaybookError([f"{name}: invalid YAML: {' '.join(str(exc).split())}"]) from exc
+    if data is None:
+        return RepoOverride()
+    if not isinstance(data, dict):
+        raise PlaybookError([f"{name}: must be a mapping of keys"])
+    try:
+        return RepoOverride.model_validate(data)
+    except ValidationError as exc:
+        raise PlaybookError(describe_errors(name, exc)) from exc
 
 
 def apply_repo_override(playbook: Playbook, repo_dir: Path) -> Playbook:

@@ -132,11 +132,20 @@ AGENT_KINDS = ("templates", "toolloop", "cli")
 
 
 class Checks(_Strict):
-    """What verification runs on a patch."""
+    """What verification runs on a patch. The suite may be switched off (a suite too slow to run
+    twice per patch); the reproduction test may not: without one, nothing shows the fix works."""
 
     reproduction_test: bool = True
     suite: bool = True
     test_command: str | None = None
+
+    @field_validator("reproduction_test")
+    @classmethod
+    def _reproduction_required(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("a verified fix always needs a reproduction test; it cannot be "
+                             "switched off")
+        return value
 
 
 class DiffPolicyRules(_Strict):

@@ -82,6 +82,13 @@ class AssignmentRule:
                 yield Finding(kind_for(key), *span)
 
 
+def _match_end(run: re.Pattern[str], text: str, pos: int) -> int:
+    """Where `run` stops matching at `pos`. The runs here all match the empty string, so they
+    always match; should one ever not, the run is empty rather than a crash."""
+    found = run.match(text, pos)
+    return found.end() if found else pos
+
+
 class _ValueReader:
     """Reads the value starting at a position, remembering runs already measured.
 
@@ -100,7 +107,7 @@ class _ValueReader:
             return self._inner(pos + 2, close if close >= 0 else self._run_end(_TO_LINE_END, pos))
         if text.startswith(('"', "'"), pos):
             # An unterminated string (a truncated log line) is redacted to the end of the line.
-            return self._inner(pos + 1, _QUOTED[text[pos]].match(text, pos + 1).end())
+            return self._inner(pos + 1, _match_end(_QUOTED[text[pos]], text, pos + 1))
         end = self._run_end(_BARE, pos)
         # Code and scheme words are short; not copying long values keeps this linear.
         value = text[pos:end] if end - pos <= _SHORT else ""
@@ -123,7 +130,7 @@ class _ValueReader:
         """Where the run of `run`'s character class starting at `pos` ends."""
         start, end = self._runs.get(run, (-1, -1))
         if not start <= pos <= end:
-            start, end = pos, run.match(self.text, pos).end()
+            start, end = pos, _match_end(run, self.text, pos)
             self._runs[run] = (start, end)
         return end
 

@@ -50,7 +50,11 @@ class Finding:
 class Rule(Protocol):
     """One detector: a stable name (used in logs) and a way to find spans in text."""
 
-    name: str
+    # Read-only: rules are frozen dataclasses or classes with a constant name.
+    @property
+    def name(self) -> str:
+        """The rule's stable name."""
+        ...
 
     def find(self, text: str) -> Iterable[Finding]:
         """Every span of `text` this rule considers secret (may overlap other rules' spans)."""

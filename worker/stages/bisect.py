@@ -8,12 +8,10 @@ and every reason it stopped is kept.
 
 from __future__ import annotations
 
-from typing import Any
-
 from worker.correlate.models import Correlation
 from worker.fix.models import Attempt, SandboxPolicy, Verification
 from worker.models import ErrorEvent
-from worker.ports import PermanentError, Sandbox
+from worker.ports import PermanentError, Sandbox, Workspace
 from worker.stages.deps import Deps
 from worker.verify.bisection import Bisection
 from worker.verify.origin import Limits, Reproduction, find_culprit
@@ -21,8 +19,9 @@ from worker.verify.origin import Limits, Reproduction, find_culprit
 Judged = tuple[Attempt, Verification, int]
 
 
-def bisect_crash(deps: Deps, repo: Any, base: str, judged: list[Judged], best: Judged | None,
-                 sandbox: Sandbox, event: ErrorEvent, correlation: Any, *,
+def bisect_crash(deps: Deps, workspace: Workspace, base: str, judged: list[Judged],
+                 best: Judged | None, sandbox: Sandbox, event: ErrorEvent,
+                 correlation: Correlation | None, *,
                  seconds_left: float) -> Bisection:
     """Where a reproduction test puts the start of the crash, or why it could not be found.
     `seconds_left` is what the stage may still spend; a run started just before the end may
@@ -43,18 +42,17 @@ def bisect_crash(deps: Deps, repo: Any, base: str, judged: list[Judged], best: J
     limits = Limits(max_commits=settings.bisect_commits, max_probes=settings.bisect_probes,
                     max_seconds=seconds)
     try:
-        return find_culprit(repo, base, reproduction, sandbox=sandbox, limits=limits,
+        return find_culprit(workspace, base, reproduction, sandbox=sandbox, limits=limits,
                             check_base=best is None)
     except PermanentError as exc:
         return Bisection(reason=f"bisection could not run: {exc}")
 
 
-def crash_function(correlation: Any, event: ErrorEvent) -> str | None:
+def crash_function(correlation: Correlation | None, event: ErrorEvent) -> str | None:
     """The crash's innermost function: the innermost frame mapped to the repository, else the
     event's innermost in-app frame."""
-    if isinstance(correlation, dict):
-        found = Correlation.model_validate(correlation)
-        mapped = [f for f in found.frames if f.depth is not None]
+    if correlation is not None:
+        mapped = [f for f in correlation.frames if f.depth is not None]
         if mapped:
             return min(mapped, key=lambda f: f.depth or 0).frame.function
     in_app = [f for f in event.frames if f.in_app]
@@ -65,10 +63,9 @@ def _evidence(judged: list[Judged], best: Judged | None
               ) -> tuple[Attempt, list[str], str] | None:
     """The attempt, tests and command to bisect with: the verified reproduction, else the
     first attempt whose added tests failed on the base."""
-    key = "reproduced" if best is not None else "red_on_base"
     for attempt, verdict, _lines in [best] if best is not None else judged:
-        tests = verdict.reproduction.get(key)
-        command = verdict.reproduction.get("command")
-        if isinstance(tests, list) and tests and isinstance(command, str):
-            return attempt, [str(t) for t in tests], command
+        report = verdict.reproduction
+        tests = report.reproduced if best is not None else report.red_on_base
+        if tests and report.command:
+            return attempt, list(tests), report.command
     return None

@@ -8,29 +8,26 @@ recorded, and the ticket says what was not found.
 from __future__ import annotations
 
 from worker.correlate.engine import correlate as correlate_event
+from worker.correlate.models import Correlation
 from worker.models import RunState
 from worker.ports import PermanentError
-from worker.stages.deps import Deps, accounts_for, service_of
+from worker.runs import RunRecord
+from worker.stages.deps import Deps, accounts_for, open_run
 
 MAX_FRAMES_KEPT = 30
 
 
 def correlate(deps: Deps, run_id: int) -> RunState | None:
     """Rank suspects and find owners for a triaged run; returns the new state."""
-    run = deps.store.get_run(run_id)
-    if run is None or run.state != RunState.TRIAGED:
+    opened = open_run(deps, run_id, (RunState.TRIAGED,))
+    if opened is None:
         return None
-    cluster = deps.store.get_cluster(run.cluster_id)
-    if cluster is None:
-        raise PermanentError(f"run {run_id} points at a missing cluster")
-    events = deps.store.cluster_events(cluster.id)
-    service = service_of(deps.settings, cluster.project, events)
-    event = next((e for e in events if e.frames), None)
+    cluster, service, event = opened.cluster, opened.service, opened.event
     if service is None or event is None or deps.open_repository is None:
         missing = ("no service maps this cluster to a repository" if service is None else
                    "no event of the cluster has a stack trace" if event is None else
                    "no repository access is configured")
-        return _moved(deps, run_id, f"correlation skipped: {missing}", {})
+        return _moved(deps, run_id, f"correlation skipped: {missing}")
     # The release deployed before the event's marks where new code starts.
     previous = (deps.store.previous_release(cluster.project, event.release)
                 if event.release else None)
@@ -44,17 +41,19 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
                                 window_days=deps.settings.correlate.window_days,
                                 horizon_days=deps.settings.correlate.horizon_days)
     except PermanentError as exc:
-        return _moved(deps, run_id, f"correlation failed: {exc}", {})
+        return _moved(deps, run_id, f"correlation failed: {exc}")
     # Suspects' logins let a pull request ask their authors to review it.
-    stored = found.model_dump(mode="json")
-    stored["frames"] = stored["frames"][-MAX_FRAMES_KEPT:]
+    kept = found.model_copy(update={"frames": found.frames[-MAX_FRAMES_KEPT:]})
     best = found.suspects[0] if found.suspects else None
     reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {best.summary[:80]}"
               if best else f"no suspect: {found.note}")
-    return _moved(deps, run_id, reason, {"correlation": stored})
+    return _moved(deps, run_id, reason, kept)
 
 
-def _moved(deps: Deps, run_id: int, reason: str, details: dict[str, object]) -> RunState | None:
-    if deps.store.transition(run_id, RunState.TRIAGED, RunState.CORRELATED, reason, **details):
+def _moved(deps: Deps, run_id: int, reason: str,
+           found: Correlation | None = None) -> RunState | None:
+    record = RunRecord(correlation=found) if found else None
+    if deps.store.transition(run_id, RunState.TRIAGED, RunState.CORRELATED, reason,
+                             record=record):
         return RunState.CORRELATED
     return None

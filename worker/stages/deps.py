@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-from worker.models import ErrorEvent
+from worker.models import Cluster, ErrorEvent, RunState
+from worker.playbooks import AgentSpec, Playbook
 from worker.ports import (
     AccountDirectory,
     CodingAgent,
     ErrorSource,
+    PermanentError,
     Repository,
     Sandbox,
     TicketForge,
+    Workspace,
 )
 from worker.render import Renderer
+from worker.runs import Run
 from worker.settings import ServiceSettings, Settings
 from worker.store import SqlStore
 
@@ -38,11 +40,12 @@ class Deps:
     clock: Callable[[], datetime] | None = None
     # Opens a service's repository (a local path or a clone URL, through the mirror cache).
     open_repository: Callable[[str], Repository] | None = None
+    # Opens the same repository's writable side: worktrees, and the git steps on them.
+    open_workspace: Callable[[str], Workspace] | None = None
     # The fix loop's adapters: a fresh sandbox per stage (its audit is the stage's), an agent
-    # for a playbook's agent entry (None when not configured), a worktree's patch.
+    # for a playbook's agent entry (None when not configured).
     make_sandbox: Callable[[], Sandbox] | None = None
-    make_agent: Callable[[Any, Any], CodingAgent | None] | None = None
-    patch_of: Callable[[Path], str] | None = None
+    make_agent: Callable[[AgentSpec, Playbook], CodingAgent | None] | None = None
     # Who commits belong to on the code host: one directory for every service, or a function
     # giving a service's (None where its repository is on no configured code host).
     accounts: AccountDirectory | Callable[[ServiceSettings], AccountDirectory | None] | None = None
@@ -77,3 +80,31 @@ def service_of(settings: Settings, project: str,
         if service:
             return service
     return None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """A run a stage may act on, with its cluster, the cluster's stored events, the service
+    they belong to and the best event: the first with a stack trace."""
+
+    run: Run
+    cluster: Cluster
+    events: list[ErrorEvent]
+    service: ServiceSettings | None
+    event: ErrorEvent | None
+
+
+def open_run(deps: Deps, run_id: int, states: Collection[RunState]) -> RunContext | None:
+    """The run with what stages read alongside it, or None when it is not in `states` (another
+    worker moved it on, or this message is a redelivery); PermanentError when its cluster is
+    missing."""
+    run = deps.store.get_run(run_id)
+    if run is None or run.state not in states:
+        return None
+    cluster = deps.store.get_cluster(run.cluster_id)
+    if cluster is None:
+        raise PermanentError(f"run {run_id} points at a missing cluster")
+    events = deps.store.cluster_events(cluster.id)
+    return RunContext(run=run, cluster=cluster, events=events,
+                      service=service_of(deps.settings, cluster.project, events),
+                      event=next((event for event in events if event.frames), None))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from worker.correlate.models import Correlation
 from worker.fix.budget import FixCounts, may_fix
 from worker.fix.models import Attempt, FixTask
 from worker.models import ErrorEvent, RunState
 from worker.playbooks import (
+    Playbook,
     PromptContext,
     apply_repo_override,
     choose_playbook,
@@ -24,26 +24,22 @@ from worker.playbooks import (
     render_prompt,
     repo_instructions,
 )
-from worker.ports import PermanentError
+from worker.ports import CodingAgent, PermanentError, Repository, Sandbox
+from worker.runs import CommandSummary, FixOutcome, RunRecord
 from worker.settings import ServiceSettings
-from worker.stages.deps import Deps, service_of
+from worker.stages.deps import Deps, open_run
 
 TRANSCRIPT_KEPT = 60
 
 
 def fix(deps: Deps, run_id: int) -> RunState | None:
     """Propose patches for a correlated run; returns the run's new state."""
-    run = deps.store.get_run(run_id)
-    if run is None or run.state not in (RunState.CORRELATED, RunState.FIXING):
+    opened = open_run(deps, run_id, (RunState.CORRELATED, RunState.FIXING))
+    if opened is None:
         return None
-    cluster = deps.store.get_cluster(run.cluster_id)
-    if cluster is None:
-        raise PermanentError(f"run {run_id} points at a missing cluster")
-    events = deps.store.cluster_events(cluster.id)
-    service = service_of(deps.settings, cluster.project, events)
-    event = next((e for e in events if e.frames), None)
-    if run.state == RunState.CORRELATED:
-        blocked = _blocked(deps, cluster.id, service, event)
+    service, event = opened.service, opened.event
+    if opened.run.state == RunState.CORRELATED:
+        blocked = _blocked(deps, opened.cluster.id, service, event)
         if blocked:
             return _move(deps, run_id, RunState.CORRELATED, RunState.UNVERIFIED,
                          f"no fix attempted: {blocked}")
@@ -52,15 +48,13 @@ def fix(deps: Deps, run_id: int) -> RunState | None:
                                      f"fixing {service.name}: {_budget_reason(deps, service)}"):
             return None
     assert service is not None and event is not None
-    found = run.details.get("correlation")
-    correlation = Correlation.model_validate(found) if isinstance(found, dict) else None
-    outcome = attempt_fixes(deps, run_id, service, event, correlation)
-    patched = [a for a in outcome["attempts"] if a.get("patch")]
+    outcome = attempt_fixes(deps, run_id, service, event, opened.run.record.correlation)
+    patched = outcome.patched
     if patched:
         return _move(deps, run_id, RunState.FIXING, RunState.PATCHED,
                      f"{len(patched)} candidate patch(es) from "
-                     f"{', '.join(a['agent'] for a in patched)}", fix=outcome)
-    why = "; ".join(f"{a['agent']}: {a.get('error') or 'no change'}" for a in outcome["attempts"])
+                     f"{', '.join(a.agent for a in patched)}", fix=outcome)
+    why = "; ".join(f"{a.agent}: {a.error or 'no change'}" for a in outcome.attempts)
     return _move(deps, run_id, RunState.FIXING, RunState.UNVERIFIED,
                  f"no agent produced a patch ({why or 'no agent configured'})", fix=outcome)
 
@@ -71,7 +65,7 @@ def _blocked(deps: Deps, cluster_id: int, service: ServiceSettings | None,
         return "no service maps this cluster to a repository"
     if event is None:
         return "no event of the cluster has a stack trace"
-    if deps.open_repository is None or deps.make_sandbox is None or deps.make_agent is None:
+    if None in (deps.open_repository, deps.open_workspace, deps.make_sandbox, deps.make_agent):
         return "the fix loop is not wired (no repository, sandbox or agents)"
     decision = may_fix(deps.settings.fix, _counts(deps, cluster_id, service), service.name)
     return "" if decision.allowed else decision.reason
@@ -97,32 +91,34 @@ def _budget_reason(deps: Deps, service: ServiceSettings) -> str:
 
 
 def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: ErrorEvent,
-                  correlation: Correlation | None) -> dict[str, Any]:
+                  correlation: Correlation | None) -> FixOutcome:
     """Run the playbook's agents, each in its own worktree; what they produced and did."""
-    assert deps.open_repository and deps.make_sandbox and deps.make_agent
+    assert deps.open_repository and deps.open_workspace and deps.make_sandbox and deps.make_agent
     repository = deps.open_repository(service.repository)
+    workspace = deps.open_workspace(service.repository)
     base = repository.resolve(service.default_branch if _has(repository, service.default_branch)
                               else "HEAD")
     playbook = choose_playbook(load_playbooks(deps.settings.playbooks_dir), event)
     sandbox = deps.make_sandbox()
-    attempts: list[dict[str, Any]] = []
+    attempts: list[Attempt] = []
     for number, spec in enumerate(playbook.agents[: playbook.max_attempts], start=1):
         agent = deps.make_agent(spec, playbook)
         if agent is None:
-            attempts.append({"agent": spec.kind, "error": "not configured", "patch": ""})
+            attempts.append(Attempt(agent=spec.kind, error="not configured"))
             continue
         folder = _worktrees(deps) / f"run-{run_id}" / f"attempt-{number}"
-        with repository.worktree(base, folder) as tree:
+        with workspace.worktree(base, folder) as tree:
             local = apply_repo_override(playbook, tree)
             task = _task(run_id, event, correlation, local, tree, service)
             result = _safe_attempt(agent, task, tree, sandbox)
-            result.patch = deps.patch_of(tree) if deps.patch_of else ""
-        attempts.append(_summary(result))
-    return {"playbook": playbook.name, "base": base, "attempts": attempts,
-            "audit": [_command(c) for c in sandbox.audit]}
+            patch = workspace.patch(tree)
+        attempts.append(result.model_copy(update={
+            "patch": patch, "transcript": result.transcript[-TRANSCRIPT_KEPT:]}))
+    return FixOutcome(playbook=playbook.name, base=base, attempts=attempts,
+                      audit=[CommandSummary.of(c) for c in sandbox.audit])
 
 
-def _has(repository: Any, ref: str) -> bool:
+def _has(repository: Repository, ref: str) -> bool:
     try:
         repository.resolve(ref)
     except PermanentError:
@@ -134,7 +130,7 @@ def _worktrees(deps: Deps) -> Path:
     return deps.settings.fix.worktrees_dir or deps.settings.data_dir / "worktrees"
 
 
-def _task(run_id: int, event: ErrorEvent, correlation: Correlation | None, playbook: Any,
+def _task(run_id: int, event: ErrorEvent, correlation: Correlation | None, playbook: Playbook,
           tree: Path, service: ServiceSettings) -> FixTask:
     crash = None
     if correlation:
@@ -155,24 +151,14 @@ def _task(run_id: int, event: ErrorEvent, correlation: Correlation | None, playb
                    instructions=context.instructions)
 
 
-def _safe_attempt(agent: Any, task: FixTask, tree: Path, sandbox: Any) -> Attempt:
+def _safe_attempt(agent: CodingAgent, task: FixTask, tree: Path, sandbox: Sandbox) -> Attempt:
     try:
-        return agent.attempt(task, tree, sandbox)  # type: ignore[no-any-return]
+        return agent.attempt(task, tree, sandbox)
     except PermanentError as exc:
         return Attempt(agent=agent.name, error=f"agent failed: {exc}")
 
 
-def _summary(attempt: Attempt) -> dict[str, Any]:
-    data = attempt.model_dump(mode="json")
-    data["transcript"] = data["transcript"][-TRANSCRIPT_KEPT:]
-    return data
-
-
-def _command(result: Any) -> dict[str, Any]:
-    return {"argv": result.argv[:20], "exit_code": result.exit_code,
-            "seconds": round(result.seconds, 3), "killed": result.killed}
-
-
 def _move(deps: Deps, run_id: int, old: RunState, new: RunState, reason: str,
-          **details: Any) -> RunState | None:
-    return new if deps.store.transition(run_id, old, new, reason, **details) else None
+          fix: FixOutcome | None = None) -> RunState | None:
+    record = RunRecord(fix=fix) if fix is not None else None
+    return new if deps.store.transition(run_id, old, new, reason, record=record) else None

@@ -4,91 +4,80 @@ everything wins.
 Verification is the diff policy, a reproduction test red on the base and green on the fix, and
 the repository's test suite no worse than on the base, all in the sandbox. The verdicts, with
 every reason and the logs behind them, are stored on the run. The winner's reproduction test is
-then run back in history to find the commit that brought the crash in (`stages.culprit`).
+then run back in history to find the commit that brought the crash in (`stages.bisect`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from worker.fix.models import Attempt, Verification
 from worker.models import RunState
 from worker.playbooks import choose_playbook, load_playbooks
-from worker.ports import PermanentError
+from worker.ports import Sandbox
+from worker.runs import AttemptVerdict, ChosenPatch, CommandSummary, FixOutcome, RunRecord
 from worker.stages.bisect import bisect_crash
-from worker.stages.deps import AGENT_STAGE_SECONDS, Deps, service_of
+from worker.stages.deps import AGENT_STAGE_SECONDS, Deps, open_run
 from worker.verify import DiffPolicy, changed_lines, choose_best, verify_patch
 
 
 def verify(deps: Deps, run_id: int) -> RunState | None:
     """Verify a patched run's candidates; returns VERIFIED or UNVERIFIED."""
-    run = deps.store.get_run(run_id)
-    if run is None or run.state not in (RunState.PATCHED, RunState.VERIFYING):
+    opened = open_run(deps, run_id, (RunState.PATCHED, RunState.VERIFYING))
+    if opened is None:
         return None
     started = time.monotonic()
-    if run.state == RunState.PATCHED and not deps.store.transition(
+    if opened.run.state == RunState.PATCHED and not deps.store.transition(
             run_id, RunState.PATCHED, RunState.VERIFYING, "verifying the candidate patches"):
         return None
-    cluster = deps.store.get_cluster(run.cluster_id)
-    if cluster is None:
-        raise PermanentError(f"run {run_id} points at a missing cluster")
-    events = deps.store.cluster_events(cluster.id)
-    service = service_of(deps.settings, cluster.project, events)
-    event = next((e for e in events if e.frames), None)
-    fixed: dict[str, Any] = dict(run.details.get("fix") or {})  # type: ignore[call-overload]
-    if service is None or event is None or not deps.open_repository or not deps.make_sandbox:
+    service, event = opened.service, opened.event
+    fixed = opened.run.record.fix or FixOutcome()
+    if service is None or event is None or not deps.open_workspace or not deps.make_sandbox:
         return _done(deps, run_id, False, "verification impossible: the repository or the "
                                           "sandbox is not available", fixed)
-    repository = deps.open_repository(service.repository)
+    workspace = deps.open_workspace(service.repository)
     playbook = choose_playbook(load_playbooks(deps.settings.playbooks_dir), event)
     policy = DiffPolicy(**playbook.diff_policy.model_dump())
     test_command = playbook.checks.test_command or service.test_command
     sandbox = deps.make_sandbox()
     judged: list[tuple[Attempt, Verification, int]] = []
-    for data in fixed.get("attempts", []):
-        if not data.get("patch"):
-            continue
-        attempt = Attempt.model_validate(data)
-        verdict = verify_patch(_path(repository), fixed["base"], attempt.patch,
+    for attempt in fixed.patched:
+        verdict = verify_patch(workspace, fixed.base, attempt.patch,
                                test_command=test_command, sandbox=sandbox, policy=policy,
-                               expected_error=event.primary.type if event.primary else None)
+                               expected_error=event.primary.type if event.primary else None,
+                               run_suite=playbook.checks.suite)
         judged.append((attempt, verdict, changed_lines(attempt.patch)))
-    fixed["verifications"] = [{"agent": a.agent, **v.model_dump(mode="json")}
-                              for a, v, _n in judged]
-    fixed["verify_audit"] = _audit(sandbox)
+    fixed = fixed.model_copy(update={
+        "verifications": [AttemptVerdict(agent=a.agent, **dict(v)) for a, v, _n in judged],
+        "verify_audit": _audit(sandbox)})
     best = choose_best(judged)
-    found = bisect_crash(deps, _path(repository), fixed["base"], judged, best, sandbox, event,
-                         run.details.get("correlation"),
+    found = bisect_crash(deps, workspace, fixed.base, judged, best, sandbox, event,
+                         opened.run.record.correlation,
                          seconds_left=AGENT_STAGE_SECONDS - (time.monotonic() - started) - 60)
-    fixed["bisection"] = found.model_dump(mode="json")
-    fixed["verify_audit"] = _audit(sandbox)
-    started = f"; the crash started at {found.culprit[:12]}" if found.culprit else ""
+    fixed = fixed.model_copy(update={"bisection": found, "verify_audit": _audit(sandbox)})
+    origin = f"; the crash started at {found.culprit[:12]}" if found.culprit else ""
     if best is None:
         reasons = "; ".join(f"{a.agent}: {', '.join(v.reasons[:4])}" for a, v, _n in judged)
         return _done(deps, run_id, False, f"verification rejected every patch ({reasons})"
-                                          f"{started}", fixed)
+                                          f"{origin}", fixed)
     attempt, verdict, lines = best
-    fixed["chosen"] = {"agent": attempt.agent, "patch": attempt.patch, "changed_lines": lines,
-                       "verification": verdict.model_dump(mode="json")}
+    fixed = fixed.model_copy(update={"chosen": ChosenPatch(
+        agent=attempt.agent, patch=attempt.patch, changed_lines=lines, verification=verdict)})
+    checks = ("the diff policy, its reproduction test and the suite" if verdict.suite.ran else
+              f"the diff policy and its reproduction test (the suite did not run: "
+              f"{verdict.suite.note})")
     return _done(deps, run_id, True, f"verified: the {attempt.agent} patch ({lines} changed "
-                                     f"lines) passes the diff policy, its reproduction test "
-                                     f"and the suite{started}", fixed)
+                                     f"lines) passes {checks}{origin}", fixed)
 
 
-def _audit(sandbox: Any) -> list[dict[str, Any]]:
+def _audit(sandbox: Sandbox) -> list[CommandSummary]:
     """Every command the sandbox ran for this stage, in short."""
-    return [{"argv": c.argv[:20], "exit_code": c.exit_code, "seconds": round(c.seconds, 3),
-             "killed": c.killed} for c in sandbox.audit]
+    return [CommandSummary.of(command) for command in sandbox.audit]
 
 
-def _path(repository: Any) -> Any:
-    return repository.path
-
-
-def _done(deps: Deps, run_id: int, ok: bool, reason: str,
-          fixed: dict[str, Any]) -> RunState | None:
+def _done(deps: Deps, run_id: int, ok: bool, reason: str, fixed: FixOutcome) -> RunState | None:
     new = RunState.VERIFIED if ok else RunState.UNVERIFIED
-    if deps.store.transition(run_id, RunState.VERIFYING, new, reason, fix=fixed):
+    if deps.store.transition(run_id, RunState.VERIFYING, new, reason,
+                             record=RunRecord(fix=fixed)):
         return new
     return None

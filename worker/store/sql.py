@@ -23,10 +23,10 @@ from worker.models import (
     ErrorEvent,
     IngestOutcome,
     Lease,
-    Run,
     RunState,
     Transition,
 )
+from worker.runs import Run, RunRecord
 from worker.store import recording, releases
 from worker.store.engine import make_engine, upgrade
 from worker.store.tables import (
@@ -200,17 +200,19 @@ class SqlStore:
             row.updated_at = self._clock()
             return row.attempts
 
-    def transition(self, run_id: int, expected: RunState, new: RunState, reason: str,
-                   **details: Any) -> bool:
-        """Move a run from `expected` to `new` with a reason; False if it was not in `expected`."""
+    def transition(self, run_id: int, expected: RunState, new: RunState, reason: str, *,
+                   record: RunRecord | None = None) -> bool:
+        """Move a run from `expected` to `new` with a reason; False if it was not in `expected`.
+        The parts `record` carries replace the run's; its other parts are kept."""
         now = self._clock()
         values: dict[str, Any] = {"state": new.value, "reason": reason, "updated_at": now,
                                   "attempts": 0}
         with self.session() as session:
-            if details:
+            written = record.stored() if record is not None else {}
+            if written:
                 row = session.get(RunRow, run_id)
                 if row is not None:
-                    values["details"] = {**row.details, **details}
+                    values["details"] = {**(row.details or {}), **written}
             result = session.execute(update(RunRow).where(
                 RunRow.id == run_id, RunRow.state == expected.value).values(**values))
             if not result.rowcount:  # type: ignore[attr-defined]
@@ -327,6 +329,8 @@ def _cluster(row: ClusterRow, users: int) -> Cluster:
 
 
 def _run(row: RunRow) -> Run:
-    run = Run.model_validate(row, from_attributes=True)
-    return run.model_copy(update={"created_at": recording.as_utc(row.created_at),
-                                  "updated_at": recording.as_utc(row.updated_at)})
+    return Run(id=row.id, cluster_id=row.cluster_id, episode=row.episode,
+               state=RunState(row.state), reason=row.reason, attempts=row.attempts,
+               ticket_url=row.ticket_url, record=RunRecord.load(row.details),
+               created_at=recording.as_utc(row.created_at),
+               updated_at=recording.as_utc(row.updated_at))

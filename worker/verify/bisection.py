@@ -137,10 +137,10 @@ def first_bad(history: Sequence[str], probe: Callable[[str], tuple[str, str]], *
     search = _Search(history, probe, max_probes, deadline)
 
     def ended(reason: str, culprit: int | None = None) -> Bisection:
-        found = culprit is not None
-        return Bisection(culprit=history[culprit] if found else None,
-                         good=history[culprit + 1] if found else None,
-                         good_verdict=search.seen[culprit + 1] if found else "", reason=reason,
+        if culprit is None:
+            return Bisection(reason=reason, probes=search.done, searched=len(history))
+        return Bisection(culprit=history[culprit], good=history[culprit + 1],
+                         good_verdict=search.seen[culprit + 1], reason=reason,
                          probes=search.done, searched=len(history))
 
     try:

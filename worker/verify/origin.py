@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.fix.models import SandboxPolicy
-from worker.ports import Sandbox
-from worker.verify import trees
+from worker.ports import Sandbox, Workspace, WorkspaceError
 from worker.verify.bisection import BAD, Bisection, first_bad, record
 from worker.verify.diffparse import parse_diff
 from worker.verify.outcomes import PASSED, RED
@@ -55,25 +54,25 @@ class Limits:
     max_seconds: float = 1800.0  # no run of the reproduction starts after this
 
 
-def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: Sandbox,
-                 policy: SandboxPolicy | None = None, limits: Limits | None = None,
-                 check_base: bool = False) -> Bisection:
-    """Bisect `repo`'s first-parent history below `base` (where the reproduction fails) for the
+def find_culprit(workspace: Workspace, base: str, reproduction: Reproduction, *,
+                 sandbox: Sandbox, policy: SandboxPolicy | None = None,
+                 limits: Limits | None = None, check_base: bool = False) -> Bisection:
+    """Bisect the first-parent history below `base` (where the reproduction fails) for the
     commit that brought the crash in; with `check_base`, the reproduction is first run on the
-    base, and must fail there the crash's way. Raises VerifyError when git cannot read the
-    repository."""
+    base, and must fail there the crash's way. Raises WorkspaceError when git cannot read the
+    repository or the patch does not apply."""
     limits = limits or Limits()
     policy = policy or SandboxPolicy()
-    with trees.worktrees(Path(repo), base, ("fix", "probe")) as tree:
-        tests_patch = _tests_patch(tree["fix"], reproduction.patch)
+    with workspace.worktrees(base, ("fix", "probe")) as tree:
+        tests_patch = _tests_patch(workspace, tree["fix"], reproduction.patch)
         if not tests_patch:
             return Bisection(reason="the patch adds no test files to run back in history")
-        modules = {path: trees.staged_text(tree["fix"], path) or ""
+        modules = {path: workspace.staged_text(tree["fix"], path) or ""
                    for path in modules_of(reproduction.tests)}
-        prober = _Prober(tree["probe"], (tests_patch, modules), reproduction, sandbox, policy)
-        sha = trees.resolve(Path(repo), base)
-        history = trees.git(Path(repo), "rev-list", "--first-parent",
-                            f"--max-count={limits.max_commits + 1}", sha).stdout.decode().split()
+        prober = _Prober(workspace, tree["probe"], (tests_patch, modules), reproduction,
+                         sandbox, policy)
+        sha = workspace.resolve(base)
+        history = workspace.first_parents(sha, limits.max_commits + 1)
         deadline = time.monotonic() + limits.max_seconds
         checked = [record(sha, *prober.probe(sha))] if check_base else []
         if checked and checked[0].verdict != BAD:
@@ -82,16 +81,17 @@ def find_culprit(repo: Path, base: str, reproduction: Reproduction, *, sandbox: 
         found = first_bad(history, prober.probe, max_probes=limits.max_probes,
                           deadline=deadline)
         found.probes[:0] = checked
-        if found.culprit and _is_merge(Path(repo), found.culprit):
-            found = _inside_merge(Path(repo), found, prober, limits.max_probes, deadline)
-        return _described(Path(repo), found)
+        if found.culprit and len(workspace.parents(found.culprit)) > 1:
+            found = _inside_merge(workspace, found, prober, limits.max_probes, deadline)
+        return _described(workspace, found)
 
 
 class _Prober:
     """Runs the reproduction at one commit of a reused worktree."""
 
-    def __init__(self, tree: Path, tests: tuple[bytes, dict[str, str]],
+    def __init__(self, workspace: Workspace, tree: Path, tests: tuple[bytes, dict[str, str]],
                  reproduction: Reproduction, sandbox: Sandbox, policy: SandboxPolicy) -> None:
+        self.workspace = workspace
         self.tree = tree
         self.tests_patch, self.modules = tests  # the patch's test changes; patched modules
         self.reproduction = reproduction
@@ -99,20 +99,20 @@ class _Prober:
         self.policy = policy
 
     def probe(self, sha: str) -> tuple[str, str]:
-        trees.git(self.tree, "checkout", "--quiet", "--force", "--detach", sha)
-        trees.reset_to_index(self.tree)
+        self.workspace.checkout(self.tree, sha)
+        self.workspace.reset_to_index(self.tree)
         # The patch's test changes as they are; failing that, the tests carried over by name.
-        problem = trees.apply(self.tree, self.tests_patch) and self._stage()
+        problem = self.workspace.apply(self.tree, self.tests_patch) and self._stage()
         if problem:
             return "skip", f"the reproduction test does not apply: {problem[:200]}"
-        trees.reset_to_index(self.tree)
+        self.workspace.reset_to_index(self.tree)
         run = run_tests(self.sandbox, self.tree, self.reproduction.command, self.policy)
         return judge_probe(run, self.reproduction)
 
     def _stage(self) -> str | None:
         """Carry the reproduction tests into this commit's test modules (when the patch does
         not apply); what stood in the way, if anything."""
-        trees.reset_to_index(self.tree)
+        self.workspace.reset_to_index(self.tree)
         names = modules_of(self.reproduction.tests)
         if not names or len(names) < len({t.partition("::")[0]
                                           for t in self.reproduction.tests}):
@@ -129,7 +129,7 @@ class _Prober:
                 return f"the tests could not be carried into {path}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, "utf-8")
-        trees.git(self.tree, "add", "--", *names)
+        self.workspace.stage(self.tree, sorted(names))
         return None
 
 
@@ -151,40 +151,34 @@ def judge_probe(run: TestRun, reproduction: Reproduction) -> tuple[str, str]:
     return "skip", f"the reproduction fails another way: {listed}"[:300]
 
 
-def _tests_patch(fix_tree: Path, patch: str) -> bytes:
+def _tests_patch(workspace: Workspace, fix_tree: Path, patch: str) -> bytes:
     """The patch's changes to test files, as git writes them after applying it."""
-    problem = trees.apply(fix_tree, patch.encode("utf-8", "surrogateescape"))
+    problem = workspace.apply(fix_tree, patch.encode("utf-8", "surrogateescape"))
     if problem:
-        raise trees.VerifyError(f"the patch does not apply to the base: {problem}")
-    applied = trees.staged_diff(fix_tree).decode("utf-8", "replace")
+        raise WorkspaceError(f"the patch does not apply to the base: {problem}")
+    applied = workspace.staged_diff(fix_tree).decode("utf-8", "replace")
     paths = sorted({p for f in parse_diff(applied) for p in f.paths if is_test_path(p)})
-    return trees.staged_diff(fix_tree, paths, binary=True) if paths else b""
+    return workspace.staged_diff(fix_tree, paths, binary=True) if paths else b""
 
 
-def _described(repo: Path, found: Bisection) -> Bisection:
+def _described(workspace: Workspace, found: Bisection) -> Bisection:
     """The bisection with its culprit's author and subject line."""
     if not found.culprit:
         return found
-    shown = trees.git(repo, "show", "-s", "--format=%an%x00%s", found.culprit)
-    author, _, summary = shown.stdout.decode("utf-8", "replace").strip().partition("\0")
+    author, summary = workspace.author_and_subject(found.culprit)
     return found.model_copy(update={"author": author, "summary": summary})
 
 
-def _is_merge(repo: Path, sha: str) -> bool:
-    parents = trees.git(repo, "rev-list", "--parents", "-n1", sha).stdout.decode().split()
-    return len(parents) > 2
-
-
-def _inside_merge(repo: Path, merge: Bisection, prober: _Prober, max_probes: int,
+def _inside_merge(workspace: Workspace, merge: Bisection, prober: _Prober, max_probes: int,
                   deadline: float) -> Bisection:
     """The first bad commit of the branch `merge.culprit` merged, when its tip is bad."""
     sha = merge.culprit or ""
-    branch = trees.git(repo, "rev-list", "--first-parent", f"{sha}^2", "--not",
-                       f"{sha}^1").stdout.decode().split()
+    branch = workspace.merged_branch(sha)
     left = max_probes - len(merge.probes)
-    if not branch or left < 2 or time.monotonic() >= deadline:
+    below = workspace.parents(branch[-1])[:1] if branch else []
+    if not below or left < 2 or time.monotonic() >= deadline:
         return merge
-    base = trees.git(repo, "rev-parse", f"{branch[-1]}^").stdout.decode().strip()
+    base = below[0]
     verdict, detail = prober.probe(branch[0])
     tip = [*merge.probes, record(branch[0], verdict, detail)]
     if verdict != BAD:

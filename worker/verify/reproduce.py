@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
-from typing import Any
 
+from worker.fix.models import ReproductionCounts, ReproductionReport, TestOutcome
 from worker.verify.diffparse import FileDiff
 from worker.verify.outcomes import PASSED, RED
 from worker.verify.paths import TEST_MACHINERY, is_python_test_module, is_test_path, matches_any
@@ -43,32 +43,32 @@ def find_reproduction_tests(files: list[FileDiff],
 
 
 def judge_reproduction(test_ids: list[str], base: TestRun, fix: TestRun,
-                       expected_error: str | None = None) -> tuple[list[str], dict[str, Any]]:
+                       expected_error: str | None = None
+                       ) -> tuple[list[str], ReproductionReport]:
     """Failure reasons (empty when the tests reproduce the bug) and the reproduction report."""
-    rows = {t: {"base": base.outcomes.of(t), "fix": fix.outcomes.of(t),
-                "base_message": base.outcomes.message(t)} for t in test_ids}
-    red = [t for t, row in rows.items() if row["base"] in RED]
-    green = [t for t, row in rows.items() if row["fix"] == PASSED]
+    rows = {t: TestOutcome(base=base.outcomes.of(t), fix=fix.outcomes.of(t),
+                           base_message=base.outcomes.message(t)) for t in test_ids}
+    red = [t for t, row in rows.items() if row.base in RED]
+    green = [t for t, row in rows.items() if row.fix == PASSED]
     wrong_error = [t for t in red if expected_error
-                   and expected_error not in _failure_text(rows[t]["base_message"], base)]
+                   and expected_error not in _failure_text(rows[t].base_message, base)]
     shown = [t for t in red if t in green and t not in wrong_error]
-    reasons = [f"reproduction test fails on the fix: {t} ({rows[t]['fix']})"
+    reasons = [f"reproduction test fails on the fix: {t} ({rows[t].fix})"
                for t in test_ids if t not in green]
     if not shown:
         reasons.extend(f"reproduction test passes on base: {t}"
-                       for t in test_ids if rows[t]["base"] == PASSED)
+                       for t in test_ids if rows[t].base == PASSED)
         reasons.extend(f"reproduction test does not fail with {expected_error} on base: {t}"
                        for t in wrong_error)
-        reasons.extend(f"reproduction test does not run on base: {t} ({rows[t]['base']})"
-                       for t in test_ids if rows[t]["base"] not in RED | {PASSED})
-    report = {
-        "ran": True, "tests": test_ids, "command": fix.command, "outcomes": rows,
-        "red_on_base": red, "green_on_fix": green, "reproduced": shown,
-        "passed_on_base": [t for t, row in rows.items() if row["base"] == PASSED],
-        "counts": {"tests": len(test_ids), "red_on_base": len(red), "green_on_fix": len(green),
-                   "reproduced": len(shown)},
-        "base": base.report(), "fix": fix.report(),
-    }
+        reasons.extend(f"reproduction test does not run on base: {t} ({rows[t].base})"
+                       for t in test_ids if rows[t].base not in RED | {PASSED})
+    report = ReproductionReport(
+        ran=True, tests=test_ids, command=fix.command, outcomes=rows,
+        red_on_base=red, green_on_fix=green, reproduced=shown,
+        passed_on_base=[t for t, row in rows.items() if row.base == PASSED],
+        counts=ReproductionCounts(tests=len(test_ids), red_on_base=len(red),
+                                  green_on_fix=len(green), reproduced=len(shown)),
+        base=base.report(), fix=fix.report())
     return reasons[:_MAX_LISTED], report
 
 

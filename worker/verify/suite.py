@@ -13,9 +13,16 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from worker.fix.models import CommandResult, SandboxPolicy
+from worker.fix.models import (
+    BrokenTest,
+    CommandResult,
+    FailingTest,
+    SandboxPolicy,
+    SuiteCounts,
+    SuiteReport,
+    TestRunReport,
+)
 from worker.ports import Sandbox
 from worker.scrub import scrub_text
 from worker.verify.outcomes import PASSED, RED, SUITE, Outcomes, parse_outcomes
@@ -38,13 +45,14 @@ class TestRun:
     result: CommandResult
     outcomes: Outcomes
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> TestRunReport:
         """The run as it appears in a verdict: exit code, counts and a clipped, scrubbed log."""
         result = self.result
-        return {"command": self.command, "exit_code": result.exit_code,
-                "seconds": round(result.seconds, 3), "timed_out": result.timed_out,
-                "killed": result.killed, "parser": self.outcomes.parser,
-                "counts": self.outcomes.counts(), "log": clip_log(result.stdout, result.stderr)}
+        return TestRunReport(command=self.command, exit_code=result.exit_code,
+                             seconds=round(result.seconds, 3), timed_out=result.timed_out,
+                             killed=result.killed, parser=self.outcomes.parser,
+                             counts=self.outcomes.counts(),
+                             log=clip_log(result.stdout, result.stderr))
 
 
 def default_test_command(tracked: list[str]) -> str | None:
@@ -78,7 +86,7 @@ def run_tests(sandbox: Sandbox, worktree: Path, command: str,
                                                    _junit_report(worktree, command)))
 
 
-def judge_suite(base: TestRun, fix: TestRun) -> tuple[list[str], dict[str, Any]]:
+def judge_suite(base: TestRun, fix: TestRun) -> tuple[list[str], SuiteReport]:
     """Failure reasons (empty when the fix breaks nothing) and the suite's part of the verdict."""
     passed_on_base = [t for t, o in base.outcomes.results.items() if o == PASSED]
     broken = [(t, fix.outcomes.of(t)) for t in passed_on_base if fix.outcomes.of(t) != PASSED]
@@ -91,18 +99,18 @@ def judge_suite(base: TestRun, fix: TestRun) -> tuple[list[str], dict[str, Any]]
         listed = ", ".join(f"{t} ({o})" for t, o in broken[:_MAX_LISTED])
         more = f" and {len(broken) - _MAX_LISTED} more" if len(broken) > _MAX_LISTED else ""
         reasons.append(f"{len(broken)} test(s) that pass on base fail on the fix: {listed}{more}")
-    report: dict[str, Any] = {
-        "ran": True, "command": base.command, "base": base.report(), "fix": fix.report(),
-        "counts": {"passed_on_base": len(passed_on_base), "failing_on_base": len(failing),
-                   "broken": len(broken), "fixed": len(fixed)},
-        "broken": [{"test": t, "fix": o} for t, o in broken],
-        "failing_on_base": [{"test": t, "base": base.outcomes.of(t), "fix": fix.outcomes.of(t)}
-                            for t in failing],
-        "fixed": fixed,
-    }
-    if list(base.outcomes.results) == [SUITE] and base.outcomes.results[SUITE] != PASSED:
-        report["note"] = ("the test command fails on base as a whole, so regressions "
-                          "cannot be told apart from it")
+    whole_failure = (list(base.outcomes.results) == [SUITE]
+                     and base.outcomes.results[SUITE] != PASSED)
+    report = SuiteReport(
+        ran=True, command=base.command, base=base.report(), fix=fix.report(),
+        counts=SuiteCounts(passed_on_base=len(passed_on_base), failing_on_base=len(failing),
+                           broken=len(broken), fixed=len(fixed)),
+        broken=[BrokenTest(test=t, fix=o) for t, o in broken],
+        failing_on_base=[FailingTest(test=t, base=base.outcomes.of(t), fix=fix.outcomes.of(t))
+                         for t in failing],
+        fixed=fixed,
+        note=("the test command fails on base as a whole, so regressions cannot be told apart "
+              "from it" if whole_failure else ""))
     return reasons, report
 
 

@@ -16,23 +16,31 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from worker.fix.models import Attempt, PolicyFinding, SandboxPolicy, Verification
-from worker.ports import Sandbox
-from worker.verify import trees
+from worker.fix.models import (
+    Attempt,
+    PolicyFinding,
+    PolicyReport,
+    ReproductionReport,
+    SandboxPolicy,
+    SuiteReport,
+    Verification,
+)
+from worker.ports import Sandbox, Workspace, WorkspaceError
 from worker.verify.diff_policy import DiffPolicy, check_diff_policy
 from worker.verify.diffparse import changed_lines, parse_diff
 from worker.verify.paths import is_test_path
 from worker.verify.reproduce import find_reproduction_tests, judge_reproduction
 from worker.verify.suite import TestRun, command_for, default_test_command, judge_suite, run_tests
 
+SUITE_OFF = "switched off by the playbook (checks.suite: false)"
 NO_REPRODUCTION = ("no reproduction test: the patch adds no test that fails without the fix "
                    "and passes with it")
 
 
 @dataclass
 class _Job:
+    workspace: Workspace
     patch: str
     test_command: str | None
     sandbox: Sandbox
@@ -41,25 +49,28 @@ class _Job:
     sandbox_policy: SandboxPolicy
     expected_error: str | None
     started: float
+    run_suite: bool = True
 
 
-def verify_patch(repo: Path, base: str, patch: str, *, test_command: str | None,
+def verify_patch(workspace: Workspace, base: str, patch: str, *, test_command: str | None,
                  sandbox: Sandbox, policy: DiffPolicy,
                  reproduction_tests: list[str] | None = None,
                  sandbox_policy: SandboxPolicy | None = None,
-                 expected_error: str | None = None) -> Verification:
-    """The verdict on `patch` against `base` of `repo`. `expected_error` (the crash's exception
-    type), when given, must show in a reproduction test's failure on base. A broken sandbox
-    raises (PermanentError) rather than passing for a failing patch."""
-    job = _Job(patch, test_command, sandbox, policy, reproduction_tests,
-               sandbox_policy or SandboxPolicy(), expected_error, time.monotonic())
+                 expected_error: str | None = None, run_suite: bool = True) -> Verification:
+    """The verdict on `patch` against `base` of the workspace's repository. `expected_error`
+    (the crash's exception type), when given, must show in a reproduction test's failure on
+    base; `run_suite` False (a playbook's `checks.suite: false`) leaves the suite out and says
+    so in the verdict. A broken sandbox raises (PermanentError) rather than passing for a
+    failing patch."""
+    job = _Job(workspace, patch, test_command, sandbox, policy, reproduction_tests,
+               sandbox_policy or SandboxPolicy(), expected_error, time.monotonic(), run_suite)
     findings = check_diff_policy(patch, policy)
     if findings:
         return _refused(job, findings)
     try:
-        with trees.worktrees(Path(repo), base) as tree:
+        with workspace.worktrees(base) as tree:
             return _verify_in(job, base, tree["base"], tree["fix"])
-    except trees.VerifyError as exc:
+    except WorkspaceError as exc:
         return _verdict(job, [str(exc)], policy=_policy_report(job.patch, []))
 
 
@@ -73,26 +84,28 @@ def choose_best(results: list[tuple[Attempt, Verification, int]]
 
 
 def _verify_in(job: _Job, base: str, base_tree: Path, fix_tree: Path) -> Verification:
-    problem = trees.apply(fix_tree, _encode(job.patch))
+    problem = job.workspace.apply(fix_tree, _encode(job.patch))
     if problem:
         return _verdict(job, [f"the patch does not apply to {base}: {problem}"],
                         policy=_policy_report(job.patch, []))
-    applied = trees.staged_diff(fix_tree).decode("utf-8", "replace")
+    applied = job.workspace.staged_diff(fix_tree).decode("utf-8", "replace")
     findings = check_diff_policy(applied, job.policy)
     if findings:
         return _refused(job, findings)
     files = parse_diff(applied)
-    command = job.test_command or default_test_command(trees.tracked(base_tree))
+    command = job.test_command or default_test_command(job.workspace.tracked(base_tree))
     ids = list(job.reproduction_tests or find_reproduction_tests(
-        files, lambda path: trees.staged_text(fix_tree, path)))
+        files, lambda path: job.workspace.staged_text(fix_tree, path)))
     test_paths = sorted({p for f in files for p in f.paths if is_test_path(p)})
     reasons: list[str] = [] if ids else [NO_REPRODUCTION]
     if command is None:
         reasons.append("no test command: none was given and none could be guessed")
         return _verdict(job, reasons, policy=_policy_report(applied, []),
-                        reproduction={"ran": False, "tests": ids})
-    tests_patch = trees.staged_diff(fix_tree, test_paths, binary=True) if test_paths else b""
-    suite_reasons, suite = _suite(job, command, base_tree, fix_tree, tests_patch)
+                        reproduction=ReproductionReport(tests=ids))
+    tests_patch = (job.workspace.staged_diff(fix_tree, test_paths, binary=True) if test_paths
+                   else b"")
+    suite_reasons, suite = (_suite(job, command, base_tree, fix_tree, tests_patch)
+                            if job.run_suite else ([], SuiteReport(note=SUITE_OFF)))
     repro_reasons, repro = _reproduction(job, command, ids, base_tree, fix_tree, tests_patch)
     reasons += suite_reasons + repro_reasons
     verified = not reasons
@@ -101,54 +114,56 @@ def _verify_in(job: _Job, base: str, base_tree: Path, fix_tree: Path) -> Verific
 
 
 def _suite(job: _Job, command: str, base_tree: Path, fix_tree: Path, tests_patch: bytes
-           ) -> tuple[list[str], dict[str, Any]]:
+           ) -> tuple[list[str], SuiteReport]:
     """The suite on base, and on the fix with the patch's test changes taken out."""
     base_run = _run(job, base_tree, command)
     if tests_patch:
-        _apply_or_fail(fix_tree, tests_patch, reverse=True)
+        _apply_or_fail(job, fix_tree, tests_patch, reverse=True)
     fix_run = _run(job, fix_tree, command)
     if tests_patch:
-        _apply_or_fail(fix_tree, tests_patch)
+        _apply_or_fail(job, fix_tree, tests_patch)
     return judge_suite(base_run, fix_run)
 
 
 def _reproduction(job: _Job, command: str, ids: list[str], base_tree: Path, fix_tree: Path,
-                  tests_patch: bytes) -> tuple[list[str], dict[str, Any]]:
+                  tests_patch: bytes) -> tuple[list[str], ReproductionReport]:
     """The new tests on base with only the patch's test files added, then on the full fix."""
     if not ids:
-        return [], {"ran": False, "tests": []}
+        return [], ReproductionReport()
     if tests_patch:
-        _apply_or_fail(base_tree, tests_patch)
+        _apply_or_fail(job, base_tree, tests_patch)
     narrowed = command_for(command, ids)
     base_run = _run(job, base_tree, narrowed)
     fix_run = _run(job, fix_tree, narrowed)
     reasons, report = judge_reproduction(ids, base_run, fix_run, job.expected_error)
-    report["source"] = "given" if job.reproduction_tests else "patch"
-    return reasons, report
+    return reasons, report.model_copy(
+        update={"source": "given" if job.reproduction_tests else "patch"})
 
 
 def _run(job: _Job, tree: Path, command: str) -> TestRun:
-    trees.reset_to_index(tree)
+    job.workspace.reset_to_index(tree)
     return run_tests(job.sandbox, tree, command, job.sandbox_policy)
 
 
-def _apply_or_fail(tree: Path, patch: bytes, *, reverse: bool = False) -> None:
-    trees.reset_to_index(tree)
-    problem = trees.apply(tree, patch, reverse=reverse)
+def _apply_or_fail(job: _Job, tree: Path, patch: bytes, *, reverse: bool = False) -> None:
+    job.workspace.reset_to_index(tree)
+    problem = job.workspace.apply(tree, patch, reverse=reverse)
     if problem:
-        raise trees.VerifyError(f"the patch's test files could not be moved between trees: "
-                                f"{problem}")
+        raise WorkspaceError(f"the patch's test files could not be moved between trees: "
+                             f"{problem}")
 
 
-def _summary(suite: dict[str, Any], repro: dict[str, Any]) -> str:
-    counts = suite["counts"]
-    shown = ", ".join(repro["reproduced"])
-    text = (f"verified: {len(repro['reproduced'])} reproduction test(s) fail on base and pass "
-            f"with the fix ({shown}); {counts['passed_on_base']} test(s) passing on base still "
-            f"pass")
-    if counts["failing_on_base"]:
-        text += (f"; {counts['failing_on_base']} test(s) already failing on base are reported, "
-                 f"not blamed ({counts['fixed']} of them now pass)")
+def _summary(suite: SuiteReport, repro: ReproductionReport) -> str:
+    counts = suite.counts
+    shown = ", ".join(repro.reproduced)
+    text = (f"verified: {len(repro.reproduced)} reproduction test(s) fail on base and pass "
+            f"with the fix ({shown}); ")
+    if not suite.ran:
+        return text + f"the suite did not run: {suite.note}"
+    text += f"{counts.passed_on_base} test(s) passing on base still pass"
+    if counts.failing_on_base:
+        text += (f"; {counts.failing_on_base} test(s) already failing on base are reported, "
+                 f"not blamed ({counts.fixed} of them now pass)")
     return text
 
 
@@ -158,22 +173,21 @@ def _refused(job: _Job, findings: list[PolicyFinding]) -> Verification:
     return _verdict(job, reasons, policy=_policy_report(job.patch, findings))
 
 
-def _policy_report(patch: str, findings: list[PolicyFinding]) -> dict[str, Any]:
+def _policy_report(patch: str, findings: list[PolicyFinding]) -> PolicyReport:
     try:
         files = parse_diff(patch)
     except ValueError:
         files = []
-    return {"passed": not findings, "files": len(files),
-            "changed_lines": sum(f.changed_lines for f in files),
-            "findings": [f.model_dump() for f in findings]}
+    return PolicyReport(passed=not findings, files=len(files),
+                        changed_lines=sum(f.changed_lines for f in files), findings=findings)
 
 
-def _verdict(job: _Job, reasons: list[str], *, policy: dict[str, Any], verified: bool = False,
-             suite: dict[str, Any] | None = None,
-             reproduction: dict[str, Any] | None = None) -> Verification:
+def _verdict(job: _Job, reasons: list[str], *, policy: PolicyReport, verified: bool = False,
+             suite: SuiteReport | None = None,
+             reproduction: ReproductionReport | None = None) -> Verification:
     return Verification(verified=verified, reasons=reasons, policy=policy,
-                        suite=suite or {"ran": False},
-                        reproduction=reproduction or {"ran": False},
+                        suite=suite or SuiteReport(),
+                        reproduction=reproduction or ReproductionReport(),
                         seconds=round(time.monotonic() - job.started, 3))
 
 

@@ -1,0 +1,134 @@
+"""A run and the typed record its stages leave on it.
+
+Each stage hands the next one a pydantic part of the run's record: correlation (suspects and
+owners), the fix outcome (every attempt, its verdict, the bisection, the chosen patch), and the
+publication (where the ticket went). The record is stored as JSON and read back validated.
+Rows written before a part's model gained or lost a field still load: every field has a
+default and unknown keys are ignored; a part that still cannot be read is left out, named in
+`unreadable`, and logged, so one bad part never hides the rest of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from worker.correlate.models import Correlation
+from worker.fix.models import Attempt, CommandResult, Verification
+from worker.models import RunState
+from worker.verify.bisection import Bisection
+
+log = logging.getLogger("suture.runs")
+
+
+class CommandSummary(BaseModel):
+    """One sandboxed command, in short, for the run's audit trail."""
+
+    argv: list[str]
+    exit_code: int
+    seconds: float = 0.0
+    killed: str = ""
+
+    @classmethod
+    def of(cls, result: CommandResult) -> CommandSummary:
+        """The summary of a command's full result (its first 20 arguments)."""
+        return cls(argv=result.argv[:20], exit_code=result.exit_code,
+                   seconds=round(result.seconds, 3), killed=result.killed)
+
+
+class AttemptVerdict(Verification):
+    """The verdict on one agent's patch."""
+
+    agent: str
+
+
+class ChosenPatch(BaseModel):
+    """The verified patch a run publishes: the smallest that passed everything."""
+
+    agent: str
+    patch: str
+    changed_lines: int
+    verification: Verification
+
+
+class FixOutcome(BaseModel):
+    """What the fix and verify stages found: written by fix, completed by verify."""
+
+    playbook: str = ""
+    base: str = ""  # the commit every attempt started from
+    attempts: list[Attempt] = Field(default_factory=list)
+    audit: list[CommandSummary] = Field(default_factory=list)  # the fix stage's commands
+    verifications: list[AttemptVerdict] = Field(default_factory=list)
+    verify_audit: list[CommandSummary] = Field(default_factory=list)
+    bisection: Bisection | None = None
+    chosen: ChosenPatch | None = None
+
+    @property
+    def patched(self) -> list[Attempt]:
+        """The attempts that produced a patch."""
+        return [attempt for attempt in self.attempts if attempt.patch]
+
+
+class Publication(BaseModel):
+    """Where a run's result was published, under which idempotency key."""
+
+    kind: str = "ticket"
+    key: str
+    url: str
+
+
+class RunRecord(BaseModel):
+    """Everything the stages left on a run, each part None until its stage has run."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    correlation: Correlation | None = None
+    fix: FixOutcome | None = None
+    publication: Publication | None = None
+    unreadable: list[str] = Field(default_factory=list, exclude=True)
+
+    @classmethod
+    def load(cls, stored: dict[str, Any] | None) -> RunRecord:
+        """The record from its stored JSON, part by part: an unreadable part is left out and
+        named in `unreadable` rather than failing the whole run."""
+        parts: dict[str, BaseModel] = {}
+        unreadable: list[str] = []
+        for name, model in _PARTS.items():
+            value = (stored or {}).get(name)
+            if value is None:
+                continue
+            try:
+                parts[name] = model.model_validate(value)
+            except ValidationError as exc:
+                log.warning("run record part %r cannot be read (%d errors)", name,
+                            exc.error_count())
+                unreadable.append(name)
+        return cls.model_validate({**parts, "unreadable": unreadable})
+
+    def stored(self) -> dict[str, Any]:
+        """The record as JSON for the store (parts not yet written are left out)."""
+        return self.model_dump(mode="json", exclude_none=False,
+                               exclude={n for n in type(self).model_fields
+                                        if getattr(self, n) is None})
+
+
+_PARTS: dict[str, type[BaseModel]] = {"correlation": Correlation, "fix": FixOutcome,
+                                      "publication": Publication}
+
+
+class Run(BaseModel):
+    """suture's work on one episode of a cluster, with the record its stages left."""
+
+    id: int
+    cluster_id: int
+    episode: int
+    state: RunState
+    reason: str = ""
+    attempts: int = 0
+    ticket_url: str = ""
+    record: RunRecord = Field(default_factory=RunRecord)
+    created_at: datetime
+    updated_at: datetime
