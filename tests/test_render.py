@@ -312,3 +312,32 @@ def test_a_bisection_that_found_nothing_says_why(renderer):
     assert ("_Bisection with a reproduction test found no culprit: no commit within 40 "
             "commits of history passes the reproduction._") in body
     assert "Found by bisection" not in render(renderer)
+
+
+def test_the_ticket_shows_the_verdict_counts_and_every_rejected_attempt_with_its_reasons(
+        renderer):
+    patch = "--- a/shop/pricing.py\n+++ b/shop/pricing.py\n@@ -1 +1 @@\n-a\n+b\n"
+    counts = {"passed_on_base": 412, "failing_on_base": 3, "broken": 0, "fixed": 0,
+              "ran_on_base": 415, "ran_on_fix": 416}
+    verified = {"verified": True, "suite": {"ran": True, "counts": counts},
+                "reproduction": {"ran": True, "counts": {"tests": 1, "reproduced": 1}}}
+    body = render(renderer, fix={"chosen": {"agent": "templates", "patch": patch,
+                                            "changed_lines": 2, "verification": verified}})
+    assert ("Evidence: reproduction: 1 of 1 test\\(s\\) red on base, green on fix; suite: 412 "
+            "passed on base and on fix, 3 failing on both \\(415 ran on base, 416 on the "
+            "fix\\).") in body
+    rejected = {"agent": "toolloop", "verified": False, "status": "rejected",
+                "reasons": ["reproduction test passes on base: t::a", "second", "third", "4th"],
+                "suite": {"ran": True, "counts": counts}}
+    stuck = {"agent": "cli", "verified": False, "status": "could not verify",
+             "reasons": ["no test ran on base: 1 test module(s) could not be loaded"]}
+    body = render(renderer, fix={
+        "attempts": [{"agent": "templates", "error": "no rewrite for this crash"},
+                     {"agent": "toolloop", "patch": patch}, {"agent": "cli", "patch": patch}],
+        "verifications": [rejected, stuck]}, fix_reason="verification rejected every patch")
+    assert "- `templates`: no patch: no rewrite for this crash" in body
+    assert ("- `toolloop`: rejected: reproduction test passes on base: t::a; second; third "
+            "(reproduction: no test ran; suite: 412 passed") in body
+    assert "4th" not in body
+    assert ("- `cli`: could not verify: no test ran on base: 1 test module\\(s\\) could not be "
+            "loaded (reproduction: no test ran; suite: not run)") in body

@@ -115,7 +115,8 @@ def test_a_fix_with_a_reproduction_test_is_verified(good: tuple[Verification, Lo
     # On base the test ran with the patch's test file but without its source change.
     assert "ZeroDivisionError" in row.base_message
     assert verdict.suite.counts.model_dump() == {"passed_on_base": 2, "failing_on_base": 1,
-                                                 "broken": 0, "fixed": 0}
+                                                 "broken": 0, "fixed": 0, "ran_on_base": 3,
+                                                 "ran_on_fix": 3}
     assert verdict.policy.model_dump() == {"passed": True, "files": 2, "changed_lines": 6,
                                            "findings": []}
 
@@ -306,7 +307,8 @@ def test_verify_cli_prints_the_json_contract(shop: GitRepoBuilder, tmp_path: Pat
     status = verify_cli(GitWorkspace(shop.path), "main", patch_file, None, True, LocalSandbox())
     printed = json.loads(capsys.readouterr().out)
     assert status == 0
-    assert set(printed) == {"verified", "reasons", "reproduction", "suite", "policy", "seconds"}
+    assert set(printed) == {"verified", "status", "reasons", "reproduction", "suite", "policy",
+                            "seconds"}
     assert printed["verified"] is True
     assert printed["reproduction"]["reproduced"] == [REPRO_ID]
     assert printed["suite"]["counts"]["broken"] == 0

@@ -28,14 +28,18 @@ from integrations.files_forge import FilesForge
 from integrations.git import GitMirror, GitRepository, GitWorkspace
 from integrations.github import GitHubTickets
 from integrations.github.accounts import GitHubAccounts
+from integrations.probes import HostProbes
 from integrations.sandbox import BubblewrapSandbox
+from integrations.sandbox.environments import SandboxEnvironments
 from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
+from worker.doctor import Probes, SystemProbes
 from worker.observability import init_error_reporting
 from worker.ports import (
     AccountDirectory,
     CodingAgent,
+    Environments,
     ErrorSource,
     Repository,
     Sandbox,
@@ -184,6 +188,21 @@ def github_slug(settings: Settings, service: ServiceSettings) -> str | None:
     match = re.fullmatch(rf"(?:https://|ssh://git@|git@){re.escape(host)}[:/]"
                          r"([\w.-]+/[\w.-]+?)(?:\.git)?/?", service.repository.strip())
     return match.group(1) if match else None
+
+
+def doctor_probes(bwrap: str = "bwrap") -> Probes:
+    """The probes `suture doctor` and the start-up checks look through: the real git, sandbox
+    (`bwrap`: the bubblewrap executable), database and broker."""
+    return SystemProbes(HostProbes(bwrap=bwrap))
+
+
+def make_environments(settings: Settings, sandbox: Sandbox | None = None) -> Environments:
+    """Repository environments: setups run in `sandbox` (default: a new one), kept in the
+    cache the settings name (`env.cache_dir`, default `<data_dir>/envs`)."""
+    env = settings.env
+    return SandboxEnvironments(env.cache_dir or settings.data_dir / "envs",
+                               sandbox or new_sandbox(), max_cache_mb=env.max_cache_mb,
+                               max_age_days=env.max_age_days, setup_seconds=env.setup_seconds)
 
 
 def new_sandbox(tee: Callable[[str, bytes], None] | None = None) -> Sandbox:

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from worker.env.models import Environment, EnvironmentFailure
 from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy
 from worker.models import ErrorEvent, Ticket
 from worker.vcs import BlameLine, Commit, Hunk
@@ -242,6 +243,23 @@ class Sandbox(Protocol):
     @property
     def audit(self) -> list[CommandResult]:
         """Every command run so far, in order."""
+        ...
+
+
+@runtime_checkable
+class Environments(Protocol):
+    """Repository environments: a repository's dependencies installed once, in the sandbox with
+    network to the package indexes only, cached by what they depend on (commands, dependency
+    files, runtime), and reused by every run on the same base. Raises only PermanentError (a
+    broken sandbox, a workspace that cannot make a tree); a setup that fails is a result."""
+
+    def prepare(self, workspace: Workspace, base: str, setup: list[str] | None = None, *,
+                tree: Path | None = None) -> Environment | EnvironmentFailure:
+        """The environment for `base` of the workspace's repository: built (in a fresh
+        worktree) or reused. `setup` is the service's configured commands (the repository's
+        `.suture.yml` wins; neither: detected). `tree`, a clean worktree at `base` the caller
+        already has, saves making one just to read the dependency files. Runs use the result
+        through `Environment.apply(policy)`."""
         ...
 
 

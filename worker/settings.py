@@ -121,6 +121,9 @@ class ServiceSettings(Section):
     default_branch: str = "main"
     language: Literal["python", "javascript", "typescript", "java", "go"] = "python"
     test_command: str | None = None
+    setup: list[str] | None = Field(
+        default=None, description="commands that install the repository's dependencies, run "
+                                  "with network to package indexes only; unset: detected")
 
     @field_validator("slug")
     @classmethod
@@ -180,6 +183,19 @@ class FixSettings(Section):
                                   description="no bisection run starts after this long")
 
 
+class EnvSettings(Section):
+    """Repository environments: where built ones are cached and how much of them is kept."""
+
+    cache_dir: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
+        default=None, description="default: <data_dir>/envs")
+    max_cache_mb: int = Field(default=10_240, ge=0,
+                              description="least recently used environments go beyond this")
+    max_age_days: float = Field(default=14, gt=0,
+                                description="environments unused this long are removed")
+    setup_seconds: float = Field(default=1800, gt=0,
+                                 description="wall-clock limit of each setup command")
+
+
 class BrokerSettings(Section):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
@@ -221,6 +237,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
     fix: FixSettings = Field(default_factory=FixSettings)
+    env: EnvSettings = Field(default_factory=EnvSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
                                 / "playbooks")
     services: list[ServiceSettings] = Field(default_factory=list)

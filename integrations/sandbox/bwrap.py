@@ -21,7 +21,7 @@ from pathlib import Path
 
 from integrations.sandbox.capture import clip
 from integrations.sandbox.egress import EgressProxy, EgressRefusal
-from integrations.sandbox.layout import Layout
+from integrations.sandbox.layout import Layout, bad_target
 from integrations.sandbox.process import Exit, Spawn, run_supervised
 from worker.fix.models import CommandResult, SandboxPolicy
 from worker.ports import PermanentError
@@ -72,6 +72,8 @@ class BubblewrapSandbox:
         binary = self._binary()
         worktree = self._worktree(worktree)
         invalid = _invalid(argv, policy)
+        if not invalid:
+            _check_mounts(policy)
         if invalid:
             return self._record(CommandResult(argv=list(argv), exit_code=126,
                                               stderr=f"sandbox: {invalid}\n"))
@@ -145,7 +147,21 @@ def _invalid(argv: list[str], policy: SandboxPolicy) -> str:
         return "a command argument or environment variable contains a NUL byte"
     if any("=" in name or not name for name in policy.env):
         return "an environment variable name is empty or contains '='"
+    targets = [*([policy.workdir] if policy.workdir else []), *(m.target for m in policy.mounts)]
+    for target in targets:
+        if bad_target(target):
+            return f"workdir or mount target {bad_target(target)}"
+    if any("\0" in m.source or not m.source.startswith("/") for m in policy.mounts):
+        return "a mount source is not an absolute path"
     return ""
+
+
+def _check_mounts(policy: SandboxPolicy) -> None:
+    """A mount whose source is gone (an evicted environment) leaves the sandbox unable to run
+    as asked: that is the sandbox's failure, not the command's."""
+    for mount in policy.mounts:
+        if not Path(mount.source).exists():
+            raise PermanentError(f"sandbox mount source {mount.source} does not exist")
 
 
 def _result(argv: list[str], exit_: Exit, policy: SandboxPolicy) -> CommandResult:

@@ -5,13 +5,15 @@ The filesystem starts empty and read-only; into it go, read-only, only what a to
 (the system directories, a few files from /etc, the Python installation running suture and its
 site-packages, and the operator's extra paths), private tmpfs for /tmp, $HOME and /dev/shm (size
 capped, since tmpfs memory is not counted by RLIMIT_AS), a fresh /proc of the sandbox's own pid
-namespace, and the worktree, the only writable host path. Nothing is copied from the host's
-environment: bubblewrap clears it and sets only PATH, HOME, LANG, TMPDIR, the proxy variables
-when egress is allowed, and the policy's own variables.
+namespace, and the worktree, the only writable host path (at its own path, or at the policy's
+`workdir`), then the policy's mounts (a repository environment: read-only except while it is
+built). Nothing is copied from the host's environment: bubblewrap clears it and sets only PATH,
+HOME, LANG, TMPDIR, the proxy variables when egress is allowed, and the policy's own variables.
 """
 
 from __future__ import annotations
 
+import posixpath
 import site
 import sys
 from dataclasses import dataclass, field
@@ -40,6 +42,9 @@ SYNTHESIZED_ETC = {
 }
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
                    "all_proxy")
+# Sandbox paths a workdir or mount may not cover: the root, the kernel's views, and the support
+# folder the launcher runs from.
+RESERVED_TARGETS = ("/proc", "/dev", SUPPORT_DIR)
 
 
 @dataclass
@@ -55,10 +60,11 @@ class Layout:
 
     def options(self) -> list[str]:
         """bubblewrap's options: everything before the command."""
+        tree = self.policy.workdir or str(self.worktree)
         return [*self._namespaces(), *self._environment(), *self._scratch(),
                 *self._system(), *self._python(), *self._extra(), *self._support(),
-                "--bind", str(self.worktree), str(self.worktree),
-                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(self.worktree)]
+                "--bind", str(self.worktree), tree, *self._mounts(),
+                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", tree]
 
     def command(self, argv: list[str]) -> list[str]:
         """What bubblewrap runs: the launcher, which becomes `argv`."""
@@ -80,9 +86,7 @@ class Layout:
                 "--cap-drop", "ALL"]
 
     def _environment(self) -> list[str]:
-        bin_dir = str(Path(sys.executable).parent)
-        env = {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": HOME,
-               "LANG": "C.UTF-8", "TMPDIR": TMP}
+        env = {"PATH": default_path(), "HOME": HOME, "LANG": "C.UTF-8", "TMPDIR": TMP}
         if self.egress_socket:
             env |= dict.fromkeys(PROXY_VARIABLES, f"http://127.0.0.1:{PROXY_PORT}")
             env |= {"NO_PROXY": "", "no_proxy": ""}
@@ -128,6 +132,12 @@ class Layout:
             args += ["--ro-bind", str(path), str(path)]
         return args
 
+    def _mounts(self) -> list[str]:
+        args: list[str] = []
+        for mount in self.policy.mounts:
+            args += ["--bind" if mount.writable else "--ro-bind", mount.source, mount.target]
+        return args
+
     def _support(self) -> list[str]:
         etc_dir = write_etc(self.run_dir)
         args = []
@@ -138,6 +148,21 @@ class Layout:
         if self.egress_socket:
             args += ["--ro-bind", str(self.egress_socket), f"{SUPPORT_DIR}/egress.sock"]
         return args
+
+
+def default_path() -> str:
+    """PATH inside the sandbox unless the policy sets its own: the running Python's folder
+    first, then the system's."""
+    return f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+
+
+def bad_target(path: str) -> str:
+    """Why `path` cannot be a workdir or mount target inside the sandbox, or "" when it can."""
+    if not path.startswith("/") or posixpath.normpath(path) != path.rstrip("/") or "\0" in path:
+        return f"{path!r} is not an absolute, normalised path"
+    if path == "/" or any(path == r or path.startswith(r + "/") for r in RESERVED_TARGETS):
+        return f"{path!r} would cover a place the sandbox itself needs"
+    return ""
 
 
 def python_paths() -> list[Path]:

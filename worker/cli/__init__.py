@@ -1,5 +1,6 @@
 """The `suture` command line: `commands` defines every command; the others each hold one
-command's work (ingesting a file, ranking suspects, the sandbox, verifying a patch)."""
+command's work (ingesting a file, ranking suspects, the sandbox, verifying a patch,
+checking the setup)."""
 
 from __future__ import annotations
 

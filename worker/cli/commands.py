@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from worker.cli.env import env_cli
 from worker.settings import ConfigError, Settings, load_settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -24,6 +25,7 @@ playbooks_cli = typer.Typer(help="Fix playbooks.")
 cli.add_typer(playbooks_cli, name="playbooks")
 sandbox_cli = typer.Typer(help="The sandbox agents run in.")
 cli.add_typer(sandbox_cli, name="sandbox")
+cli.add_typer(env_cli, name="env")
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -53,10 +55,13 @@ def _wait_for_signal() -> None:
 def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
     """Everything in one process: web, worker and scheduler (in-memory broker, SQLite)."""
     from worker.app import build_app
+    from worker.cli.doctor import preflight
     from worker.scheduler import Scheduler
 
     _logging()
-    app = build_app(_settings(config))
+    settings = _settings(config)
+    preflight(settings, "run")
+    app = build_app(settings)
     worker = app.worker(threads)
     worker.start()
     scheduler = Scheduler(app)
@@ -73,9 +78,12 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
 def web(config: Path | None = ConfigOption) -> None:
     """The webhook receiver (production: with `suture worker` on Redis)."""
     from worker.app import build_app
+    from worker.cli.doctor import preflight
 
     _logging()
-    app = build_app(_settings(config))
+    settings = _settings(config)
+    preflight(settings, "web")
+    app = build_app(settings)
     try:
         uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
     finally:
@@ -94,6 +102,7 @@ def worker(
     Agents are slow and heavy: run a separate `suture worker --queue agent --threads 1` pool.
     """
     from worker.app import build_app
+    from worker.cli.doctor import preflight
 
     if queues and "agent" in queues:
         # Prefetch no more agent jobs than there are threads, or one worker hoards them.
@@ -104,6 +113,7 @@ def worker(
         typer.echo("suture: `suture worker` needs SUTURE_BROKER_URL (use `suture run` for the "
                    "embedded mode)", err=True)
         raise typer.Exit(2)
+    preflight(settings, "worker", queues)
     app = build_app(settings)
     dramatiq_worker = app.worker(threads, set(queues) if queues else None)
     dramatiq_worker.start()
@@ -121,10 +131,12 @@ def worker(
 def scheduler(config: Path | None = ConfigOption) -> None:
     """Periodic polls and reconciler passes; one leader across processes through Redis."""
     from worker.app import build_app
+    from worker.cli.doctor import preflight
     from worker.scheduler import RedisLeader, Scheduler
 
     _logging()
     settings = _settings(config)
+    preflight(settings, "scheduler")
     app = build_app(settings)
     leader = RedisLeader(settings.broker_url) if settings.broker_url else None
     ticker = Scheduler(app, leader)
@@ -180,6 +192,18 @@ def status(config: Path | None = ConfigOption) -> None:
         for run in store.list_runs(cluster.id):
             typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - {run.reason}")
     store.close()
+
+
+@cli.command()
+def doctor(
+    config: Path | None = ConfigOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check the setup: git, the sandbox, each repository, the forge, the database, the broker,
+    the playbooks and the error sources, each with its fix; exit 1 when a check failed."""
+    from worker.cli.doctor import doctor_cli
+
+    raise typer.Exit(doctor_cli(config, as_json))
 
 
 @cli.command()

@@ -1,11 +1,12 @@
 """`suture verify`: the verdict on one patch file against a repository, for people and tools.
 
 With `--json` it prints the contract other tools depend on:
-`{"verified": bool, "reasons": [...], "reproduction": {...}, "suite": {...}, "policy": {...},
-"seconds": float}`, plus `"bisection": {"culprit", "good", "author", "summary", "reason",
-"probes", "searched"}` with `--bisect`; without it, a short readable report. The exit status
-is 0 when the patch is verified, 1 when it is not, and 2 when verification could not be
-carried out at all.
+`{"verified": bool, "status": "verified" | "rejected" | "could not verify", "reasons": [...],
+"reproduction": {...}, "suite": {...}, "policy": {...}, "seconds": float}`, plus
+`"bisection": {"culprit", "good", "author", "summary", "reason", "probes", "searched"}` with
+`--bisect`; without it, a short readable report. The exit status is 0 when the patch is
+verified, 1 when it is rejected, and 2 when verification could not be carried out or could not
+reach a verdict (the tests did not run).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 
 import typer
 
-from worker.fix.models import Verification
+from worker.fix.models import VerdictStatus, Verification
 from worker.ports import Sandbox, SutureError, Workspace
 from worker.verify import DiffPolicy, verify_patch
 from worker.verify.bisection import Bisection
 from worker.verify.origin import Reproduction, find_culprit
 
 VERIFIED, NOT_VERIFIED, CANNOT_VERIFY = 0, 1, 2
+EXIT_STATUS = {VerdictStatus.VERIFIED: VERIFIED, VerdictStatus.REJECTED: NOT_VERIFIED,
+               VerdictStatus.UNVERIFIABLE: CANNOT_VERIFY}
 
 
 def verify_cli(workspace: Workspace, base: str, patch_file: Path, test_command: str | None,
@@ -46,7 +49,7 @@ def verify_cli(workspace: Workspace, base: str, patch_file: Path, test_command: 
         return CANNOT_VERIFY
     shown = contract(verdict, found) if as_json else summary(verdict, found)
     typer.echo(json.dumps(shown, indent=2) if as_json else shown)
-    return VERIFIED if verdict.verified else NOT_VERIFIED
+    return EXIT_STATUS[verdict.status or VerdictStatus.REJECTED]
 
 
 def _bisection(workspace: Workspace, base: str, patch: str, verdict: Verification,
@@ -69,7 +72,9 @@ def contract(verdict: Verification, found: Bisection | None = None) -> dict[str,
 
 def summary(verdict: Verification, found: Bisection | None = None) -> str:
     """A readable report: the verdict, every reason, and one line per check."""
-    lines = [f"{'verified' if verdict.verified else 'NOT verified'} ({verdict.seconds:.1f} s)"]
+    shown = {VerdictStatus.VERIFIED: "verified", VerdictStatus.UNVERIFIABLE: "could NOT verify"}
+    lines = [f"{shown.get(verdict.status or VerdictStatus.REJECTED, 'NOT verified')} "
+             f"({verdict.seconds:.1f} s)"]
     lines += [f"  - {reason}" for reason in verdict.reasons]
     policy = verdict.policy
     lines.append(f"policy: {policy.files} file(s), {policy.changed_lines} changed line(s), "

@@ -7,9 +7,10 @@ frames, the playbook's rules); everything it hands back is an `Attempt` whose pa
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from worker.models import ErrorEvent
 
@@ -36,12 +37,27 @@ class Limits(BaseModel):
     file_mb: int = 256
 
 
+class Mount(BaseModel):
+    """A host path shown inside the sandbox at `target` (an absolute sandbox path), read-only
+    unless `writable`."""
+
+    source: str
+    target: str
+    writable: bool = False
+
+
 class SandboxPolicy(BaseModel):
-    """Where a sandboxed command may write and whom it may reach."""
+    """Where a sandboxed command may write and whom it may reach.
+
+    `workdir`, when set, is where the worktree appears inside the sandbox (and the command's
+    working directory) instead of its host path: a repository environment embeds that path.
+    `mounts` are shown after the worktree, so they may sit inside it (`node_modules`)."""
 
     allow_hosts: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
+    workdir: str | None = None
+    mounts: list[Mount] = Field(default_factory=list)
 
 
 class FixTask(BaseModel):
@@ -106,6 +122,8 @@ class SuiteCounts(BaseModel):
     failing_on_base: int = 0
     broken: int = 0  # passed on base, not on the fix
     fixed: int = 0  # failing on base, passing on the fix
+    ran_on_base: int = 0  # tests that ran (passed or failed), not skipped or left uncollected
+    ran_on_fix: int = 0
 
 
 class BrokenTest(BaseModel):
@@ -134,7 +152,10 @@ class SuiteReport(BaseModel):
     broken: list[BrokenTest] = Field(default_factory=list)
     failing_on_base: list[FailingTest] = Field(default_factory=list)
     fixed: list[str] = Field(default_factory=list)
-    note: str = ""  # why the counts cannot be trusted, or why the suite did not run
+    note: str = ""  # why the suite did not run
+    # Why the suite on base gives no verdict (it ran no test, could not be collected, was
+    # stopped): the patch can then be neither verified nor blamed.
+    unusable: str = ""
 
 
 class TestOutcome(BaseModel):
@@ -154,6 +175,7 @@ class ReproductionCounts(BaseModel):
     red_on_base: int = 0
     green_on_fix: int = 0
     reproduced: int = 0
+    not_run: int = 0
 
 
 class ReproductionReport(BaseModel):
@@ -169,6 +191,7 @@ class ReproductionReport(BaseModel):
     green_on_fix: list[str] = Field(default_factory=list)
     reproduced: list[str] = Field(default_factory=list)  # red on base with the crash's error
     passed_on_base: list[str] = Field(default_factory=list)
+    not_run: list[str] = Field(default_factory=list)  # "test (why)": proves nothing either way
     counts: ReproductionCounts = Field(default_factory=ReproductionCounts)
     base: TestRunReport | None = None
     fix: TestRunReport | None = None
@@ -183,12 +206,29 @@ class PolicyReport(BaseModel):
     findings: list[PolicyFinding] = Field(default_factory=list)
 
 
+class VerdictStatus(StrEnum):
+    """What verification concluded: the patch works, it does not, or nothing could show it."""
+
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    UNVERIFIABLE = "could not verify"
+
+
 class Verification(BaseModel):
-    """The verdict on a patch, with every reason and the logs behind it."""
+    """The verdict on a patch, with every reason and the logs behind it. `status` tells a
+    rejection (the patch is wrong) from a verdict that could not be reached (the tests did not
+    run); verdicts stored before it existed read as verified or rejected."""
 
     verified: bool
+    status: VerdictStatus | None = None
     reasons: list[str] = Field(default_factory=list)
     reproduction: ReproductionReport = Field(default_factory=ReproductionReport)
     suite: SuiteReport = Field(default_factory=SuiteReport)
     policy: PolicyReport = Field(default_factory=PolicyReport)
     seconds: float = 0.0
+
+    @model_validator(mode="after")
+    def _status_from_verified(self) -> Verification:
+        if self.status is None:
+            self.status = VerdictStatus.VERIFIED if self.verified else VerdictStatus.REJECTED
+        return self

@@ -108,6 +108,7 @@ class RepoOverride(BaseModel):
     labels: list[str] | None = None
     agents: list[Literal["templates", "toolloop", "cli"]] | None = None
     test_command: str | None = None
+    setup: list[str] | None = None  # commands that install the dependencies (worker.env)
 
 
 def _plain_file(repo_dir: Path, name: str) -> Path | None:

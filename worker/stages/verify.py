@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from worker.fix.models import Attempt, Verification
+from worker.fix.models import Attempt, VerdictStatus, Verification
 from worker.models import RunState
 from worker.playbooks import choose_playbook, load_playbooks
 from worker.ports import Sandbox
@@ -58,8 +58,13 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
     origin = f"; the crash started at {found.culprit[:12]}" if found.culprit else ""
     if best is None:
         reasons = "; ".join(f"{a.agent}: {', '.join(v.reasons[:4])}" for a, v, _n in judged)
-        return _done(deps, run_id, False, f"verification rejected every patch ({reasons})"
-                                          f"{origin}", fixed)
+        # A patch whose tests never ran is not a failed fix: it does not count towards the
+        # cluster's cooldown, which looks for "verification rejected".
+        unverifiable = judged and all(v.status == VerdictStatus.UNVERIFIABLE
+                                      for _a, v, _n in judged)
+        opening = ("could not verify any patch: the tests did not run" if unverifiable
+                   else "verification rejected every patch")
+        return _done(deps, run_id, False, f"{opening} ({reasons}){origin}", fixed)
     attempt, verdict, lines = best
     fixed = fixed.model_copy(update={"chosen": ChosenPatch(
         agent=attempt.agent, patch=attempt.patch, changed_lines=lines, verification=verdict)})

@@ -13,8 +13,10 @@ import re
 from functools import lru_cache
 from pathlib import PurePosixPath
 
+# pytest's default modules, Django's `tests.py`, Go's `_test.go`, JavaScript's `.test.`/`.spec.`
 _TEST_NAME = re.compile(
-    r"^test_.*\.py$|_test\.py$|_test\.go$|\.(?:test|spec)\.[cm]?[jt]sx?$|^conftest\.py$"
+    r"^test_.*\.py$|_test\.py$|^tests\.py$|_test\.go$|\.(?:test|spec)\.[cm]?[jt]sx?$"
+    r"|^conftest\.py$"
 )
 _TEST_DIRS = frozenset({"tests", "__tests__"})
 
@@ -43,20 +45,29 @@ def matches_any(patterns: list[str], path: str, *, anywhere: bool = False,
     return None
 
 
-def is_test_path(path: str) -> bool:
-    """Whether `path` is a test file or lives with tests (`tests/**`, `src/test/**`, ...)."""
+def is_test_path(path: str, python_files: list[str] | None = None) -> bool:
+    """Whether `path` is a test file or lives with tests (`tests/**`, `src/test/**`, ...);
+    `python_files`, the runner's globs for Python test modules (`runners.testfiles`), adds
+    the modules it names."""
     parts = PurePosixPath(path).parts
     if not parts:
         return False
     if _TEST_NAME.search(parts[-1]) or _TEST_DIRS.intersection(parts[:-1]):
         return True
+    if python_files and is_python_test_module(path, python_files):
+        return True
     return any(a == "src" and b == "test" for a, b in zip(parts, parts[1:], strict=False))
 
 
-def is_python_test_module(path: str) -> bool:
-    """Whether pytest would collect `path` as a test module by default."""
+def is_python_test_module(path: str, python_files: list[str] | None = None) -> bool:
+    """Whether `path` is a Python test module: one `python_files` (the runner's globs) names,
+    or by default one pytest collects by default, or a Django app's `tests.py`."""
     name = PurePosixPath(path).name
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    if not name.endswith(".py"):
+        return False
+    if python_files is not None:
+        return matches_any(python_files, path) is not None
+    return name.startswith("test_") or name.endswith("_test.py") or name == "tests.py"
 
 
 def unsafe_reason(path: str) -> str | None:

@@ -25,16 +25,29 @@ from worker.fix.models import (
 )
 from worker.ports import Sandbox
 from worker.scrub import scrub_text
-from worker.verify.outcomes import PASSED, RED, SUITE, Outcomes, parse_outcomes
+from worker.verify.outcomes import (
+    ERROR,
+    FAILED,
+    PASSED,
+    RED,
+    SUITE,
+    XFAIL,
+    XPASS,
+    Outcomes,
+    parse_outcomes,
+)
+from worker.verify.runners.commands import PLACEHOLDER, expand_tests
+from worker.verify.runners.reports import report_texts
 
 PYTEST_COMMAND = "python -m pytest -q -rA -p no:cacheprovider"
 GO_COMMAND = "go test -v ./..."
 _PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini")
 _PLAIN_PYTEST = re.compile(r"^\s*(?:python3?\s+-m\s+pytest|pytest|py\.test)(?:\s|$)")
 _SHELL = re.compile(r"[;&|<>`$(){}\n\\]")
-_JUNIT = re.compile(r"--junit-?xml(?:=|\s+)(\S+)")
 _LOG_HEAD, _LOG_TAIL = 1500, 4500
 _MAX_LISTED = 20
+_RAISED = re.compile(r"^E\s+(\w+(?:Error|Exception)\b.*)$", re.MULTILINE)
+_RAN = frozenset({PASSED, FAILED, ERROR, XFAIL, XPASS})
 
 
 @dataclass
@@ -66,8 +79,11 @@ def default_test_command(tracked: list[str]) -> str | None:
 
 
 def command_for(command: str, test_ids: list[str]) -> str:
-    """`command` narrowed to `test_ids` when it is a plain pytest call; otherwise the whole
+    """`command` narrowed to `test_ids`: where it says `{tests}`, in its runner's own syntax
+    (`runners.commands`), or appended when it is a plain pytest call; otherwise the whole
     command, whose outcomes are then looked up by id."""
+    if PLACEHOLDER in command:
+        return expand_tests(command, test_ids)
     if not test_ids or not _PLAIN_PYTEST.match(command) or _SHELL.search(command):
         return command
     return " ".join([command, "--", *(shlex.quote(test_id) for test_id in test_ids)])
@@ -76,6 +92,7 @@ def command_for(command: str, test_ids: list[str]) -> str:
 def run_tests(sandbox: Sandbox, worktree: Path, command: str,
               policy: SandboxPolicy) -> TestRun:
     """Run `command` in `worktree` through the sandbox and read its per-test outcomes."""
+    command = expand_tests(command, [])  # `{tests}` left in a command means the whole suite
     env = dict(policy.env)
     env["PYTEST_ADDOPTS"] = " ".join(filter(None, [env.get("PYTEST_ADDOPTS", ""), "-rA"]))
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
@@ -99,19 +116,62 @@ def judge_suite(base: TestRun, fix: TestRun) -> tuple[list[str], SuiteReport]:
         listed = ", ".join(f"{t} ({o})" for t, o in broken[:_MAX_LISTED])
         more = f" and {len(broken) - _MAX_LISTED} more" if len(broken) > _MAX_LISTED else ""
         reasons.append(f"{len(broken)} test(s) that pass on base fail on the fix: {listed}{more}")
-    whole_failure = (list(base.outcomes.results) == [SUITE]
-                     and base.outcomes.results[SUITE] != PASSED)
     report = SuiteReport(
         ran=True, command=base.command, base=base.report(), fix=fix.report(),
         counts=SuiteCounts(passed_on_base=len(passed_on_base), failing_on_base=len(failing),
-                           broken=len(broken), fixed=len(fixed)),
+                           broken=len(broken), fixed=len(fixed),
+                           ran_on_base=count_ran(base.outcomes),
+                           ran_on_fix=count_ran(fix.outcomes)),
         broken=[BrokenTest(test=t, fix=o) for t, o in broken],
         failing_on_base=[FailingTest(test=t, base=base.outcomes.of(t), fix=fix.outcomes.of(t))
                          for t in failing],
-        fixed=fixed,
-        note=("the test command fails on base as a whole, so regressions cannot be told apart "
-              "from it" if whole_failure else ""))
+        fixed=fixed, unusable=unusable_on_base(base))
     return reasons, report
+
+
+def count_ran(outcomes: Outcomes) -> int:
+    """How many tests a run ran: passed or failed, not skipped, and not a file, module or class
+    that failed to load."""
+    return sum(1 for test, outcome in outcomes.results.items()
+               if outcome in _RAN and test not in outcomes.load_errors)
+
+
+def unusable_on_base(base: TestRun) -> str:
+    """Why the suite's run on base gives no verdict, or "" when it does: stopped, no test run
+    (every module failed to load, or the command reported none), or a command that failed as a
+    whole without reporting any test."""
+    if base.result.timed_out or base.result.killed:
+        return f"the test command was stopped on base: {base.result.killed or 'timeout'}"
+    results = base.outcomes.results
+    if list(results) == [SUITE]:
+        return "" if results[SUITE] == PASSED else (
+            f"the test command fails on base as a whole (exit {base.result.exit_code}) without "
+            f"reporting any test")
+    if count_ran(base.outcomes):
+        return ""
+    broken = sorted(outcomes_failed_to_load(base.outcomes))
+    if broken:
+        shown = "; ".join(f"{test}: {scrub_text(load_error(base, test))[:160]}"
+                          for test in broken[:5])
+        return f"no test ran on base: {len(broken)} test module(s) could not be loaded ({shown})"
+    return "no test ran on base: the test command reported none"
+
+
+def load_error(run: TestRun, test_id: str) -> str:
+    """Why a test, or the module holding it, could not be loaded: the runner's message, else
+    the first exception line pytest prints under `ERROR collecting <file>`."""
+    message = run.outcomes.message(test_id)
+    if message:
+        return message
+    output = run.result.stdout + "\n" + run.result.stderr
+    start = output.find(f"ERROR collecting {test_id.split('::', 1)[0]}")
+    found = _RAISED.search(output, start) if start >= 0 else None
+    return found.group(1).strip() if found else "it failed to load"
+
+
+def outcomes_failed_to_load(outcomes: Outcomes) -> set[str]:
+    """The files, modules or classes of a run whose tests never ran because they failed."""
+    return {test for test in outcomes.load_errors if outcomes.results.get(test) in RED}
 
 
 def clip_log(stdout: str, stderr: str = "") -> str:
@@ -123,20 +183,6 @@ def clip_log(stdout: str, stderr: str = "") -> str:
     return scrub_text(text)
 
 
-def _junit_report(worktree: Path, command: str) -> str | None:
-    """The JUnit XML the command wrote, if it asked for one inside the worktree."""
-    match = _JUNIT.search(command)
-    if match is None:
-        return None
-    root = worktree.resolve()
-    target = root / match.group(1).strip("'\"")
-    # The file was written by the code under test: refuse links and anything outside the tree.
-    if target.is_symlink() or not target.is_file():
-        return None
-    resolved = target.resolve()
-    if not resolved.is_relative_to(root):
-        return None
-    try:
-        return resolved.read_text("utf-8", "replace")
-    except OSError:
-        return None
+def _junit_report(worktree: Path, command: str) -> list[str]:
+    """The JUnit XML reports the command wrote inside the worktree (`runners.reports`)."""
+    return report_texts(worktree, command)

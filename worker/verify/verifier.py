@@ -24,6 +24,7 @@ from worker.fix.models import (
     ReproductionReport,
     SandboxPolicy,
     SuiteReport,
+    VerdictStatus,
     Verification,
 )
 from worker.ports import Sandbox, Workspace, WorkspaceError
@@ -71,7 +72,8 @@ def verify_patch(workspace: Workspace, base: str, patch: str, *, test_command: s
         with workspace.worktrees(base) as tree:
             return _verify_in(job, base, tree["base"], tree["fix"])
     except WorkspaceError as exc:
-        return _verdict(job, [str(exc)], policy=_policy_report(job.patch, []))
+        return _verdict(job, [str(exc)], policy=_policy_report(job.patch, []),
+                        status=VerdictStatus.UNVERIFIABLE)
 
 
 def choose_best(results: list[tuple[Attempt, Verification, int]]
@@ -95,21 +97,30 @@ def _verify_in(job: _Job, base: str, base_tree: Path, fix_tree: Path) -> Verific
     files = parse_diff(applied)
     command = job.test_command or default_test_command(job.workspace.tracked(base_tree))
     ids = list(job.reproduction_tests or find_reproduction_tests(
-        files, lambda path: job.workspace.staged_text(fix_tree, path)))
+        files, lambda path: job.workspace.staged_text(fix_tree, path),
+        candidates=job.workspace.tracked(base_tree)))  # subclasses of a mixin the patch adds to
     test_paths = sorted({p for f in files for p in f.paths if is_test_path(p)})
     reasons: list[str] = [] if ids else [NO_REPRODUCTION]
     if command is None:
         reasons.append("no test command: none was given and none could be guessed")
         return _verdict(job, reasons, policy=_policy_report(applied, []),
-                        reproduction=ReproductionReport(tests=ids))
+                        reproduction=ReproductionReport(tests=ids),
+                        status=VerdictStatus.REJECTED if ids else VerdictStatus.UNVERIFIABLE)
     tests_patch = (job.workspace.staged_diff(fix_tree, test_paths, binary=True) if test_paths
                    else b"")
     suite_reasons, suite = (_suite(job, command, base_tree, fix_tree, tests_patch)
                             if job.run_suite else ([], SuiteReport(note=SUITE_OFF)))
     repro_reasons, repro = _reproduction(job, command, ids, base_tree, fix_tree, tests_patch)
     reasons += suite_reasons + repro_reasons
-    verified = not reasons
-    return _verdict(job, reasons or [_summary(suite, repro)], verified=verified,
+    # What the patch got wrong decides first; tests that never ran can neither verify a patch
+    # nor blame it.
+    blockers = ([suite.unusable] if suite.unusable else []) + [
+        f"reproduction test did not run: {test}" for test in repro.not_run]
+    if reasons or blockers:
+        status = VerdictStatus.REJECTED if reasons else VerdictStatus.UNVERIFIABLE
+        return _verdict(job, reasons + blockers, status=status, policy=_policy_report(applied, []),
+                        suite=suite, reproduction=repro)
+    return _verdict(job, [_summary(suite, repro)], status=VerdictStatus.VERIFIED,
                     policy=_policy_report(applied, []), suite=suite, reproduction=repro)
 
 
@@ -122,7 +133,13 @@ def _suite(job: _Job, command: str, base_tree: Path, fix_tree: Path, tests_patch
     fix_run = _run(job, fix_tree, command)
     if tests_patch:
         _apply_or_fail(job, fix_tree, tests_patch)
-    return judge_suite(base_run, fix_run)
+    reasons, report = judge_suite(base_run, fix_run)
+    if report.unusable and not any(is_test_path(p) for p in job.workspace.tracked(base_tree)):
+        # Nothing to break: an empty suite is the repository's, not a run that went wrong.
+        report = report.model_copy(update={
+            "unusable": "", "note": "the repository has no tests on base, so only the "
+                                    "reproduction test speaks for the fix"})
+    return reasons, report
 
 
 def _reproduction(job: _Job, command: str, ids: list[str], base_tree: Path, fix_tree: Path,
@@ -182,10 +199,11 @@ def _policy_report(patch: str, findings: list[PolicyFinding]) -> PolicyReport:
                         changed_lines=sum(f.changed_lines for f in files), findings=findings)
 
 
-def _verdict(job: _Job, reasons: list[str], *, policy: PolicyReport, verified: bool = False,
-             suite: SuiteReport | None = None,
+def _verdict(job: _Job, reasons: list[str], *, policy: PolicyReport,
+             status: VerdictStatus = VerdictStatus.REJECTED, suite: SuiteReport | None = None,
              reproduction: ReproductionReport | None = None) -> Verification:
-    return Verification(verified=verified, reasons=reasons, policy=policy,
+    return Verification(verified=status == VerdictStatus.VERIFIED, status=status,
+                        reasons=reasons, policy=policy,
                         suite=suite or SuiteReport(),
                         reproduction=reproduction or ReproductionReport(),
                         seconds=round(time.monotonic() - job.started, 3))

@@ -1,0 +1,89 @@
+"""Which checks each command needs, and running them (at once, so the slowest sets the pace).
+
+- `suture doctor` and `suture run`: all of them.
+- `suture worker`: git, the repositories, the forge, the database, the broker, the playbooks
+  and the error sources; the sandbox too when it consumes the `agent` queue (without `--queue`
+  it consumes every queue).
+- `suture web` and `suture scheduler`: the database and the broker.
+
+Repository URLs are asked with `git ls-remote` by `doctor` (20 s limit) and, to keep start-up
+fast, with a 10 s limit by `run` and `worker`, every repository at once; a URL that does not
+answer in time is a warning, never a refusal to start, while one that answers "no" (not found,
+no access, no such branch) is an error. The database check only reads: a schema behind head is a
+warning, since `run`, `web` and `worker` upgrade it when they start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from worker.doctor.checks import (
+    check_broker,
+    check_database,
+    check_forge,
+    check_git,
+    check_playbooks,
+    check_repository,
+    check_sandbox,
+    no_services,
+)
+from worker.doctor.model import Check, Probes
+from worker.doctor.sources import check_datadog, check_sentry
+from worker.settings import Settings
+
+ALL = ("git", "sandbox", "repositories", "forge", "database", "broker", "playbooks", "sentry",
+       "datadog")
+DOCTOR_REMOTE_TIMEOUT = 20.0
+START_REMOTE_TIMEOUT = 10.0
+
+
+def needs(command: str, queues: Collection[str] | None = None) -> tuple[str, ...]:
+    """The checks `command` runs before it starts (`queues`: the worker's `--queue` values)."""
+    if command in ("doctor", "run"):
+        return ALL
+    if command == "worker":
+        agent = not queues or "agent" in queues
+        return tuple(name for name in ALL if agent or name != "sandbox")
+    return ("database", "broker")
+
+
+def remote_timeout(command: str) -> float:
+    """How long `command` waits for a repository URL to answer."""
+    return DOCTOR_REMOTE_TIMEOUT if command == "doctor" else START_REMOTE_TIMEOUT
+
+
+def run_checks(settings: Settings, probes: Probes, names: Collection[str] = ALL,
+               timeout: float = DOCTOR_REMOTE_TIMEOUT) -> list[Check]:
+    """The named checks' results, in the order of `ALL` (one per repository)."""
+    tasks: list[Callable[[], Check]] = []
+    for name in (name for name in ALL if name in names):
+        if name == "repositories":
+            tasks += _repository_tasks(settings, probes, timeout)
+        else:
+            tasks.append(_task(name, settings, probes))
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="doctor") as pool:
+        futures = [pool.submit(task) for task in tasks]
+        return [future.result() for future in futures]
+
+
+def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
+    checks: dict[str, Callable[[], Check]] = {
+        "git": lambda: check_git(probes),
+        "sandbox": lambda: check_sandbox(settings, probes),
+        "forge": lambda: check_forge(settings, probes),
+        "database": lambda: check_database(settings, probes),
+        "broker": lambda: check_broker(settings, probes),
+        "playbooks": lambda: check_playbooks(settings, probes),
+        "sentry": lambda: check_sentry(settings),
+        "datadog": lambda: check_datadog(settings),
+    }
+    return checks[name]
+
+
+def _repository_tasks(settings: Settings, probes: Probes,
+                      timeout: float) -> list[Callable[[], Check]]:
+    if not settings.services:
+        return [no_services]
+    return [partial(check_repository, service, probes, timeout) for service in settings.services]
