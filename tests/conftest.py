@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,6 +17,20 @@ import pytest
 from worker.store import SqlStore
 
 ADMIN_URL = os.environ.get("SUTURE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_environment_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One repository-environment cache for the session (processes the tests start inherit
+    it): the sample shop's environment is built once, not once per test."""
+    folder = tmp_path_factory.mktemp("envs")
+    previous = os.environ.get("SUTURE_ENV__CACHE_DIR")
+    os.environ["SUTURE_ENV__CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("SUTURE_ENV__CACHE_DIR", None)
+    else:
+        os.environ["SUTURE_ENV__CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

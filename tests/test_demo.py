@@ -25,6 +25,10 @@ def test_the_demo_files_one_ticket_and_leaves_the_configured_database_alone(tmp_
     assert re.search(r"^6\. a webhook with a bad signature: HTTP 401 ", printed, re.M)
     assert re.search(r"^7\. tickets on the GitHub stand-in for acme/shop: 1$", printed, re.M)
     assert "publishing -> ticketed" in printed
+    # The shop's tests ran with the pytest its requirements-dev.txt names, installed in its own
+    # environment (a virtualenv without suture's packages), not with suture's own.
+    assert "the shop's tests ran in its own environment (detected from requirements-dev.txt" \
+        in printed
     assert "ZeroDivisionError" in printed
     assert printed.splitlines()[-1].startswith("demo succeeded")
     assert not elsewhere.exists()

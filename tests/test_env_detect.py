@@ -224,6 +224,7 @@ def test_setup_commands_in_the_service_settings(monkeypatch):
     monkeypatch.setenv("SUTURE_SERVICES", '[{"name": "shop", "repository": ".", '
                                           '"setup": ["npm ci", "npm run build"]}]')
     monkeypatch.setenv("SUTURE_ENV__MAX_CACHE_MB", "512")
+    monkeypatch.delenv("SUTURE_ENV__CACHE_DIR", raising=False)  # the tests' shared cache
     settings = load_settings()
 
     assert settings.services[0].setup == ["npm ci", "npm run build"]

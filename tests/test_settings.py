@@ -218,3 +218,11 @@ def test_a_list_variable_that_is_not_json_is_a_config_error(monkeypatch):
 def test_the_config_file_applies_to_one_load_only(tmp_path):
     assert load_settings(write_toml(tmp_path)).port == 9000
     assert load_settings(None).port == 8000
+
+
+def test_empty_folder_variables_mean_the_default_not_the_current_folder(monkeypatch):
+    # env.example lists them empty; an empty path would put worktrees in the working directory.
+    monkeypatch.setenv("SUTURE_FIX__WORKTREES_DIR", "")
+    monkeypatch.setenv("SUTURE_ENV__CACHE_DIR", "")
+    settings = load_settings(None)
+    assert settings.fix.worktrees_dir is None and settings.env.cache_dir is None

@@ -111,6 +111,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         make_sandbox=new_sandbox,
         make_agent=agent_factory(settings),
         accounts=AccountsOpener(settings),
+        environments=make_environments(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker.correlate.models import Correlation
+from worker.env.models import Environment, EnvironmentFailure
 from worker.fix.models import Attempt, CommandResult, Verification
 from worker.models import RunState
 from worker.verify.bisection import Bisection
@@ -65,6 +66,9 @@ class FixOutcome(BaseModel):
     verify_audit: list[CommandSummary] = Field(default_factory=list)
     bisection: Bisection | None = None
     chosen: ChosenPatch | None = None
+    # The repository's environment the attempts and tests ran in, or why it could not be built.
+    environment: Environment | None = None
+    environment_failure: EnvironmentFailure | None = None
 
     @property
     def patched(self) -> list[Attempt]:

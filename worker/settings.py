@@ -31,6 +31,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from worker.env.services import TestServices
+
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names every bad key."""
@@ -111,7 +113,11 @@ class GitHubSettings(Section):
 
 
 class ServiceSettings(Section):
-    """One monitored service: which upstream project it is and which repository holds its code."""
+    """One monitored service: which upstream project it is and which repository holds its code.
+
+    `test_services` (`worker.env.services`) open network paths out of the sandbox, so only the
+    operator's settings declare them, never the repository's `.suture.yml`: a repository must not
+    be able to point the sandbox at hosts of its choosing."""
 
     name: str
     sentry_project: str | None = None
@@ -124,6 +130,9 @@ class ServiceSettings(Section):
     setup: list[str] | None = Field(
         default=None, description="commands that install the repository's dependencies, run "
                                   "with network to package indexes only; unset: detected")
+    test_services: TestServices = Field(
+        default_factory=list, description="databases and caches the tests reach from the "
+                                          "sandbox (operator-only); empty: none")
 
     @field_validator("slug")
     @classmethod
@@ -172,7 +181,8 @@ class FixSettings(Section):
     max_runs_per_repo_per_day: int = Field(default=5, ge=0)
     cooldown_hours: float = Field(default=24, ge=0, description="wait after a failed fix")
     agent: AgentEndpointSettings = Field(default_factory=AgentEndpointSettings)
-    worktrees_dir: Path | None = Field(default=None, description="default: <data_dir>/worktrees")
+    worktrees_dir: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
+        default=None, description="default: <data_dir>/worktrees")
     bisect_probes: int = Field(
         default=20, ge=0,
         description="runs of a verified reproduction spent finding the commit that brought the "

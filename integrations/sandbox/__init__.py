@@ -1,6 +1,6 @@
 """The bubblewrap sandbox: commands run where they can do no harm (see `bwrap.py`), with egress
-limited to an allowlist by a host-side proxy (`egress.py`) reached through an in-sandbox relay
-(`forwarder.py`)."""
+limited to an allowlist by a host-side proxy (`egress.py`) and test services reached through
+host-side forwarders (`portforward.py`), both through an in-sandbox relay (`forwarder.py`)."""
 
 from __future__ import annotations
 

@@ -2,10 +2,12 @@
 set of namespaces with the worktree as its only writable place, audited.
 
 Each run gets a private host folder (synthesized /etc files, the argument file and, when the
-policy allows hosts, the egress proxy's socket), a layout (`layout.py`), and a supervised process
-(`process.py`). The result records how the command ended, including why the sandbox stopped it;
-the audit keeps every result, in order, with output clipped. A sandbox that cannot start raises
-`PermanentError`; a command that fails is only an exit code.
+policy allows hosts, the egress proxy's socket; one socket per forwarded test-service port, served
+by a `PortForward`), a layout (`layout.py`), and a supervised process (`process.py`). The proxy
+and the forwarders live exactly as long as the command. The result records how the command
+ended, including why the sandbox stopped it; the audit keeps every result, in order, with output
+clipped. A sandbox that cannot start raises `PermanentError`; a command that fails is only an
+exit code.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 
 from integrations.sandbox.capture import clip
 from integrations.sandbox.egress import EgressProxy, EgressRefusal
-from integrations.sandbox.layout import Layout, bad_target
+from integrations.sandbox.layout import PROXY_PORT, Layout, bad_target, forward_socket
+from integrations.sandbox.portforward import PortForward
 from integrations.sandbox.process import Exit, Spawn, run_supervised
+from integrations.sandbox.unixserver import UnixServer
 from worker.fix.models import CommandResult, SandboxPolicy
 from worker.ports import PermanentError
 
@@ -62,7 +66,7 @@ class BubblewrapSandbox:
 
     @property
     def refused(self) -> list[EgressRefusal]:
-        """Every egress connection refused so far, in order."""
+        """Every egress or forwarded connection refused (or failed) so far, in order."""
         with self._lock:
             return list(self._refused)
 
@@ -104,8 +108,11 @@ class BubblewrapSandbox:
     def _execute(self, binary: str, worktree: Path, argv: list[str], policy: SandboxPolicy,
                  stdin: str | None, run_dir: Path) -> Exit:
         socket_path = run_dir / "egress.sock" if policy.allow_hosts else None
-        proxy = (EgressProxy(socket_path, policy.allow_hosts, on_refused=self._refusal)
-                 if socket_path else None)
+        servers: list[UnixServer] = [
+            PortForward(forward_socket(run_dir, f.port), f, on_refused=self._refusal)
+            for f in policy.forwards]
+        if socket_path:
+            servers.append(EgressProxy(socket_path, policy.allow_hosts, on_refused=self._refusal))
 
         def arguments(ready_fd: int) -> tuple[list[str], list[str]]:
             layout = Layout(worktree=worktree, run_dir=run_dir, policy=policy,
@@ -117,7 +124,9 @@ class BubblewrapSandbox:
                       wall_seconds=policy.limits.wall_seconds,
                       processes=policy.limits.processes, output_limit=self._output_limit,
                       stdin=stdin, tee=self._tee)
-        with proxy or nullcontext():
+        with ExitStack() as stack:
+            for server in servers:
+                stack.enter_context(server)
             return run_supervised(spawn)
 
     def _refusal(self, refusal: EgressRefusal) -> None:
@@ -153,6 +162,16 @@ def _invalid(argv: list[str], policy: SandboxPolicy) -> str:
             return f"workdir or mount target {bad_target(target)}"
     if any("\0" in m.source or not m.source.startswith("/") for m in policy.mounts):
         return "a mount source is not an absolute path"
+    return _invalid_forwards(policy)
+
+
+def _invalid_forwards(policy: SandboxPolicy) -> str:
+    """Why the policy's forwards cannot all listen in the sandbox, or ""."""
+    ports = [forward.port for forward in policy.forwards]
+    if PROXY_PORT in ports:
+        return f"a forward may not use port {PROXY_PORT}: it is the egress proxy's"
+    if len(set(ports)) != len(ports):
+        return "two forwards use the same sandbox port"
     return ""
 
 

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import selectors
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from pydantic import BaseModel
 
 from integrations.sandbox.forwarder import relay
 from integrations.sandbox.request import ProxyRequest, RequestError, parse_request, read_head
-from worker.ports import PermanentError
+from integrations.sandbox.unixserver import UnixServer
 
 log = logging.getLogger("suture.sandbox.egress")
 
@@ -72,86 +69,26 @@ def _split_entry(entry: str) -> tuple[str, int | None]:
     return normal_host(text), None
 
 
-class EgressProxy:
+class EgressProxy(UnixServer):
     """An allowlisting HTTP proxy listening on `socket_path` while started (a context manager)."""
+
+    what = "egress proxy"
 
     def __init__(self, socket_path: Path, allow_hosts: list[str],
                  on_refused: Callable[[EgressRefusal], None] | None = None,
                  connect_timeout: float = 10.0) -> None:
-        self.socket_path = socket_path
+        super().__init__(socket_path, MAX_CONNECTIONS)
         self.allowlist = Allowlist(allow_hosts)
         self.refused: list[EgressRefusal] = []
         self._on_refused = on_refused
         self._connect_timeout = connect_timeout
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._listener: socket.socket | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> EgressProxy:
-        """Listen on the unix socket and serve on a background thread."""
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            listener.bind(str(self.socket_path))
-            listener.listen(64)
-        except OSError as error:
-            for sock in (listener, self._wake_r, self._wake_w):
-                sock.close()
-            raise PermanentError(f"the egress proxy cannot listen on {self.socket_path}: "
-                                 f"{error}") from error
-        self._listener = listener
-        self._thread = threading.Thread(target=self._accept_loop, name="sandbox-egress",
-                                        daemon=True)
-        self._thread.start()
-        return self
+    def overloaded(self, client: socket.socket) -> None:
+        """Refuse a connection beyond the limit with a 503."""
+        self._refuse(client, EgressRefusal(reason="too many open connections"), 503)
 
-    def stop(self) -> None:
-        """Stop accepting and cut every connection still open."""
-        self._wake_w.send(b"x")
-        if self._thread:
-            self._thread.join(timeout=5)
-        with self._lock:
-            for sock in self._open:
-                _close(sock)
-            self._open.clear()
-        if self._listener:
-            self._listener.close()
-        self._wake_r.close()
-        self._wake_w.close()
-
-    def __enter__(self) -> EgressProxy:
-        return self.start()
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._listener, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                events = selector.select()
-                if any(key.fileobj is self._wake_r for key, _ in events):
-                    return
-                client, _ = self._listener.accept()
-                if not self._slots.acquire(blocking=False):
-                    # Each connection is a thread in the worker: a command may not make a
-                    # thousand of them.
-                    self._refuse(client, EgressRefusal(reason="too many open connections"), 503)
-                    _close(client)
-                    continue
-                self._track(client)
-                threading.Thread(target=self._handle, args=(client,), daemon=True).start()
-
-    def _track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.add(sock)
-
-    def _handle(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
+        """Read where the client wants to go; tunnel it there if allowed, else refuse it."""
         upstream: socket.socket | None = None
         try:
             try:
@@ -172,13 +109,9 @@ class EgressProxy:
             if upstream is not None:
                 upstream.sendall(request.upstream_head + rest)
                 relay(client, upstream)
-        except OSError:
-            pass  # either side hung up mid-way; the client sees the connection drop
         finally:
-            for sock in (client, upstream):
-                if sock is not None:
-                    self._untrack_close(sock)
-            self._slots.release()
+            if upstream is not None:
+                self.untrack_close(upstream)
 
     def _connect(self, client: socket.socket, request: ProxyRequest) -> socket.socket | None:
         try:
@@ -189,7 +122,7 @@ class EgressProxy:
             _respond(client, 502, f"cannot reach {request.host}:{request.port}")
             return None
         upstream.settimeout(None)
-        self._track(upstream)
+        self.track(upstream)
         log.info("egress allowed: %s:%s", request.host, request.port)
         if request.method == "CONNECT":
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -206,11 +139,6 @@ class EgressProxy:
         _respond(client, status, f"suture sandbox: egress to {where} is not allowed "
                                  f"({refusal.reason})")
 
-    def _untrack_close(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.discard(sock)
-        _close(sock)
-
 
 def _respond(client: socket.socket, status: int, message: str) -> None:
     reasons = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway",
@@ -221,8 +149,3 @@ def _respond(client: socket.socket, status: int, message: str) -> None:
     with contextlib.suppress(OSError):
         client.sendall(head + body)
 
-
-def _close(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()

@@ -1,10 +1,11 @@
-"""The in-sandbox half of egress: a TCP listener on the sandbox's own loopback that relays every
-connection, byte for byte, to the host's egress proxy over a bound unix socket.
+"""The in-sandbox half of egress and of test services: TCP listeners on the sandbox's own loopback
+that relay every connection, byte for byte, to a host-side server over a bound unix socket.
 
-A sandbox has a network namespace of its own with nothing but loopback, so the only way out is
-this relay, and the only thing at the other end is the allowlisting proxy (`egress.py`). The
+A sandbox has a network namespace of its own with nothing but loopback, so the only ways out are
+these relays, and the only things at the other ends are the allowlisting proxy (`egress.py`) and
+the forwarders of the policy's test services (`portforward.py`), each tied to one host:port. The
 module uses the standard library only because it runs under the sandbox's bare Python with no
-packages on the path; the host proxy imports `relay` from it too.
+packages on the path; the host side imports `relay` from it too.
 """
 
 from __future__ import annotations
@@ -85,31 +86,38 @@ def listen(port: int) -> socket.socket:
     return listener
 
 
-def start_detached(port: int, socket_path: str) -> None:
-    """Start the relay in a grandchild process and return once it is listening.
+def start_detached(routes: list[tuple[int, str]]) -> None:
+    """Start the relay, one grandchild process serving every (port, unix socket) route, and
+    return once each port is listening.
 
     The double fork hands the relay to the sandbox's init, so the command never sees an extra
     child it might wait for; the relay keeps none of the caller's descriptors, so it cannot hold
     the command's output pipes open. It dies with the sandbox's pid namespace."""
-    listener = listen(port)
+    listeners = [(listen(port), socket_path) for port, socket_path in routes]
     child = os.fork()
     if child == 0:
         if os.fork() == 0:
-            _become_relay(listener, socket_path)
+            _become_relay(listeners)
         os._exit(0)
     os.waitpid(child, 0)
-    listener.close()
+    for listener, _ in listeners:
+        listener.close()
 
 
-def _become_relay(listener: socket.socket, socket_path: str) -> None:
+def _become_relay(listeners: list[tuple[socket.socket, str]]) -> None:
     try:
-        keep = listener.fileno()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.closerange(3, keep)
-        os.closerange(keep + 1, 65536)
-        serve(listener, socket_path)
+        low = 3
+        for keep in sorted(listener.fileno() for listener, _ in listeners):
+            os.closerange(low, keep)
+            low = keep + 1
+        os.closerange(low, 65536)
+        *others, (last, last_path) = listeners
+        for listener, socket_path in others:
+            threading.Thread(target=serve, args=(listener, socket_path), daemon=True).start()
+        serve(last, last_path)
     finally:
         os._exit(0)
 

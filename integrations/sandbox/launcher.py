@@ -1,9 +1,9 @@
-"""The first process inside a sandbox: it starts the egress relay when the policy allows any host,
-applies the command's resource limits to itself, tells the host it is ready, and becomes the
-command.
+"""The first process inside a sandbox: it starts the relays (egress, when the policy allows any
+host, and one per forwarded test-service port), applies the command's resource limits to itself,
+tells the host it is ready, and becomes the command.
 
-Limits are set here rather than on bubblewrap so that bubblewrap's own setup and the egress relay
-are not charged for them. The "ready" byte on an inherited pipe is how the host tells a sandbox
+Limits are set here rather than on bubblewrap so that bubblewrap's own setup and the relays are
+not charged for them. The "ready" byte on an inherited pipe is how the host tells a sandbox
 that failed to start (a PermanentError) from a command that failed (just an exit code). Standard
 library only: it runs under the sandbox's bare Python with no packages on the path.
 """
@@ -30,6 +30,8 @@ def _options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--proxy-port", type=int)
     parser.add_argument("--proxy-socket")
+    parser.add_argument("--forward", action="append", default=[], metavar="PORT=SOCKET",
+                        help="relay the sandbox's 127.0.0.1:PORT to the unix socket SOCKET")
     for name in LIMITS:
         parser.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
     return parser.parse_args(argv[:split]), argv[split + 1:]
@@ -62,12 +64,21 @@ def _restore_signals() -> None:
         signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
-def _start_relay(port: int, socket_path: str) -> None:
+def relay_routes(options: argparse.Namespace) -> list[tuple[int, str]]:
+    """Every (sandbox port, unix socket) pair the relay serves: egress, then the forwards."""
+    routes = [(options.proxy_port, options.proxy_socket)] if options.proxy_socket else []
+    for forward in options.forward:
+        port, _, socket_path = forward.partition("=")
+        routes.append((int(port), socket_path))
+    return routes
+
+
+def _start_relay(routes: list[tuple[int, str]]) -> None:
     # Imported here: the script runs isolated (-I), so its own folder is not on the path.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import forwarder  # type: ignore[import-not-found]
 
-    forwarder.start_detached(port, socket_path)
+    forwarder.start_detached(routes)
 
 
 def main(argv: list[str]) -> None:
@@ -76,8 +87,9 @@ def main(argv: list[str]) -> None:
     os.set_inheritable(options.ready_fd, False)
     if not command:
         sys.exit("sandbox: no command given")
-    if options.proxy_socket:
-        _start_relay(options.proxy_port, options.proxy_socket)
+    routes = relay_routes(options)
+    if routes:
+        _start_relay(routes)
     apply_limits(options)
     _restore_signals()
     os.write(options.ready_fd, b"1")

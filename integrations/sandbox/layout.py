@@ -9,6 +9,9 @@ namespace, and the worktree, the only writable host path (at its own path, or at
 `workdir`), then the policy's mounts (a repository environment: read-only except while it is
 built). Nothing is copied from the host's environment: bubblewrap clears it and sets only PATH,
 HOME, LANG, TMPDIR, the proxy variables when egress is allowed, and the policy's own variables.
+Each of the policy's forwards gets a unix socket bound beside the egress one, and the launcher
+relays the sandbox's `127.0.0.1:<port>` to it; a forward's target host name resolves to
+127.0.0.1 in the synthesized /etc/hosts.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.fix.models import SandboxPolicy
+from worker.fix.models import PROXY_PORT, SandboxPolicy
 
 UID = 65534  # the unprivileged user every command runs as, inside its own user namespace
 HOME = "/home/sandbox"
 TMP = "/tmp"
-SUPPORT_DIR = "/run/suture"  # the launcher, the relay and the egress socket, read-only
-PROXY_PORT = 3128
+SUPPORT_DIR = "/run/suture"  # the launcher, the relay and its sockets, read-only
 HERE = Path(__file__).resolve().parent
 ROOT = Path("/")
 SYSTEM_DIRS = ("usr",)
@@ -78,6 +80,9 @@ class Layout:
         if self.egress_socket:
             command += ["--proxy-port", str(PROXY_PORT),
                         "--proxy-socket", f"{SUPPORT_DIR}/egress.sock"]
+        for forward in self.policy.forwards:
+            name = forward_socket(Path(SUPPORT_DIR), forward.port)
+            command += ["--forward", f"{forward.port}={name}"]
         return [*command, "--", *argv]
 
     def _namespaces(self) -> list[str]:
@@ -139,7 +144,8 @@ class Layout:
         return args
 
     def _support(self) -> list[str]:
-        etc_dir = write_etc(self.run_dir)
+        names = [f.host_name for f in self.policy.forwards if f.host_name]
+        etc_dir = write_etc(self.run_dir, names)
         args = []
         for name in SYNTHESIZED_ETC:
             args += ["--ro-bind", str(etc_dir / name), f"/etc/{name}"]
@@ -147,6 +153,9 @@ class Layout:
             args += ["--ro-bind", str(HERE / script), f"{SUPPORT_DIR}/{script}"]
         if self.egress_socket:
             args += ["--ro-bind", str(self.egress_socket), f"{SUPPORT_DIR}/egress.sock"]
+        for forward in self.policy.forwards:
+            args += ["--ro-bind", str(forward_socket(self.run_dir, forward.port)),
+                     str(forward_socket(Path(SUPPORT_DIR), forward.port))]
         return args
 
 
@@ -179,10 +188,19 @@ def python_paths() -> list[Path]:
     return chosen
 
 
-def write_etc(run_dir: Path) -> Path:
-    """Write the synthesized /etc files into `run_dir` and return their folder."""
+def forward_socket(folder: Path, port: int) -> Path:
+    """The unix socket in `folder` that carries connections to the sandbox's forwarded `port`."""
+    return folder / f"forward-{port}.sock"
+
+
+def write_etc(run_dir: Path, local_names: list[str] | None = None) -> Path:
+    """Write the synthesized /etc files into `run_dir` and return their folder; `local_names`
+    (forwarded services' host names) resolve to 127.0.0.1 in its hosts file."""
     etc_dir = run_dir / "etc"
     etc_dir.mkdir(exist_ok=True)
+    extra = sorted(set(local_names or ()) - {"localhost"})
     for name, text in SYNTHESIZED_ETC.items():
+        if name == "hosts" and extra:
+            text += f"127.0.0.1 {' '.join(extra)}\n"
         (etc_dir / name).write_text(text)
     return etc_dir

@@ -236,7 +236,13 @@ def verify(
     repo: Annotated[Path, typer.Option("--repo", help="The repository.")],
     base: Annotated[str, typer.Option("--base", help="The commit the patch applies to.")],
     patch: Annotated[Path, typer.Option("--patch", help="A unified diff.")],
-    test_command: Annotated[str | None, typer.Option("--test-command")] = None,
+    test_command: Annotated[str | None, typer.Option(
+        "--test-command", help="The test command; {tests} becomes the selected tests in the "
+                               "runner's own format.")] = None,
+    setup_command: Annotated[list[str] | None, typer.Option(
+        "--setup-command", help="Repeatable: builds the repository's environment in the "
+                                "sandbox (network to the package indexes only) before any "
+                                "test; without it, detected from the repository.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
     error: Annotated[str | None, typer.Option(
         "--error", help="The crash's exception type, which the reproduction must show.")] = None,
@@ -245,7 +251,7 @@ def verify(
                          "that brought the crash in.")] = False,
 ) -> None:
     """Verify a patch outside any model: diff policy, reproduction test, suite (sandboxed)."""
-    from worker.app import new_sandbox, open_local_workspace
+    from worker.app import make_environments, new_sandbox, open_local_workspace
     from worker.cli.verify import CANNOT_VERIFY, verify_cli
     from worker.ports import SutureError
 
@@ -254,8 +260,11 @@ def verify(
     except SutureError as exc:
         typer.echo(f"suture: verification could not run: {exc}", err=True)
         raise typer.Exit(CANNOT_VERIFY) from None
-    raise typer.Exit(verify_cli(workspace, base, patch, test_command, as_json, new_sandbox(),
-                                error=error, bisect=bisect))
+    sandbox = new_sandbox()
+    environments = make_environments(_settings(None), sandbox)
+    raise typer.Exit(verify_cli(workspace, base, patch, test_command, as_json, sandbox,
+                                error=error, bisect=bisect, environments=environments,
+                                setup=setup_command))
 
 
 @playbooks_cli.command("check")

@@ -17,8 +17,10 @@ from typing import Any
 
 import typer
 
+from worker.env.models import Environment, EnvironmentFailure
+from worker.env.use import in_environment, prepared
 from worker.fix.models import VerdictStatus, Verification
-from worker.ports import Sandbox, SutureError, Workspace
+from worker.ports import Environments, Sandbox, SutureError, Workspace
 from worker.verify import DiffPolicy, verify_patch
 from worker.verify.bisection import Bisection
 from worker.verify.origin import Reproduction, find_culprit
@@ -30,26 +32,44 @@ EXIT_STATUS = {VerdictStatus.VERIFIED: VERIFIED, VerdictStatus.REJECTED: NOT_VER
 
 def verify_cli(workspace: Workspace, base: str, patch_file: Path, test_command: str | None,
                as_json: bool, sandbox: Sandbox, *, error: str | None = None,
-               bisect: bool = False) -> int:
+               bisect: bool = False, environments: Environments | None = None,
+               setup: list[str] | None = None) -> int:
     """Verify the patch in `patch_file` against `base` of the workspace's repository, print
     the verdict, and return the exit status. `error` is the crash's exception type, which the
     reproduction must show; with `bisect`, a verified patch's reproduction is also run back in
-    history."""
+    history. With `environments`, every test runs in the repository's environment, built from
+    `setup` (or what the repository's files call for) or reused from the cache."""
     try:
         patch = patch_file.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as exc:
         typer.echo(f"suture: cannot read the patch: {exc}", err=True)
         return CANNOT_VERIFY
     try:
+        environment = prepared(environments, workspace, base, setup or None)
+        if isinstance(environment, EnvironmentFailure):
+            return _no_environment(environment, as_json)
+        sandbox = in_environment(sandbox, environment)
         verdict = verify_patch(workspace, base, patch, test_command=test_command,
                                sandbox=sandbox, policy=DiffPolicy(), expected_error=error)
         found = _bisection(workspace, base, patch, verdict, sandbox, error) if bisect else None
     except SutureError as exc:
         typer.echo(f"suture: verification could not run: {exc}", err=True)
         return CANNOT_VERIFY
-    shown = contract(verdict, found) if as_json else summary(verdict, found)
+    shown = contract(verdict, found, environment) if as_json else summary(verdict, found)
     typer.echo(json.dumps(shown, indent=2) if as_json else shown)
     return EXIT_STATUS[verdict.status or VerdictStatus.REJECTED]
+
+
+def _no_environment(failure: EnvironmentFailure, as_json: bool) -> int:
+    """Say that the environment could not be built (the verdict: could not verify)."""
+    reason = f"the repository's environment could not be built: {failure.reason}"
+    if as_json:
+        typer.echo(json.dumps({"verified": False, "status": VerdictStatus.UNVERIFIABLE.value,
+                               "reasons": [reason],
+                               "environment": failure.model_dump(mode="json")}, indent=2))
+    else:
+        typer.echo(f"could NOT verify\n  - {reason}\n{failure.log}")
+    return CANNOT_VERIFY
 
 
 def _bisection(workspace: Workspace, base: str, patch: str, verdict: Verification,
@@ -62,11 +82,16 @@ def _bisection(workspace: Workspace, base: str, patch: str, verdict: Verificatio
                         sandbox=sandbox)
 
 
-def contract(verdict: Verification, found: Bisection | None = None) -> dict[str, Any]:
+def contract(verdict: Verification, found: Bisection | None = None,
+             environment: Environment | None = None) -> dict[str, Any]:
     """The JSON shape other tools read."""
     shape = verdict.model_dump(mode="json")
     if found is not None:
         shape["bisection"] = found.model_dump(mode="json")
+    if environment is not None and environment.key:
+        shape["environment"] = environment.model_dump(
+            mode="json", include={"key", "commands", "source", "reused", "seconds",
+                                  "build_seconds", "size_bytes"})
     return shape
 
 

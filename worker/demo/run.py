@@ -61,10 +61,15 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
         body = _webhook_body(event)
         first = _deliver(url, body)
         say(f"4. signed Sentry webhook delivered: HTTP {first.status_code} {first.json()}")
-        run = _wait_for_run(app, timeout=60)
+        run = _wait_for_run(app, timeout=120)
         for step in app.store.transitions(run.id):
             say(f"   run {run.id}: {step.from_state or '-'} -> {step.to_state.value}: "
                 f"{step.reason}")
+        environment = run.record.fix.environment if run.record.fix else None
+        if environment is not None and environment.key:
+            how = ("reused" if environment.reused
+                   else f"built in {environment.build_seconds:.1f} s")
+            say(f"   the shop's tests ran in its own environment ({environment.source}; {how})")
         second = _deliver(url, body)
         say(f"5. the same webhook again: HTTP {second.status_code} {second.json()}")
         bad = _deliver(url, body, secret="wrong-secret")

@@ -6,7 +6,9 @@ the network off) by every later run on that repository.
 `indexes` decides what of the host's package-index configuration a setup may see, `variables`
 gives the environment variables of a setup and of the runs that use it, and `models` holds the
 plan, the environment (`Environment.apply` turns a sandbox policy into one that uses it) and
-the failure. The engine itself is the `Environments` port's adapter in `integrations/sandbox`.
+the failure; `use` puts an environment in use for a stage's sandbox, and `services` the
+operator's test services (forwards to a database or cache, and their variables). The engine itself
+is the `Environments` port's adapter in `integrations/sandbox`.
 Submodules are imported by name: importing this package pulls nothing in.
 """
 

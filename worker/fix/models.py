@@ -7,10 +7,12 @@ frames, the playbook's rules); everything it hands back is an `Attempt` whose pa
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from worker.models import ErrorEvent
 
@@ -46,18 +48,60 @@ class Mount(BaseModel):
     writable: bool = False
 
 
+PROXY_PORT = 3128  # the egress proxy's port inside the sandbox: no forward may take it
+HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
+                       r"[A-Za-z0-9])?)*\.?")
+
+
+def _host_or_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not HOST_NAME.fullmatch(value):
+            raise ValueError("must be a host name or an IP address") from None
+    return value
+
+
+HostOrAddress = Annotated[str, AfterValidator(_host_or_address)]
+
+
+class Forward(BaseModel):
+    """A TCP port inside the sandbox relayed to one host:port outside it (a test database).
+
+    `127.0.0.1:port` in the sandbox's own network namespace accepts connections; each is carried
+    to `target_host:target_port`, connected from the worker, and nowhere else. When the target
+    is a host name, that name resolves to 127.0.0.1 inside the sandbox, so a URL naming it works
+    on both sides. Ports below 1024 cannot be bound by the sandbox's unprivileged user."""
+
+    port: int = Field(ge=1024, le=65535)
+    target_host: HostOrAddress
+    target_port: int = Field(ge=1, le=65535)
+
+    @property
+    def host_name(self) -> str | None:
+        """The target's host name (lower case, no trailing dot), or None for an address."""
+        try:
+            ipaddress.ip_address(self.target_host)
+        except ValueError:
+            return self.target_host.rstrip(".").lower()
+        return None
+
+
 class SandboxPolicy(BaseModel):
     """Where a sandboxed command may write and whom it may reach.
 
     `workdir`, when set, is where the worktree appears inside the sandbox (and the command's
     working directory) instead of its host path: a repository environment embeds that path.
-    `mounts` are shown after the worktree, so they may sit inside it (`node_modules`)."""
+    `mounts` are shown after the worktree, so they may sit inside it (`node_modules`).
+    `forwards` relay sandbox ports to fixed host:port pairs (test services); only the operator's
+    settings make them."""
 
     allow_hosts: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     workdir: str | None = None
     mounts: list[Mount] = Field(default_factory=list)
+    forwards: list[Forward] = Field(default_factory=list)
 
 
 class FixTask(BaseModel):

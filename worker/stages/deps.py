@@ -11,6 +11,7 @@ from worker.playbooks import AgentSpec, Playbook
 from worker.ports import (
     AccountDirectory,
     CodingAgent,
+    Environments,
     ErrorSource,
     PermanentError,
     Repository,
@@ -49,6 +50,8 @@ class Deps:
     # Who commits belong to on the code host: one directory for every service, or a function
     # giving a service's (None where its repository is on no configured code host).
     accounts: AccountDirectory | Callable[[ServiceSettings], AccountDirectory | None] | None = None
+    # Builds or reuses each repository's environment (None: runs use the sandbox as it is).
+    environments: Environments | None = None
 
     def now(self) -> datetime:
         """The current time from the injected clock."""

@@ -12,6 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from worker.correlate.models import Correlation
+from worker.env.models import EnvironmentFailure
+from worker.env.services import with_test_services
+from worker.env.use import in_environment, prepared
 from worker.fix.budget import FixCounts, may_fix
 from worker.fix.models import Attempt, FixTask
 from worker.models import ErrorEvent, RunState
@@ -49,6 +52,10 @@ def fix(deps: Deps, run_id: int) -> RunState | None:
             return None
     assert service is not None and event is not None
     outcome = attempt_fixes(deps, run_id, service, event, opened.run.record.correlation)
+    if outcome.environment_failure is not None:
+        return _move(deps, run_id, RunState.FIXING, RunState.UNVERIFIED,
+                     f"no fix attempted: the repository's environment could not be built: "
+                     f"{outcome.environment_failure.reason}", fix=outcome)
     patched = outcome.patched
     if patched:
         return _move(deps, run_id, RunState.FIXING, RunState.PATCHED,
@@ -99,7 +106,11 @@ def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: Erro
     base = repository.resolve(service.default_branch if _has(repository, service.default_branch)
                               else "HEAD")
     playbook = choose_playbook(load_playbooks(deps.settings.playbooks_dir), event)
-    sandbox = deps.make_sandbox()
+    environment = prepared(deps.environments, workspace, base, service.setup)
+    if isinstance(environment, EnvironmentFailure):
+        return FixOutcome(playbook=playbook.name, base=base, environment_failure=environment)
+    sandbox = with_test_services(in_environment(deps.make_sandbox(), environment),
+                                 service.test_services)
     attempts: list[Attempt] = []
     for number, spec in enumerate(playbook.agents[: playbook.max_attempts], start=1):
         agent = deps.make_agent(spec, playbook)
@@ -115,7 +126,8 @@ def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: Erro
         attempts.append(result.model_copy(update={
             "patch": patch, "transcript": result.transcript[-TRANSCRIPT_KEPT:]}))
     return FixOutcome(playbook=playbook.name, base=base, attempts=attempts,
-                      audit=[CommandSummary.of(c) for c in sandbox.audit])
+                      audit=[CommandSummary.of(c) for c in sandbox.audit],
+                      environment=environment)
 
 
 def _has(repository: Repository, ref: str) -> bool:

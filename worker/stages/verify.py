@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import time
 
+from worker.env.models import EnvironmentFailure
+from worker.env.services import with_test_services
+from worker.env.use import in_environment, prepared
 from worker.fix.models import Attempt, VerdictStatus, Verification
 from worker.models import RunState
 from worker.playbooks import choose_playbook, load_playbooks
@@ -39,7 +42,15 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
     playbook = choose_playbook(load_playbooks(deps.settings.playbooks_dir), event)
     policy = DiffPolicy(**playbook.diff_policy.model_dump())
     test_command = playbook.checks.test_command or service.test_command
-    sandbox = deps.make_sandbox()
+    # The fix stage built the environment; this finds it in the cache (or builds it again).
+    environment = prepared(deps.environments, workspace, fixed.base, service.setup)
+    if isinstance(environment, EnvironmentFailure):
+        return _done(deps, run_id, False, f"verification impossible: the repository's "
+                                          f"environment could not be built: "
+                                          f"{environment.reason}",
+                     fixed.model_copy(update={"environment_failure": environment}))
+    sandbox = with_test_services(in_environment(deps.make_sandbox(), environment),
+                                 service.test_services)
     judged: list[tuple[Attempt, Verification, int]] = []
     for attempt in fixed.patched:
         verdict = verify_patch(workspace, fixed.base, attempt.patch,

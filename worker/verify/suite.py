@@ -144,9 +144,12 @@ def unusable_on_base(base: TestRun) -> str:
         return f"the test command was stopped on base: {base.result.killed or 'timeout'}"
     results = base.outcomes.results
     if list(results) == [SUITE]:
-        return "" if results[SUITE] == PASSED else (
-            f"the test command fails on base as a whole (exit {base.result.exit_code}) without "
-            f"reporting any test")
+        if results[SUITE] == PASSED:
+            return ""
+        raised = _RAISED.search(base.result.stdout + "\n" + base.result.stderr)
+        why = f": {scrub_text(raised.group(1).strip())[:200]}" if raised else ""
+        return (f"the test command fails on base as a whole (exit {base.result.exit_code}) "
+                f"without reporting any test{why}")
     if count_ran(base.outcomes):
         return ""
     broken = sorted(outcomes_failed_to_load(base.outcomes))
