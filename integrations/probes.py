@@ -1,6 +1,7 @@
-"""The host side of `suture doctor`: git, the repositories and the sandbox, probed through the
-adapters the pipeline itself uses (`integrations.git`, where every git process starts, and the
-real `BubblewrapSandbox`), so a passing check means the pipeline's own calls work.
+"""The host side of `suture doctor`: git, the repositories, the sandbox, TCP connections and the
+package-index configuration, probed through what the pipeline itself uses (`integrations.git`,
+where every git process starts, the real `BubblewrapSandbox`, and `read_host_indexes` as
+`SandboxEnvironments` reads it), so a passing check means the pipeline's own calls work.
 
 A local repository is opened by `GitMirror`'s rule; a clone URL is asked with `git ls-remote`
 and the operator's git configuration (credentials, SSH keys), as the mirror clones it.
@@ -8,14 +9,20 @@ and the operator's git configuration (credentials, SSH keys), as the mirror clon
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from integrations.git import GitMirror
 from integrations.git.command import call_git, run_git
 from integrations.sandbox import BubblewrapSandbox
+from integrations.sandbox.hostindex import read_host_indexes
 from worker.doctor.model import RepositoryProbe, SandboxProbe
+from worker.env.indexes import index_config
+from worker.env.models import IndexConfig
 from worker.fix.models import Limits, SandboxPolicy
 from worker.ports import PermanentError, TransientError
 
@@ -28,11 +35,14 @@ USERNS_SETTINGS = (("kernel/unprivileged_userns_clone", "0"), ("user/max_user_na
 
 class HostProbes:
     """`worker.doctor.HostProbes` on this machine; `bwrap` names the bubblewrap executable (a
-    name on PATH or a path) and `proc_sys` where the kernel's settings are read."""
+    name on PATH or a path), `proc_sys` where the kernel's settings are read and `environ` the
+    variables the package-index configuration is read from (default: this process's)."""
 
-    def __init__(self, bwrap: str = "bwrap", proc_sys: Path = Path("/proc/sys")) -> None:
+    def __init__(self, bwrap: str = "bwrap", proc_sys: Path = Path("/proc/sys"),
+                 environ: Mapping[str, str] | None = None) -> None:
         self._bwrap = bwrap
         self._proc_sys = proc_sys
+        self._environ = environ
 
     def git_version(self) -> str:
         """`git version ...`; PermanentError when git cannot run."""
@@ -104,6 +114,18 @@ class HostProbes:
         head_branch = (named.removeprefix("ref: refs/heads/").split("\t")[0]
                        if named.startswith("ref: refs/heads/") else "")
         return RepositoryProbe(has_branch=False, head_branch=head_branch)
+
+    def connect(self, host: str, port: int, timeout: float) -> None:
+        """Open a TCP connection to `host:port` and close it; OSError when none is made within
+        `timeout` seconds per address (refused, no route, unknown name, timed out). Name
+        resolution is not bounded by `timeout`: the checks bound the whole call."""
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+
+    def package_indexes(self) -> IndexConfig:
+        """The allowlist, variables and files a repository setup gets from this host's index
+        configuration, read exactly as `SandboxEnvironments` reads it before each build."""
+        return index_config(read_host_indexes(self._environ), os.path.exists)
 
 
 def _first_line(stderr: bytes, returncode: int) -> str:

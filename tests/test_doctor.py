@@ -1,5 +1,6 @@
 """`suture doctor` and the start-up checks, on real things: git repositories built here, a
-`file://` URL to nowhere, a bubblewrap that cannot run, SQLite files, Redis, and the CLI."""
+`file://` URL to nowhere, a bubblewrap that cannot run, SQLite files, Redis, sockets listening
+here and closed ports, folders that cannot be written, and the CLI."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,18 @@ from worker.doctor.checks import (
     is_remote,
     redact,
 )
+from worker.doctor.environment import (
+    INDEX_GROUPS,
+    check_env_cache,
+    check_package_indexes,
+    check_test_services,
+    index_targets,
+    reach,
+)
 from worker.doctor.model import RepositoryProbe
 from worker.doctor.sources import check_datadog, check_sentry
+from worker.env.indexes import DEFAULT_HOSTS
+from worker.env.models import IndexConfig
 from worker.settings import ServiceSettings, load_settings
 from worker.store import SqlStore
 
@@ -76,6 +88,26 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections (the kernel completes the handshake)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield int(sock.getsockname()[1])
+
+
+class Indexes(SystemProbes):
+    """The real probes, with the host's index configuration replaced by `config`."""
+
+    def __init__(self, config: IndexConfig) -> None:
+        super().__init__(HostProbes())
+        self.config = config
+
+    def package_indexes(self) -> IndexConfig:
+        return self.config
 
 
 # git and the sandbox -----------------------------------------------------------------------
@@ -281,6 +313,145 @@ def test_sources_need_whole_credential_pairs(tmp_path):
     assert both.status is Status.OK
 
 
+# test services, the environment cache, package indexes ------------------------------------------
+
+
+def with_tests_services(port: int, *others: dict[str, Any]) -> ServiceSettings:
+    return ServiceSettings(name="shop", repository="/srv/shop", test_services=[
+        {"name": "redis", "host": "127.0.0.1", "port": port}, *others])
+
+
+def test_test_services_that_answer_are_ok(listening):
+    check = check_test_services(with_tests_services(listening), probes())
+    assert check == Check("test services shop", Status.OK, f"redis at 127.0.0.1:{listening} answer")
+
+
+def test_a_test_service_that_does_not_answer_is_a_warning_naming_service_and_address(listening):
+    port = closed_port()
+    pg = {"name": "pg", "host": "127.0.0.1", "port": port}
+    check = check_test_services(with_tests_services(listening, pg), probes())
+    assert check.status is Status.WARNING
+    assert f"pg at 127.0.0.1:{port} does not answer" in check.found
+    assert "refused" in check.found and "cannot be verified" in check.found
+    assert "redis" not in check.found
+    assert check.fix == (f'start pg (127.0.0.1:{port}) or correct its host and port in '
+                         'test_services of service "shop"')
+
+
+def test_test_services_are_checked_per_service_only_with_the_fix_loop(tmp_path, listening):
+    shop = {"name": "shop", "repository": str(tmp_path),
+            "test_services": [{"name": "redis", "host": "127.0.0.1", "port": closed_port()}]}
+    plain = {"name": "blog", "repository": str(tmp_path)}
+    on = run_checks(settings(tmp_path, services=[shop, plain]), probes(), ["test services"])
+    assert [(c.name, c.status) for c in on] == [("test services shop", Status.WARNING)]
+    off = run_checks(settings(tmp_path, services=[shop], fix={"enabled": False}), probes(),
+                     ["test services"])
+    assert [(c.name, c.status) for c in off] == [("test services", Status.OK)]
+    none = run_checks(settings(tmp_path, services=[plain]), probes(), ["test services"])
+    assert none[0].found.startswith("none declared")
+
+
+def test_a_hanging_connect_is_cut_off():
+    class Hangs:
+        def connect(self, host: str, port: int, timeout: float) -> None:
+            time.sleep(30)
+
+    started = time.monotonic()
+    answers = reach(Hangs(), [("db.example", 5432)], 0.2)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5
+    assert answers == {("db.example", 5432): "no answer within 0.2 s"}
+
+
+def test_a_writable_environment_cache_is_ok_and_nothing_is_created(tmp_path):
+    config = settings(tmp_path, env={"cache_dir": "", "max_cache_mb": 1})  # the default
+    check = check_env_cache(config, probes())
+    assert check.status is Status.OK
+    assert check.found.startswith(f"{tmp_path / 'data' / 'envs'}: writable")
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_environment_cache_under_a_file_is_an_error(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    config = settings(tmp_path, env={"cache_dir": str(tmp_path / "a-file" / "envs")})
+    check = check_env_cache(config, probes())
+    assert check.status is Status.ERROR and "is not a folder" in check.found
+    assert "SUTURE_ENV__CACHE_DIR" in check.fix
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_environment_cache_under_a_read_only_folder_is_an_error(tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    config = settings(tmp_path, env={"cache_dir": str(tmp_path / "ro" / "cache" / "envs")})
+    check = check_env_cache(config, probes())
+    assert check.status is Status.ERROR and "not writable by this user" in check.found
+
+
+def test_less_free_space_than_the_cache_may_take_is_a_warning(tmp_path):
+    config = settings(tmp_path, env={"cache_dir": str(tmp_path / "envs"),
+                                     "max_cache_mb": 10**12})
+    check = check_env_cache(config, probes())
+    assert check.status is Status.WARNING and "less than env.max_cache_mb" in check.found
+    assert "SUTURE_ENV__MAX_CACHE_MB" in check.fix
+
+
+def test_package_indexes_that_answer_are_ok(tmp_path, listening):
+    hosts = [f"127.0.0.1:{listening}"]
+    check = check_package_indexes(settings(tmp_path), Indexes(IndexConfig(allow_hosts=hosts)))
+    assert check == Check("package indexes", Status.OK, f"127.0.0.1:{listening} answer")
+
+
+def test_a_package_index_that_does_not_answer_is_a_warning(tmp_path, listening):
+    port = closed_port()
+    config = IndexConfig(allow_hosts=[f"127.0.0.1:{listening}", f"127.0.0.1:{port}"],
+                         env={"PIP_INDEX_URL": f"http://127.0.0.1:{port}/simple"})
+    check = check_package_indexes(settings(tmp_path), Indexes(config))
+    assert check.status is Status.WARNING
+    assert check.found.startswith(f"127.0.0.1:{port} does not answer (")
+    assert str(listening) not in check.found
+    assert check.fix.startswith("environments cannot be built")
+    assert "correct the index configuration" in check.fix
+
+
+def test_pypi_unanswered_says_configure_a_mirror(tmp_path):
+    class Offline(Indexes):
+        def connect(self, host: str, port: int, timeout: float) -> None:
+            raise OSError(f"{host}: no route")
+
+    check = check_package_indexes(settings(tmp_path),
+                                  Offline(IndexConfig(allow_hosts=list(DEFAULT_HOSTS))))
+    assert check.status is Status.WARNING
+    assert "pypi.org:443 does not answer" in check.found
+    assert "registry.npmjs.org" not in check.found  # no JavaScript service
+    assert "set PIP_INDEX_URL (pip.conf index-url) to a mirror" in check.fix
+    off = check_package_indexes(settings(tmp_path, fix={"enabled": False}),
+                                Offline(IndexConfig(allow_hosts=list(DEFAULT_HOSTS))))
+    assert off.status is Status.OK and "fix loop is off" in off.found
+
+
+def test_index_targets_follow_the_configuration_and_the_services_languages():
+    assert {host for group, _, _ in INDEX_GROUPS for host in group} == set(DEFAULT_HOSTS)
+    defaults = IndexConfig(allow_hosts=list(DEFAULT_HOSTS))
+    assert index_targets(defaults, {"python"}) == [("pypi.org", 443),
+                                                   ("files.pythonhosted.org", 443)]
+    assert ("registry.npmjs.org", 443) in index_targets(defaults, {"typescript"})
+    assert ("sum.golang.org", 443) in index_targets(defaults, {"go"})
+    mirror = IndexConfig(allow_hosts=[*DEFAULT_HOSTS, "pypi.corp", "[::1]:8443"],
+                         env={"PIP_INDEX_URL": "http://pypi.corp/simple",
+                              "PIP_EXTRA_INDEX_URL": "https://[::1]:8443/simple"})
+    assert index_targets(mirror, {"python"}) == [("pypi.corp", 80), ("::1", 8443)]
+    local = IndexConfig(allow_hosts=list(DEFAULT_HOSTS), env={"PIP_INDEX_URL": "/host/simple"})
+    assert index_targets(local, {"python"}) == []
+
+
+def test_the_host_probe_reads_the_index_configuration_as_setups_do(tmp_path):
+    environ = {"HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull,
+               "PIP_INDEX_URL": "https://user:secret@mirror.corp:8443/simple"}
+    config = HostProbes(environ=environ).package_indexes()
+    assert "pypi.org" in config.allow_hosts and "mirror.corp:8443" in config.allow_hosts
+    assert config.env["PIP_INDEX_URL"] == "https://mirror.corp:8443/simple"
+    assert index_targets(config, {"python"}) == [("mirror.corp", 8443)]
+
+
 # which command checks what -------------------------------------------------------------------
 
 
@@ -289,6 +460,8 @@ def test_each_command_checks_what_it_needs():
     assert "sandbox" in needs("worker") and "sandbox" in needs("worker", ["agent"])
     assert "sandbox" not in needs("worker", ["default"])
     assert "repositories" in needs("worker", ["default"])
+    for name in ("environment cache", "package indexes", "test services"):
+        assert name in needs("worker") and name not in needs("worker", ["default"])
     assert needs("run") == needs("doctor")
 
 

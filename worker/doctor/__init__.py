@@ -1,7 +1,8 @@
 """`suture doctor` and the start-up checks: one check per concern of a setup (git, the sandbox,
-each repository, the forge, the database, the broker, the playbooks, the error sources), each a
-pure function over injected probes with a typed result (`Check`); `plan` says which checks each
-command runs before it starts."""
+the environment cache, the package indexes, each repository, each service's test services, the
+forge, the database, the broker, the playbooks, the error sources), each a pure function over
+injected probes with a typed result (`Check`); `plan` says which checks each command runs before
+it starts."""
 
 from __future__ import annotations
 

@@ -44,7 +44,8 @@ def is_remote(location: str) -> bool:
     return "://" in location or location.startswith("git@")
 
 
-def _said(exc: BaseException) -> str:
+def said(exc: BaseException) -> str:
+    """What `exc` says, on one line of at most 400 characters (never empty)."""
     text = re.sub(r"\(Background on this error at: [^)]*\)", "", str(exc))
     text = " ".join(text.split()) or type(exc).__name__
     return text if len(text) <= 400 else text[:399] + "…"
@@ -55,7 +56,7 @@ def check_git(probes: Probes) -> Check:
     try:
         return Check("git", OK, probes.git_version())
     except Exception as exc:
-        return Check("git", ERROR, f"git cannot run: {_said(exc)}",
+        return Check("git", ERROR, f"git cannot run: {said(exc)}",
                      "install git: apt-get install -y git")
 
 
@@ -66,7 +67,7 @@ def check_sandbox(settings: Settings, probes: Probes) -> Check:
     try:
         probe = probes.sandbox()
     except Exception as exc:
-        probe = SandboxProbe(installed=True, error=_said(exc))
+        probe = SandboxProbe(installed=True, error=said(exc))
     return sandbox_result(probe)
 
 
@@ -112,7 +113,7 @@ def check_repository(service: ServiceSettings, probes: Probes, remote_timeout: f
             probe = probes.local_repository(Path(service.repository).expanduser(),
                                             service.default_branch)
     except Exception as exc:
-        probe = RepositoryProbe(error=_said(exc))
+        probe = RepositoryProbe(error=said(exc))
     return _repository_result(name, service, where, remote, probe, remote_timeout)
 
 
@@ -161,7 +162,7 @@ def check_forge(settings: Settings, probes: Probes) -> Check:
     try:
         problem = probes.unwritable(settings.tickets_dir)
     except Exception as exc:
-        problem = _said(exc)
+        problem = said(exc)
     if problem:
         return Check("forge", ERROR, f"tickets folder {settings.tickets_dir}: {problem}",
                      "set SUTURE_TICKETS_DIR (tickets_dir) to a folder this user can write")
@@ -175,7 +176,7 @@ def check_database(settings: Settings, probes: Probes) -> Check:
     try:
         state = probes.database(settings.database_url)
     except Exception as exc:
-        return Check("database", ERROR, f"cannot use {where}: {_said(exc)}",
+        return Check("database", ERROR, f"cannot use {where}: {said(exc)}",
                      "start the database or correct SUTURE_DATABASE_URL (database_url)")
     if not state.exists:
         return Check("database", OK, f"{where}: not created yet; `suture db upgrade` or the "
@@ -201,7 +202,7 @@ def check_broker(settings: Settings, probes: Probes) -> Check:
     try:
         probes.broker(settings.broker_url)
     except Exception as exc:
-        return Check("broker", ERROR, f"{where} does not answer: {_said(exc)}",
+        return Check("broker", ERROR, f"{where} does not answer: {said(exc)}",
                      "start Redis or correct SUTURE_BROKER_URL (broker_url)")
     return Check("broker", OK, f"{where} answers")
 
@@ -212,7 +213,7 @@ def check_playbooks(settings: Settings, probes: Probes) -> Check:
     try:
         count = probes.playbooks(directory)
     except Exception as exc:
-        problems = getattr(exc, "problems", None) or [_said(exc)]
+        problems = getattr(exc, "problems", None) or [said(exc)]
         shown = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)"
                                             if len(problems) > 3 else "")
         return Check("playbooks", ERROR, f"{directory}: {shown}",

@@ -1,8 +1,9 @@
 """What a check says (`Check`), and the probes the checks look at the world through (`Probes`).
 
 Checks are pure functions of the settings and the probes' answers, so each can be tested with a
-stand-in probe; the real probes run git, bubblewrap, the database and Redis (`worker.app`
-composes them). A probe may raise anything: the check turns it into an error result.
+stand-in probe; the real probes run git, bubblewrap, the database and Redis, open TCP
+connections and read the host's package-index configuration (`worker.app` composes them). A
+probe may raise anything: the check turns it into an error or warning result.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+from worker.env.models import IndexConfig
 
 
 class Status(StrEnum):
@@ -109,4 +112,19 @@ class Probes(Protocol):
     def unwritable(self, directory: Path) -> str:
         """Why files cannot be written in `directory` (or made there, when it is missing), or
         ""; nothing is created."""
+        ...
+
+    def free_space(self, directory: Path) -> int:
+        """Bytes this user may still write on the disk holding `directory` (its nearest existing
+        folder, when it is missing)."""
+        ...
+
+    def connect(self, host: str, port: int, timeout: float) -> None:
+        """Open a TCP connection to `host:port` and close it (raises when none is made within
+        `timeout` seconds)."""
+        ...
+
+    def package_indexes(self) -> IndexConfig:
+        """The hosts, variables and files a repository setup gets from this host's package-index
+        configuration (`worker.env.indexes.index_config`)."""
         ...

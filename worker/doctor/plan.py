@@ -2,15 +2,18 @@
 
 - `suture doctor` and `suture run`: all of them.
 - `suture worker`: git, the repositories, the forge, the database, the broker, the playbooks
-  and the error sources; the sandbox too when it consumes the `agent` queue (without `--queue`
-  it consumes every queue).
+  and the error sources; the sandbox, the environment cache, the package indexes and the test
+  services too when it consumes the `agent` queue, where fixes are made and verified (without
+  `--queue` it consumes every queue).
 - `suture web` and `suture scheduler`: the database and the broker.
 
 Repository URLs are asked with `git ls-remote` by `doctor` (20 s limit) and, to keep start-up
 fast, with a 10 s limit by `run` and `worker`, every repository at once; a URL that does not
 answer in time is a warning, never a refusal to start, while one that answers "no" (not found,
 no access, no such branch) is an error. The database check only reads: a schema behind head is a
-warning, since `run`, `web` and `worker` upgrade it when they start.
+warning, since `run`, `web` and `worker` upgrade it when they start. Test services and package
+indexes get a 3 s TCP connect each, all at once, in every command; one that does not answer is
+a warning (`worker.doctor.environment`).
 """
 
 from __future__ import annotations
@@ -29,12 +32,20 @@ from worker.doctor.checks import (
     check_sandbox,
     no_services,
 )
+from worker.doctor.environment import (
+    check_env_cache,
+    check_package_indexes,
+    check_test_services,
+    no_test_services,
+)
 from worker.doctor.model import Check, Probes
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
-ALL = ("git", "sandbox", "repositories", "forge", "database", "broker", "playbooks", "sentry",
-       "datadog")
+ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
+       "forge", "database", "broker", "playbooks", "sentry", "datadog")
+# What only the `agent` queue's fix and verify stages use.
+AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services"})
 DOCTOR_REMOTE_TIMEOUT = 20.0
 START_REMOTE_TIMEOUT = 10.0
 
@@ -45,7 +56,7 @@ def needs(command: str, queues: Collection[str] | None = None) -> tuple[str, ...
         return ALL
     if command == "worker":
         agent = not queues or "agent" in queues
-        return tuple(name for name in ALL if agent or name != "sandbox")
+        return tuple(name for name in ALL if agent or name not in AGENT_ONLY)
     return ("database", "broker")
 
 
@@ -56,11 +67,14 @@ def remote_timeout(command: str) -> float:
 
 def run_checks(settings: Settings, probes: Probes, names: Collection[str] = ALL,
                timeout: float = DOCTOR_REMOTE_TIMEOUT) -> list[Check]:
-    """The named checks' results, in the order of `ALL` (one per repository)."""
+    """The named checks' results, in the order of `ALL` (one per repository, and one per service
+    declaring test services)."""
     tasks: list[Callable[[], Check]] = []
     for name in (name for name in ALL if name in names):
         if name == "repositories":
             tasks += _repository_tasks(settings, probes, timeout)
+        elif name == "test services":
+            tasks += _test_service_tasks(settings, probes)
         else:
             tasks.append(_task(name, settings, probes))
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="doctor") as pool:
@@ -72,6 +86,8 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
     checks: dict[str, Callable[[], Check]] = {
         "git": lambda: check_git(probes),
         "sandbox": lambda: check_sandbox(settings, probes),
+        "environment cache": lambda: check_env_cache(settings, probes),
+        "package indexes": lambda: check_package_indexes(settings, probes),
         "forge": lambda: check_forge(settings, probes),
         "database": lambda: check_database(settings, probes),
         "broker": lambda: check_broker(settings, probes),
@@ -87,3 +103,11 @@ def _repository_tasks(settings: Settings, probes: Probes,
     if not settings.services:
         return [no_services]
     return [partial(check_repository, service, probes, timeout) for service in settings.services]
+
+
+def _test_service_tasks(settings: Settings, probes: Probes) -> list[Callable[[], Check]]:
+    skipped = no_test_services(settings)
+    if skipped is not None:
+        return [lambda: skipped]
+    return [partial(check_test_services, service, probes)
+            for service in settings.services if service.test_services]

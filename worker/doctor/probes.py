@@ -1,12 +1,13 @@
-"""The real probes: the database, Redis, the playbooks and folders are looked at here; git, the
-repositories and the sandbox by the host probes `worker.app` hands in (they live in
-`integrations`). Looking changes nothing: no schema is migrated and no SQLite file or folder is
-created.
+"""The real probes: the database, Redis, the playbooks, folders and free disk space are looked at
+here; git, the repositories, the sandbox, TCP connections and the package-index configuration by
+the host probes `worker.app` hands in (they live in `integrations`). Looking changes nothing: no
+schema is migrated and no SQLite file or folder is created.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from worker.doctor.model import DatabaseProbe, RepositoryProbe, SandboxProbe
+from worker.env.models import IndexConfig
 from worker.playbooks import load_playbooks
 from worker.ports import PermanentError
 from worker.store.engine import alembic_config
@@ -44,10 +46,18 @@ class HostProbes(Protocol):
         """A clone URL."""
         ...
 
+    def connect(self, host: str, port: int, timeout: float) -> None:
+        """A TCP connection to `host:port`, opened and closed."""
+        ...
+
+    def package_indexes(self) -> IndexConfig:
+        """What a repository setup gets from the host's index configuration."""
+        ...
+
 
 class SystemProbes:
-    """`Probes` over this machine: its own database, broker, playbook and folder probes, and
-    `host` for git and the sandbox."""
+    """`Probes` over this machine: its own database, broker, playbook, folder and disk probes,
+    and `host` for git, the sandbox, TCP connections and the package indexes."""
 
     def __init__(self, host: HostProbes) -> None:
         self._host = host
@@ -67,6 +77,14 @@ class SystemProbes:
     def remote_repository(self, url: str, branch: str, timeout: float) -> RepositoryProbe:
         """A clone URL."""
         return self._host.remote_repository(url, branch, timeout)
+
+    def connect(self, host: str, port: int, timeout: float) -> None:
+        """A TCP connection to `host:port`, opened and closed within `timeout` seconds."""
+        self._host.connect(host, port, timeout)
+
+    def package_indexes(self) -> IndexConfig:
+        """What a repository setup gets from the host's index configuration."""
+        return self._host.package_indexes()
 
     def database(self, url: str) -> DatabaseProbe:
         """Connect (at most `CONNECT_SECONDS` for PostgreSQL) and read the schema revision."""
@@ -109,14 +127,25 @@ class SystemProbes:
     def unwritable(self, directory: Path) -> str:
         """Why files cannot be written in `directory` (or, when it is missing, why it cannot be
         made there), or ""; nothing is created."""
-        path = Path(directory).expanduser().absolute()
-        while not path.exists() and path != path.parent:
-            path = path.parent
+        path = _nearest_existing(directory)
         if not path.is_dir():
             return f"{path} is not a folder"
         if not os.access(path, os.W_OK | os.X_OK):
             return f"{path} is not writable by this user"
         return ""
+
+    def free_space(self, directory: Path) -> int:
+        """Bytes this user may still write on the disk holding `directory` (or its nearest
+        existing parent)."""
+        return shutil.disk_usage(_nearest_existing(directory)).free
+
+
+def _nearest_existing(directory: Path) -> Path:
+    """`directory` made absolute, or its nearest parent that exists."""
+    path = Path(directory).expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _script() -> ScriptDirectory:
