@@ -322,3 +322,12 @@ def test_globs(pattern: str, path: str, expected: bool) -> None:
 ])
 def test_test_paths(path: str, expected: bool) -> None:
     assert is_test_path(path) is expected
+
+
+def test_rewording_a_go_failure_message_keeps_the_assertion() -> None:
+    old = ('func TestEncode(t *testing.T) {\n\tif err != want {\n'
+           '\t\tt.Errorf("want Encode error %v, got %v", want, err)\n\t}\n}\n')
+    reworded = old.replace('"want Encode error %v, got %v"', '"wrong error:\\nwant: %v\\nhave: %v"')
+    assert rules(file_diff("toml_test.go", old, reworded)) == []
+    dropped = old.replace('\t\tt.Errorf("want Encode error %v, got %v", want, err)\n', "")
+    assert rules(file_diff("toml_test.go", old, dropped)) == ["assertion-weakened"]
