@@ -12,6 +12,7 @@ import contextlib
 import selectors
 import socket
 import threading
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -21,7 +22,7 @@ from worker.ports import PermanentError
 MAX_CONNECTIONS = 64  # open at once, per server and sandboxed command
 
 
-class UnixServer:
+class UnixServer(ABC):
     """Accepts on `socket_path` while started (a context manager); subclasses `serve` one
     connection and `overloaded` one that would go beyond `max_connections`."""
 
@@ -36,13 +37,13 @@ class UnixServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def serve(self, client: socket.socket) -> None:
         """Serve one accepted connection (closed afterwards); OSError means a side hung up."""
-        raise NotImplementedError
 
+    @abstractmethod
     def overloaded(self, client: socket.socket) -> None:
         """Turn away a connection beyond the limit (closed afterwards)."""
-        raise NotImplementedError
 
     def start(self) -> Self:
         """Listen on the unix socket and serve on a background thread."""
