@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
 from worker.env.models import Environment, EnvironmentFailure
 from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy
 from worker.models import ErrorEvent, Ticket
@@ -83,6 +84,46 @@ class TicketForge(Protocol):
 
     def open_ticket(self, draft: TicketDraft) -> Ticket:
         """File the ticket and return where it is."""
+        ...
+
+
+@runtime_checkable
+class CodeHost(Protocol):
+    """Where suture proposes a verified fix as a draft pull (or merge) request. `repo` is the
+    host's name for the repository (`owner/name`, or GitLab's `group/project` path).
+
+    Idempotent by construction: `open_change` adopts an open change that already has the
+    draft's branch (the host's "already exists" answer included) instead of failing."""
+
+    name: str
+
+    def push_access(self, repo: str) -> PushAccess:
+        """A URL and short-lived credential to push branches of `repo` (PermanentError when the
+        credential cannot reach it)."""
+        ...
+
+    def default_branch(self, repo: str) -> str:
+        """The branch changes are proposed into."""
+        ...
+
+    def find_change(self, repo: str, branch: str, marker: str) -> Change | None:
+        """The change from `branch`, or else one whose body carries `marker`, in any state."""
+        ...
+
+    def open_change(self, draft: ChangeDraft) -> Change:
+        """Open the draft change (labels included), or adopt the one that already exists."""
+        ...
+
+    def comment(self, repo: str, number: int, body: str) -> str:
+        """Add a comment to change `number`; its URL."""
+        ...
+
+    def request_reviewers(self, repo: str, number: int, logins: list[str]) -> ReviewRequest:
+        """Ask `logins` to review change `number`; never the bot itself or the author."""
+        ...
+
+    def report_check(self, repo: str, report: CheckReport) -> CheckPosted:
+        """Attach the verification evidence to the head commit."""
         ...
 
 

@@ -132,7 +132,17 @@ def verify(repo: Path, case: dict[str, Any], patch: Path, timeout: float) -> dic
     return {"status": shown.get("status") or ("verified" if shown.get("verified") else "?"),
             "verified": shown.get("verified"), "reasons": shown.get("reasons", []),
             "reproduced": shown.get("reproduction", {}).get("reproduced", []),
+            "environment": _environment_timing(shown.get("environment")),
             "seconds": seconds, "exit": done.returncode}
+
+
+def _environment_timing(shown: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What preparing the environment cost this verification: `setup_seconds` (building it,
+    or finding it in the cache) and whether it was reused."""
+    if not shown:
+        return None
+    return {"setup_seconds": shown.get("seconds"), "reused": shown.get("reused"),
+            "build_seconds": shown.get("build_seconds"), "key": shown.get("key")}
 
 
 def run_case(case: dict[str, Any], repo: Path, folder: Path, timeout: float,
@@ -169,10 +179,16 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "median_seconds": round(statistics.median(seconds), 1) if seconds else None}
     first = next((result for result in results if "repeat" in result), None)
     if first is not None:
+        before = first["runs"]["full"].get("environment") or {}
+        after = first["repeat"].get("environment") or {}
         summary["reuse"] = {"case": first["name"], "project": first["project"],
                             "first_seconds": first["runs"]["full"]["seconds"],
                             "second_seconds": first["repeat"]["seconds"],
-                            "second_status": first["repeat"]["status"]}
+                            "second_status": first["repeat"]["status"],
+                            "first_setup_seconds": before.get("setup_seconds"),
+                            "first_reused": before.get("reused"),
+                            "second_setup_seconds": after.get("setup_seconds"),
+                            "second_reused": after.get("reused")}
     return summary
 
 
@@ -207,6 +223,11 @@ def print_table(results: list[dict[str, Any]], skipped: list[str],
         print(f"{reuse['project']} ({reuse['case']}): first verification "
               f"{reuse['first_seconds']:.1f} s, second (environment reused) "
               f"{reuse['second_seconds']:.1f} s ({reuse['second_status']})")
+        if reuse["first_setup_seconds"] is not None and reuse["second_setup_seconds"] is not None:
+            cached = " (already cached)" if reuse["first_reused"] else ""
+            print(f"  environment setup: first {reuse['first_setup_seconds']:.2f} s{cached}, "
+                  f"second {reuse['second_setup_seconds']:.2f} s "
+                  f"({'reused' if reuse['second_reused'] else 'rebuilt'})")
 
 
 def main() -> int:

@@ -148,8 +148,7 @@ class StandIn:
             disable_nagle_algorithm = True  # otherwise every kept-alive reply waits ~40 ms
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._body()
                 parts = urlsplit(self.path)
                 call = Call(
                     method=self.command,
@@ -170,6 +169,19 @@ class StandIn:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _body(self) -> bytes:
+                # git sends large pushes chunked; everything else gives a length.
+                if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+                    length = int(self.headers.get("Content-Length") or 0)
+                    return self.rfile.read(length) if length else b""
+                chunks = []
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                while self.rfile.readline().strip():
+                    pass  # trailers
+                return b"".join(chunks)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
