@@ -8,6 +8,7 @@ host mints per job (`PushAccess`); the token reaches git only through its creden
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
@@ -78,3 +79,11 @@ class CheckPosted(BaseModel):
 
     kind: Literal["check_run", "status"]
     url: str = ""
+
+
+class Signature(BaseModel):
+    """Who a commit is by, and when (the same `when` makes the same commit)."""
+
+    name: str
+    email: str
+    when: datetime

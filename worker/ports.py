@@ -14,7 +14,15 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
+from worker.codehost import (
+    Change,
+    ChangeDraft,
+    CheckPosted,
+    CheckReport,
+    PushAccess,
+    ReviewRequest,
+    Signature,
+)
 from worker.env.models import Environment, EnvironmentFailure
 from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy
 from worker.models import ErrorEvent, Ticket
@@ -266,6 +274,27 @@ class Workspace(Protocol):
 
     def author_and_subject(self, sha: str) -> tuple[str, str]:
         """The commit's author name and subject line."""
+        ...
+
+    def commit_patch(self, base: str, patch: bytes, message: str, signature: Signature) -> str:
+        """A commit on `base` whose change is `patch`, made without a worktree; the same
+        inputs always make the same commit."""
+        ...
+
+    def carry_onto(self, commit: str, onto: str, signature: Signature) -> str | None:
+        """`commit` replayed on top of `onto`, or None when they conflict."""
+        ...
+
+    def remote_branch(self, access: PushAccess, branch: str) -> str | None:
+        """The sha of `branch` on the remote `access` names, or None when it has none."""
+        ...
+
+    def fetch_branch(self, access: PushAccess, branch: str) -> str | None:
+        """Fetch `branch` from the remote; its sha here, or None when the remote has none."""
+        ...
+
+    def push_branch(self, access: PushAccess, sha: str, branch: str) -> None:
+        """Create `branch` on the remote at `sha`; never forced."""
         ...
 
 

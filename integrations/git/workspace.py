@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from integrations.git import branches
 from integrations.git.command import call_git, run_git
 from integrations.git.worktrees import tree_call, tree_git, worktree, worktree_patch
+from worker.codehost import PushAccess, Signature
 from worker.ports import SutureError, WorkspaceError
 
 _DIFF = ("diff", "--cached", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-relative",
@@ -148,6 +150,32 @@ class GitWorkspace:
         shown = self._git("show", "-s", "--format=%an%x00%s", self.resolve(sha))
         author, _, subject = shown.strip().partition("\0")
         return author, subject
+
+    def commit_patch(self, base: str, patch: bytes, message: str, signature: Signature) -> str:
+        """A commit on `base` whose change is `patch` (same inputs, same commit)."""
+        with _failures():
+            return branches.commit_patch(self.path, self._base(base), patch, message, signature,
+                                         self.timeout)
+
+    def carry_onto(self, commit: str, onto: str, signature: Signature) -> str | None:
+        """`commit` replayed on top of `onto`, or None when they conflict."""
+        with _failures():
+            return branches.carry_onto(self.path, commit, onto, signature, self.timeout)
+
+    def remote_branch(self, access: PushAccess, branch: str) -> str | None:
+        """The sha of `branch` on the remote, or None."""
+        with _failures():
+            return branches.remote_branch(self.path, access, branch, self.timeout)
+
+    def fetch_branch(self, access: PushAccess, branch: str) -> str | None:
+        """Fetch `branch` from the remote into private refs; its sha, or None."""
+        with _failures():
+            return branches.fetch_branch(self.path, access, branch, self.timeout)
+
+    def push_branch(self, access: PushAccess, sha: str, branch: str) -> None:
+        """Create `branch` on the remote at `sha`; never forced."""
+        with _failures():
+            branches.push_branch(self.path, access, sha, branch, self.timeout)
 
     def _git(self, *args: str) -> str:
         with _failures():
