@@ -110,6 +110,7 @@ class RunState(StrEnum):
     VERIFIED = "verified"
     UNVERIFIED = "unverified"
     PUBLISHING = "publishing"
+    PROPOSED = "proposed"  # a draft pull (merge) request is open
     TICKETED = "ticketed"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -120,7 +121,8 @@ class RunState(StrEnum):
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset({RunState.TICKETED, RunState.SKIPPED, RunState.FAILED})
+TERMINAL_STATES = frozenset({RunState.PROPOSED, RunState.TICKETED, RunState.SKIPPED,
+                             RunState.FAILED})
 
 
 class Decision(BaseModel):

@@ -76,12 +76,44 @@ class FixOutcome(BaseModel):
         return [attempt for attempt in self.attempts if attempt.patch]
 
 
+class StepTiming(BaseModel):
+    """How long one publishing step took."""
+
+    step: str
+    seconds: float
+
+
+class PullRequestRecord(BaseModel):
+    """How the run's draft pull (merge) request came about: its branch and commits, whether it
+    was carried onto the default branch, who was asked to review, where the evidence went, and
+    the time each step took."""
+
+    branch: str
+    base_branch: str = ""
+    release: str = ""  # the commit the fix was made and verified on
+    default_head: str = ""  # the default branch's head when the branch was made
+    head: str = ""
+    rebased: bool = False  # carried onto the default branch's head
+    conflicts_with_default: bool = False  # could not be carried: left on the release commit
+    pushed_earlier: bool = False  # the branch was already on the remote (an earlier attempt)
+    adopted: bool = False  # the change existed already and was adopted
+    number: int = 0
+    reviewers: list[str] = Field(default_factory=list)
+    reviewers_skipped: dict[str, str] = Field(default_factory=dict)
+    check: str = ""  # "check_run" or "status"
+    check_url: str = ""
+    timings: list[StepTiming] = Field(default_factory=list)
+
+
 class Publication(BaseModel):
-    """Where a run's result was published, under which idempotency key."""
+    """Where a run's result was published, under which idempotency key. A ticket filed after
+    a pull request could not be opened says why in `fallback_reason`."""
 
     kind: str = "ticket"
     key: str
     url: str
+    pull_request: PullRequestRecord | None = None
+    fallback_reason: str = ""
 
 
 class RunRecord(BaseModel):

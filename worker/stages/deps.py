@@ -10,6 +10,7 @@ from worker.models import Cluster, ErrorEvent, RunState
 from worker.playbooks import AgentSpec, Playbook
 from worker.ports import (
     AccountDirectory,
+    CodeHost,
     CodingAgent,
     Environments,
     ErrorSource,
@@ -52,6 +53,8 @@ class Deps:
     accounts: AccountDirectory | Callable[[ServiceSettings], AccountDirectory | None] | None = None
     # Builds or reuses each repository's environment (None: runs use the sandbox as it is).
     environments: Environments | None = None
+    # Where verified fixes are proposed as draft pull requests (None: tickets only).
+    code_host: CodeHost | None = None
 
     def now(self) -> datetime:
         """The current time from the injected clock."""

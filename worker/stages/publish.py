@@ -1,17 +1,23 @@
-"""The publish stage: the run's ticket, filed once, with scrubbed evidence."""
+"""The publish stage: a verified fix as a draft pull request, otherwise the run's ticket;
+each made once, with scrubbed evidence."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from worker.models import Cluster, RunState
 from worker.ports import PermanentError, TicketDraft
 from worker.runs import Publication, RunRecord
 from worker.scrub import scrub_event, scrub_text
-from worker.settings import Settings
 from worker.stacktrace import format_stack
-from worker.stages.deps import Deferred, Deps, open_run
+from worker.stages.deps import Deferred, Deps, RunContext, open_run
+from worker.stages.evidence import check_report, pull_request_body
 from worker.stages.labels import ticket_labels
+from worker.stages.links import commit_url
+from worker.stages.proposal import attach_evidence, propose
+
+log = logging.getLogger("suture.publish")
 
 # The states a run can be published from: with a verified fix, without one, or with the fix
 # loop switched off.
@@ -19,17 +25,97 @@ READY = (RunState.VERIFIED, RunState.UNVERIFIED, RunState.CORRELATED)
 
 
 def publish(deps: Deps, run_id: int) -> RunState | None:
-    """File the run's ticket once, even if this stage runs twice or crashed half-way before."""
+    """Propose a verified fix as a draft pull request when a code host is configured, else (or
+    when that fails for good) file the run's ticket; once, even if this stage runs twice or
+    crashed half-way before."""
     opened = open_run(deps, run_id, (*READY, RunState.PUBLISHING))
     if opened is None:
         return None
-    run, cluster = opened.run, opened.cluster
+    run = opened.run
+    proposing = can_propose(deps, opened)
     if run.state in READY:
         fixed = run.state == RunState.VERIFIED
-        if not deps.store.transition(run_id, run.state, RunState.PUBLISHING,
-                                     "filing a ticket with the verified patch attached" if fixed
-                                     else "filing a ticket: no verified fix"):
+        reason = ("opening a draft pull request with the verified patch" if proposing else
+                  "filing a ticket with the verified patch attached" if fixed else
+                  "filing a ticket: no verified fix")
+        if not deps.store.transition(run_id, run.state, RunState.PUBLISHING, reason):
             return None
+    fallback = ""
+    if proposing:
+        try:
+            return open_pull_request(deps, opened)
+        except PermanentError as exc:
+            # A refused push, a protected branch, a repository the token cannot reach: the
+            # ticket says what was tried, and the verified patch is not lost.
+            fallback = f"a draft pull request could not be opened: {scrub_text(str(exc))}"
+            log.warning("run %s: %s; filing a ticket instead", run_id, fallback)
+    return file_ticket(deps, opened, fallback)
+
+
+def can_propose(deps: Deps, opened: RunContext) -> bool:
+    """True when the run has a verified patch and its repository lives on the code host."""
+    fix = opened.run.record.fix
+    return (deps.code_host is not None and deps.open_workspace is not None
+            and opened.service is not None and bool(opened.service.slug)
+            and opened.run.state in (RunState.VERIFIED, RunState.PUBLISHING)
+            and fix is not None and fix.chosen is not None)
+
+
+def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
+    """Open (or adopt) the run's draft pull request and record it."""
+    assert deps.code_host is not None and deps.open_workspace is not None
+    assert opened.service is not None and opened.service.slug
+    run, cluster, host = opened.run, opened.cluster, deps.code_host
+    repo = opened.service.slug
+    key = f"pr:{cluster.fingerprint}:{run.episode}"
+    lease = deps.store.lease_publication(key, run.id, "pull_request", uuid.uuid4().hex,
+                                         deps.settings.publish_lease_seconds)
+    if lease.status != "done" and not lease.owned:
+        raise Deferred(f"pull request {key} is being opened by another worker", lease.until)
+    marker = f"suture:{key}"
+    fix = run.record.fix
+    assert fix is not None and fix.chosen is not None
+    workspace = deps.open_workspace(opened.service.repository)
+    change, record = propose(
+        deps, host, workspace, opened, repo=repo, marker=marker, title=pr_title(opened),
+        render_body=lambda made, template: pull_request_body(deps, opened, made, template,
+                                                             marker, deps.now()),
+        labels=[*deps.settings.github.labels, *ticket_labels(deps, opened)],
+        reviewers=owner_logins(opened))
+    record.number = change.number
+    attach_evidence(host, change, record, repo=repo, reviewers=owner_logins(opened),
+                    check=check_report(fix.chosen.verification, change.head_sha or record.head,
+                                       None))
+    deps.store.complete_publication(key, str(change.number), change.url)
+    deps.store.set_ticket(run.id, change.url)
+    took = ", ".join(f"{t.step} {t.seconds:.1f} s" for t in record.timings)
+    verb = "adopted" if record.adopted else "opened"
+    deps.store.transition(run.id, RunState.PUBLISHING, RunState.PROPOSED,
+                          f"draft pull request {verb}: {change.url} ({took})",
+                          record=RunRecord(publication=Publication(
+                              kind="pull_request", key=key, url=change.url,
+                              pull_request=record)))
+    return RunState.PROPOSED
+
+
+def owner_logins(opened: RunContext) -> list[str]:
+    """The code-host logins of the run's owners, in order, once each."""
+    correlation = opened.run.record.correlation
+    owners = correlation.owners if correlation else []
+    return list(dict.fromkeys(owner.login for owner in owners if owner.login))
+
+
+def pr_title(opened: RunContext) -> str:
+    """`Fix <error> in <culprit>`: scrubbed, one line, bounded."""
+    cluster = opened.cluster
+    what = cluster.exception_type or cluster.title
+    return scrub_title(f"Fix {what}" + (f" in {cluster.culprit}" if cluster.culprit else ""))
+
+
+def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
+    """File the run's ticket once (the lease and marker make a second call find the first)."""
+    run, cluster = opened.run, opened.cluster
+    run_id = run.id
     key = f"ticket:{cluster.fingerprint}:{run.episode}"
     lease = deps.store.lease_publication(key, run_id, "ticket", uuid.uuid4().hex,
                                          deps.settings.publish_lease_seconds)
@@ -39,16 +125,17 @@ def publish(deps: Deps, run_id: int) -> RunState | None:
             # Another worker holds the lease, or a dead one's request may still land: wait for
             # the lease to run out, then look on the forge before creating anything.
             raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
-        ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key))
+        ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
     deps.store.set_ticket(run_id, url)
     deps.store.transition(run_id, RunState.PUBLISHING, RunState.TICKETED, f"ticket filed: {url}",
-                          record=RunRecord(publication=Publication(key=key, url=url)))
+                          record=RunRecord(publication=Publication(
+                              key=key, url=url, fallback_reason=fallback)))
     return RunState.TICKETED
 
 
-def draft_ticket(deps: Deps, run_id: int, key: str) -> TicketDraft:
+def draft_ticket(deps: Deps, run_id: int, key: str, fallback: str = "") -> TicketDraft:
     """The ticket for a run: scrubbed evidence rendered through `ticket.md.j2`."""
     opened = open_run(deps, run_id, tuple(RunState))
     if opened is None:
@@ -61,7 +148,7 @@ def draft_ticket(deps: Deps, run_id: int, key: str) -> TicketDraft:
     body = deps.renderer.render(
         "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
         service=service, stack=format_stack(event) if event else "", marker=marker,
-        correlation=run.record.correlation, fix=run.record.fix,
+        correlation=run.record.correlation, fix=run.record.fix, fallback=fallback,
         fix_reason=next((t.reason for t in reversed(deps.store.transitions(run_id))
                          if t.to_state in (RunState.VERIFIED, RunState.UNVERIFIED)), ""),
         commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
@@ -69,17 +156,6 @@ def draft_ticket(deps: Deps, run_id: int, key: str) -> TicketDraft:
     repo = (service.slug or service.name) if service else (cluster.project or "unassigned")
     return TicketDraft(repo=repo, title=title, body=body, marker=marker,
                        labels=ticket_labels(deps, opened))
-
-
-def commit_url(settings: Settings, slug: str | None, sha: str) -> str | None:
-    """The web page of a commit on the code host, when the repository lives on one."""
-    if settings.forge != "github" or not slug:
-        return None
-    base = settings.github.base_url.rstrip("/")
-    if base == "https://api.github.com":
-        base = "https://github.com"
-    base = base.removesuffix("/api/v3")
-    return f"{base}/{slug}/commit/{sha}"
 
 
 def scrubbed_cluster(cluster: Cluster) -> Cluster:
