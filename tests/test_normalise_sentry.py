@@ -171,6 +171,7 @@ def test_issue_webhook_gives_a_frameless_event() -> None:
     event = from_sentry_webhook("issue", recorded("sentry/webhook-issue-created.json"))
     assert event is not None
     assert event.issue_id == "1170820242"
+    assert event.short_id == "FRONT-END-9"  # what a pull request's `Fixes` line names
     assert event.project == "front-end"
     assert event.frames == []
     assert event.primary is not None

@@ -64,6 +64,7 @@ class ErrorEvent(BaseModel):
     source: Source
     event_id: str
     issue_id: str | None = None
+    short_id: str | None = None  # the upstream issue's readable id (Sentry's `SHOP-1A`)
     project: str | None = None
     platform: str | None = None
     level: str = "error"

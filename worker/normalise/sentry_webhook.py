@@ -88,6 +88,7 @@ def from_sentry_issue(issue: dict[str, Any], *, link: str | None = None) -> Erro
         source=Source.SENTRY,
         event_id=content_id("sentry-issue", issue_id, issue.get("lastSeen")),
         issue_id=issue_id,
+        short_id=first_text(issue.get("shortId")),
         project=first_text(project.get("slug")) if isinstance(project, dict) else None,
         platform=first_text(issue.get("platform")),
         level=first_text(issue.get("level")) or "error",

@@ -60,6 +60,7 @@ def _complete(deps: Deps, event: ErrorEvent) -> ErrorEvent:
     if latest is None:
         return event
     return latest.model_copy(update={"issue_id": event.issue_id,
+                                     "short_id": event.short_id or latest.short_id,
                                      "link": event.link or latest.link,
                                      "project": latest.project or event.project})
 

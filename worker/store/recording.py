@@ -100,6 +100,9 @@ def _merge(cluster: ClusterRow, event: ErrorEvent) -> None:
         cluster.links = {**cluster.links, source: event.link}
     if event.issue_id and cluster.upstream.get(source) != event.issue_id:
         cluster.upstream = {**cluster.upstream, source: event.issue_id}
+    short_key = f"{source}_short_id"  # `Fixes <short id>` in a pull request resolves it
+    if event.short_id and cluster.upstream.get(short_key) != event.short_id:
+        cluster.upstream = {**cluster.upstream, short_key: event.short_id}
 
 
 def _remember_user(session: Session, cluster_id: int, event: ErrorEvent) -> None:
