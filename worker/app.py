@@ -23,11 +23,14 @@ from fastapi import FastAPI
 from integrations.agents import TemplateAgent
 from integrations.agents.cli_agent import CliAgent
 from integrations.agents.toolloop import ToolLoopAgent
+from integrations.artifacts import FolderArtifacts
 from integrations.datadog import DatadogSource
 from integrations.files_forge import FilesForge
 from integrations.git import GitMirror, GitRepository, GitWorkspace
 from integrations.github import GitHubTickets
 from integrations.github.accounts import GitHubAccounts
+from integrations.github.pulls import GitHubPulls
+from integrations.gitlab.codehost import GitLabMergeRequests
 from integrations.probes import HostProbes
 from integrations.sandbox import BubblewrapSandbox
 from integrations.sandbox.environments import SandboxEnvironments
@@ -38,6 +41,8 @@ from worker.doctor import Probes, SystemProbes
 from worker.observability import init_error_reporting
 from worker.ports import (
     AccountDirectory,
+    ArtifactStore,
+    CodeHost,
     CodingAgent,
     Environments,
     ErrorSource,
@@ -70,7 +75,7 @@ class App:
     def web(self) -> FastAPI:
         """The webhook and health HTTP application."""
         return create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
-                                  clock=self.clock))
+                                  clock=self.clock, artifacts=make_artifacts(self.settings)))
 
     def worker(self, threads: int = 4, queues: set[str] | None = None) -> dramatiq.Worker:
         """A Dramatiq worker consuming `queues` (default: all of them), not yet started."""
@@ -84,7 +89,8 @@ class App:
     def close(self) -> None:
         """Release the broker's, the adapters' and the store's connections."""
         self.broker.close()
-        for adapter in (*self.deps.sources.values(), self.deps.forge, self.deps.accounts):
+        for adapter in (*self.deps.sources.values(), self.deps.forge, self.deps.accounts,
+                        self.deps.code_host):
             close = getattr(adapter, "close", None)
             if callable(close):
                 close()
@@ -93,8 +99,10 @@ class App:
 
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
               forge: TicketForge | None = None,
-              sources: Mapping[str, ErrorSource] | None = None, migrate: bool = True) -> App:
-    """Wire suture from its settings; `forge` and `sources` override the configured adapters."""
+              sources: Mapping[str, ErrorSource] | None = None, migrate: bool = True,
+              code_host: CodeHost | None = None) -> App:
+    """Wire suture from its settings; `forge`, `sources` and `code_host` override the
+    configured adapters."""
     init_error_reporting(settings)
     store = SqlStore(settings.database_url, clock=clock)
     if migrate:
@@ -112,6 +120,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         make_agent=agent_factory(settings),
         accounts=AccountsOpener(settings),
         environments=make_environments(settings),
+        code_host=code_host if code_host is not None else make_code_host(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)
@@ -124,6 +133,15 @@ def make_forge(settings: Settings) -> TicketForge:
     if settings.forge == "github":
         return GitHubTickets(settings.github)
     return FilesForge(settings.tickets_dir)
+
+
+def make_code_host(settings: Settings) -> CodeHost | None:
+    """Where verified fixes are proposed, if the settings name a code host."""
+    if settings.code_host == "github":
+        return GitHubPulls(settings.github)
+    if settings.code_host == "gitlab":
+        return GitLabMergeRequests(settings.gitlab)
+    return None
 
 
 def repository_opener(settings: Settings) -> Callable[[str], Repository]:
@@ -195,6 +213,13 @@ def doctor_probes(bwrap: str = "bwrap") -> Probes:
     """The probes `suture doctor` and the start-up checks look through: the real git, sandbox
     (`bwrap`: the bubblewrap executable), database and broker."""
     return SystemProbes(HostProbes(bwrap=bwrap))
+
+
+def make_artifacts(settings: Settings) -> ArtifactStore:
+    """The folder artifact store: `artifacts.dir` (default `<data_dir>/artifacts`), linked at
+    `artifacts.public_url`."""
+    return FolderArtifacts(settings.artifacts.dir or settings.data_dir / "artifacts",
+                           settings.artifacts.public_url)
 
 
 def make_environments(settings: Settings, sandbox: Sandbox | None = None) -> Environments:

@@ -24,8 +24,9 @@ from worker.codehost import (
     Signature,
 )
 from worker.env.models import Environment, EnvironmentFailure
-from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy
+from worker.fix.models import Attempt, CommandResult, FixTask, SandboxPolicy, Served
 from worker.models import ErrorEvent, Ticket
+from worker.preview.models import Deployment, PreviewFailure, PreviewTarget
 from worker.vcs import BlameLine, Commit, Hunk
 
 
@@ -48,6 +49,15 @@ class PermanentError(SutureError):
 class WorkspaceError(PermanentError):
     """A workspace could not do what was asked (an unknown base, a git step that failed or
     could not run); verification reports it as a reason rather than a verdict."""
+
+
+class PreviewError(PermanentError):
+    """A preview that could not be had: it never became healthy, its command died, or its
+    deployment failed or never came. `failure` holds the reason and the scrubbed log tail."""
+
+    def __init__(self, failure: PreviewFailure) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
 
 
 class PollBatch(BaseModel):
@@ -310,6 +320,14 @@ class Sandbox(Protocol):
         own failure (that is in the result), only for a broken sandbox (PermanentError)."""
         ...
 
+    def serve(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
+              port: int) -> AbstractContextManager[Served]:
+        """Start `argv` in `worktree` in the background, its sandbox port `port` (and nothing
+        else inside) reachable from the host at `Served.url`; leaving the block stops its whole
+        process tree, and the command is audited then. PermanentError for a broken sandbox or
+        a port that cannot be served; a command that dies is only an exit code."""
+        ...
+
     @property
     def audit(self) -> list[CommandResult]:
         """Every command run so far, in order."""
@@ -334,6 +352,20 @@ class Environments(Protocol):
 
 
 @runtime_checkable
+class Preview(Protocol):
+    """Somewhere a commit of a service runs so a request can be replayed on it: started locally
+    in the sandbox, deployed by the operator's command, or deployed by the code host (GitHub
+    deployments). Raises PreviewError when the preview does not become ready."""
+
+    name: str
+
+    def deploy(self, target: PreviewTarget) -> AbstractContextManager[Deployment]:
+        """Deploy `target` and wait until it answers; the deployment (its URL) is good until
+        the block ends, when whatever the provider started is stopped."""
+        ...
+
+
+@runtime_checkable
 class CodingAgent(Protocol):
     """Something that proposes a patch for a task inside a sandboxed worktree."""
 
@@ -342,6 +374,31 @@ class CodingAgent(Protocol):
     def attempt(self, task: FixTask, worktree: Path, sandbox: Sandbox) -> Attempt:
         """Edit `worktree` (through `sandbox` for anything that runs code) and return the
         attempt; the caller reads the patch from the worktree, not from the agent's word."""
+        ...
+
+
+class Artifact(BaseModel):
+    """One kept evidence file (a screenshot, a full log) and the URL a reviewer opens it at."""
+
+    url: str
+    path: str
+    sha256: str
+    size: int
+    content_type: str
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    """Keeps a run's evidence files. Names are plain file names (`base.png`); anything that
+    could leave the run's folder is refused with PermanentError, as is a type other than PNG or
+    plain text."""
+
+    def put(self, run_id: int, name: str, data: bytes, content_type: str) -> Artifact:
+        """Keep `data` as `name` of run `run_id` (replacing it) and say where it is."""
+        ...
+
+    def get(self, run_id: int, name: str) -> tuple[Artifact, bytes] | None:
+        """The artifact and its bytes, or None when there is none by that name."""
         ...
 
 

@@ -32,6 +32,7 @@ from pydantic_settings import (
 )
 
 from worker.env.services import TestServices
+from worker.preview.settings import PreviewSettings
 
 
 class ConfigError(Exception):
@@ -105,9 +106,27 @@ class DatadogSettings(Section):
 
 
 class GitHubSettings(Section):
-    """GitHub (or GitHub Enterprise) REST API, used through PyGithub."""
+    """GitHub (or GitHub Enterprise) REST API, used through PyGithub.
+
+    Pull requests go through a GitHub App when `app_id` and `app_private_key_file` are set
+    (installation tokens scoped to one repository; check runs), else through `token`."""
 
     base_url: str = "https://api.github.com"
+    token: OptionalSecret = None
+    labels: list[str] = Field(default_factory=lambda: ["suture"])
+    app_id: int | None = None
+    app_private_key_file: Path | None = Field(
+        default=None, description="PEM file of the GitHub App's private key (never the key)")
+    installation_id: int | None = Field(
+        default=None, description="the App's installation; unset: looked up per repository")
+
+
+class GitLabSettings(Section):
+    """GitLab (gitlab.com or self-managed) REST API, used through python-gitlab. The token is
+    best a project access token (Developer role, `api` and `write_repository` scopes) scoped to
+    the one project suture proposes fixes to."""
+
+    base_url: str = "https://gitlab.com"
     token: OptionalSecret = None
     labels: list[str] = Field(default_factory=lambda: ["suture"])
 
@@ -133,6 +152,9 @@ class ServiceSettings(Section):
     test_services: TestServices = Field(
         default_factory=list, description="databases and caches the tests reach from the "
                                           "sandbox (operator-only); empty: none")
+    preview: PreviewSettings = Field(
+        default_factory=PreviewSettings,
+        description="how the base and fixed commits run for a replay (`worker.preview.settings`)")
 
     @field_validator("slug")
     @classmethod
@@ -206,6 +228,25 @@ class EnvSettings(Section):
                                  description="wall-clock limit of each setup command")
 
 
+class ArtifactSettings(Section):
+    """Evidence files (screenshots, full logs): where they are kept, where reviewers open them."""
+
+    dir: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
+        default=None, description="default: <data_dir>/artifacts")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="where suture's web app is reachable from a reviewer's browser; artifact "
+                    "links are <public_url>/artifacts/<run>/<name>")
+
+
+class BrowserSettings(Section):
+    """The Chromium that renders screenshots of previews (Playwright drives it; none is
+    downloaded)."""
+
+    chromium_path: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
+        default=None, description="default: `chromium` on PATH")
+
+
 class BrokerSettings(Section):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
@@ -225,6 +266,9 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="redis://...; unset: in-memory")
     data_dir: Path = Path(".suture")
     forge: Literal["github", "files"] = "files"
+    code_host: Literal["none", "github", "gitlab"] = Field(
+        default="none", description="where verified fixes become draft pull (merge) requests; "
+                                    "none: they are filed as tickets")
     tickets_dir: Path = Path(".suture/tickets")
     error_dsn: OptionalSecret = Field(
         default=None, description="Sentry DSN for suture's own errors; unset: not reported")
@@ -243,11 +287,14 @@ class Settings(BaseSettings):
     sentry: SentrySettings = Field(default_factory=SentrySettings)
     datadog: DatadogSettings = Field(default_factory=DatadogSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
+    gitlab: GitLabSettings = Field(default_factory=GitLabSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
     fix: FixSettings = Field(default_factory=FixSettings)
     env: EnvSettings = Field(default_factory=EnvSettings)
+    artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
                                 / "playbooks")
     services: list[ServiceSettings] = Field(default_factory=list)

@@ -13,41 +13,26 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 
 import requests
 from github import Auth, Github, GithubException
 from github.Issue import Issue
 from github.Repository import Repository
-from github.Requester import Requester
 from urllib3.util.retry import Retry
 
+from integrations.github.errors import DEFAULT_RETRY, github_errors, translate_github_error
 from worker.models import Ticket
-from worker.ports import PermanentError, SutureError, TicketDraft, TransientError
+from worker.ports import PermanentError, TicketDraft
 from worker.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
 
-# GitHub's advice when a secondary rate limit comes without `retry-after`: wait at least a minute.
-SECONDARY_RATE_LIMIT_WAIT = 60.0
+# `DEFAULT_RETRY` and `translate_github_error` are also imported from here by older callers.
+__all__ = ["DEFAULT_RETRY", "GitHubTickets", "translate_github_error"]
+
 MAX_TITLE = 256  # GitHub rejects longer issue titles
 MAX_BODY = 65_536  # and longer bodies ("body is too long")
 SEARCH_SCAN_LIMIT = 100  # one page of search results; more would spend the 30/minute budget
-
-# Only idempotent GETs are retried here, briefly, on 5xx and failed connects; POSTs never are
-# (a retried create could file a second issue), rate limits never are (403/429 are not in the
-# list and `Retry-After` is not honoured, so nothing sleeps for a minute inside a worker).
-DEFAULT_RETRY = Retry(
-    total=2, connect=2, read=0, status=2,
-    status_forcelist=(500, 502, 503, 504),
-    allowed_methods=frozenset({"GET"}),
-    backoff_factor=0.25,
-    respect_retry_after_header=False,
-    raise_on_status=False,  # hand the last 5xx to PyGithub, which keeps status and headers
-)
 
 
 class GitHubTickets:
@@ -79,13 +64,13 @@ class GitHubTickets:
     def find_ticket(self, repo: str, marker: str) -> Ticket | None:
         """The issue of `repo` whose body carries `marker`, or None."""
         _require_marker(marker)
-        with _github_errors(f"looking for a ticket in {repo}"):
+        with github_errors(f"looking for a ticket in {repo}"):
             return self._find(self._repo(repo), repo, marker)
 
     def open_ticket(self, draft: TicketDraft) -> Ticket:
         """File `draft` as an issue, or return the issue already filed with its marker."""
         _require_marker(draft.marker)
-        with _github_errors(f"filing a ticket in {draft.repo}"):
+        with github_errors(f"filing a ticket in {draft.repo}"):
             repo = self._repo(draft.repo)
             existing = self._find(repo, draft.repo, draft.marker)
             if existing is not None:
@@ -138,83 +123,6 @@ class GitHubTickets:
                 raise error from exc
             log.warning("issue search unavailable, relying on the label scan: %s", error)
         return None
-
-
-def translate_github_error(exc: Exception, action: str) -> SutureError:
-    """Map a PyGithub or network failure to `TransientError` or `PermanentError`."""
-    if not isinstance(exc, GithubException):
-        return TransientError(f"GitHub unreachable while {action}: {type(exc).__name__}: {exc}")
-    headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
-    message = _github_message(exc)
-    text = f"GitHub answered {exc.status} while {action}: {message}"
-    if _is_rate_limited(exc.status, headers, message):
-        return TransientError(text, retry_after=_rate_limit_wait(headers, message, exc))
-    if exc.status >= 500 or exc.status == 408:
-        return TransientError(text, retry_after=_retry_after(headers))
-    return PermanentError(text)
-
-
-@contextmanager
-def _github_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except (GithubException, requests.RequestException) as exc:
-        raise translate_github_error(exc, action) from exc
-
-
-def _is_rate_limited(status: int, headers: dict[str, str], message: str) -> bool:
-    if status == 429:
-        return True
-    return status == 403 and (
-        headers.get("x-ratelimit-remaining") == "0"
-        or "retry-after" in headers
-        or Requester.isRateLimitError(message)
-    )
-
-
-def _rate_limit_wait(headers: dict[str, str], message: str, exc: GithubException) -> float:
-    """Seconds to wait: `retry-after`, else until `x-ratelimit-reset`, else GitHub's minute."""
-    retry_after = _retry_after(headers)
-    if retry_after is not None:
-        return retry_after
-    wait = getattr(exc, "wait", None)  # RateLimitExceededExceedsMaxWait knows it already
-    if isinstance(wait, int | float):
-        return float(wait)
-    reset = headers.get("x-ratelimit-reset", "")
-    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
-        return max(int(reset) - time.time(), 0.0) + 1.0  # the reset second itself is unclear
-    return SECONDARY_RATE_LIMIT_WAIT
-
-
-def _retry_after(headers: dict[str, str]) -> float | None:
-    """`Retry-After` in seconds (it may also be an HTTP date); None when absent or unreadable."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
-def _github_message(exc: GithubException) -> str:
-    """GitHub's own words: `message` plus the reasons in `errors[]`, kept short."""
-    data = exc.data if isinstance(exc.data, dict) else {}
-    message = str(data.get("message") or exc.message or "no message")
-    reasons = []
-    for item in data.get("errors") or []:
-        if isinstance(item, dict):
-            reasons.append(str(item.get("message") or " ".join(
-                str(item[key]) for key in ("resource", "field", "code") if item.get(key))))
-        else:
-            reasons.append(str(item))
-    if reasons:
-        message += f" ({'; '.join(reasons)})"
-    return message[:500]
 
 
 def _require_marker(marker: str) -> None:

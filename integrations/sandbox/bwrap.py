@@ -1,5 +1,7 @@
 """`BubblewrapSandbox`, the `Sandbox` port on bubblewrap: one command per call, each in a fresh
-set of namespaces with the worktree as its only writable place, audited.
+set of namespaces with the worktree as its only writable place, audited. `run` sees a command
+through to its end; `serve` keeps one running while the host reaches its one port
+(`serving.py`) and audits it when the block ends.
 
 Each run gets a private host folder (synthesized /etc files, the argument file and, when the
 policy allows hosts, the egress proxy's socket; one socket per forwarded test-service port, served
@@ -17,8 +19,8 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from integrations.sandbox.capture import clip
@@ -26,8 +28,9 @@ from integrations.sandbox.egress import EgressProxy, EgressRefusal
 from integrations.sandbox.layout import PROXY_PORT, Layout, bad_target, forward_socket
 from integrations.sandbox.portforward import PortForward
 from integrations.sandbox.process import Exit, Spawn, run_supervised
+from integrations.sandbox.serving import host_listener, invalid_port, start_served
 from integrations.sandbox.unixserver import UnixServer
-from worker.fix.models import CommandResult, SandboxPolicy
+from worker.fix.models import CommandResult, SandboxPolicy, Served
 from worker.ports import PermanentError
 
 log = logging.getLogger("suture.sandbox")
@@ -105,8 +108,48 @@ class BubblewrapSandbox:
                 raise PermanentError(f"sandbox read-only path {extra} does not exist")
         return resolved
 
+    @contextmanager
+    def serve(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
+              port: int) -> Iterator[Served]:
+        """Start `argv` in `worktree` in the background with its sandbox port `port` reachable
+        from the host at `Served.url` (`serving.py`); leaving the block stops the whole tree and
+        audits the command. PermanentError for a broken sandbox or a command or port that
+        cannot be served."""
+        binary = self._binary()
+        worktree = self._worktree(worktree)
+        invalid = _invalid(argv, policy) or invalid_port(port, policy)
+        if invalid:
+            raise PermanentError(f"the sandbox cannot serve {argv[:1]}: {invalid}")
+        _check_mounts(policy)
+        with tempfile.TemporaryDirectory(prefix="suture-sandbox-") as tmp, ExitStack() as stack:
+            listener = host_listener()
+            stack.callback(listener.close)  # closing twice is harmless: start_served closes it
+            host_port = listener.getsockname()[1]
+            spawn, servers = self._prepare(binary, worktree, argv, policy, Path(tmp),
+                                           served=(listener.fileno(), port))
+            for server in servers:
+                stack.enter_context(server)
+            running = start_served(spawn, listener)
+            try:
+                yield Served(argv, host_port, running.output, running.exit_code)
+            finally:
+                result = _result(argv, running.stop(), policy)
+                if running.stopped:
+                    result.killed = "stopped"
+                self._record(result)
+
     def _execute(self, binary: str, worktree: Path, argv: list[str], policy: SandboxPolicy,
                  stdin: str | None, run_dir: Path) -> Exit:
+        spawn, servers = self._prepare(binary, worktree, argv, policy, run_dir, stdin=stdin)
+        with ExitStack() as stack:
+            for server in servers:
+                stack.enter_context(server)
+            return run_supervised(spawn)
+
+    def _prepare(self, binary: str, worktree: Path, argv: list[str], policy: SandboxPolicy,
+                 run_dir: Path, *, stdin: str | None = None,
+                 served: tuple[int, int] | None = None) -> tuple[Spawn, list[UnixServer]]:
+        """What to start for one command, and the host-side servers it needs while it runs."""
         socket_path = run_dir / "egress.sock" if policy.allow_hosts else None
         servers: list[UnixServer] = [
             PortForward(forward_socket(run_dir, f.port), f, on_refused=self._refusal)
@@ -117,17 +160,15 @@ class BubblewrapSandbox:
         def arguments(ready_fd: int) -> tuple[list[str], list[str]]:
             layout = Layout(worktree=worktree, run_dir=run_dir, policy=policy,
                             ready_fd=ready_fd, extra_ro_paths=self.extra_ro_paths,
-                            egress_socket=socket_path)
+                            egress_socket=socket_path, served=served)
             return layout.options(), layout.command(argv)
 
         spawn = Spawn(bwrap=binary, arguments=arguments, run_dir=run_dir,
                       wall_seconds=policy.limits.wall_seconds,
                       processes=policy.limits.processes, output_limit=self._output_limit,
-                      stdin=stdin, tee=self._tee)
-        with ExitStack() as stack:
-            for server in servers:
-                stack.enter_context(server)
-            return run_supervised(spawn)
+                      stdin=stdin, tee=self._tee, pass_fds=(served[0],) if served else (),
+                      merge_output=served is not None)
+        return spawn, servers
 
     def _refusal(self, refusal: EgressRefusal) -> None:
         with self._lock:

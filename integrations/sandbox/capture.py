@@ -69,12 +69,14 @@ def clip(text: str, limit: int) -> str:
 
 class StreamCapture:
     """Reads a pipe to its end on a daemon thread into a `BoundedText`, passing each chunk to
-    `tee` as it arrives (the operator command streams output that way)."""
+    `tee` as it arrives (the operator command streams output that way). `text()` may be called
+    while the reading goes on (a served command's output so far)."""
 
     def __init__(self, fd: int, limit: int, tee: Callable[[bytes], None] | None = None) -> None:
         self._fd = fd
         self._tee = tee
         self.buffer = BoundedText(limit)
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, name="sandbox-capture", daemon=True)
 
     def start(self) -> StreamCapture:
@@ -87,10 +89,16 @@ class StreamCapture:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def text(self) -> str:
+        """What was kept of the stream so far (see `BoundedText.text`)."""
+        with self._lock:
+            return self.buffer.text()
+
     def _read(self) -> None:
         try:
             while chunk := os.read(self._fd, CHUNK):
-                self.buffer.add(chunk)
+                with self._lock:
+                    self.buffer.add(chunk)
                 if self._tee:
                     self._tee(chunk)
         except OSError:

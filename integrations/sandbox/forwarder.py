@@ -1,11 +1,14 @@
-"""The in-sandbox half of egress and of test services: TCP listeners on the sandbox's own loopback
-that relay every connection, byte for byte, to a host-side server over a bound unix socket.
+"""The in-sandbox half of egress, of test services and of serving: TCP listeners on the sandbox's
+own loopback that relay every connection, byte for byte, to a host-side server over a bound unix
+socket, and the reverse for a served command's one port.
 
 A sandbox has a network namespace of its own with nothing but loopback, so the only ways out are
 these relays, and the only things at the other ends are the allowlisting proxy (`egress.py`) and
 the forwarders of the policy's test services (`portforward.py`), each tied to one host:port. The
-module uses the standard library only because it runs under the sandbox's bare Python with no
-packages on the path; the host side imports `relay` from it too.
+only way in is a listening socket the host passes down for `serve` (`serving.py`), relayed to the
+one port the served command listens on. The module uses the standard library only because it
+runs under the sandbox's bare Python with no packages on the path; the host side imports `relay`
+from it too.
 """
 
 from __future__ import annotations
@@ -60,20 +63,34 @@ def _half_close(sock: socket.socket) -> bool:
         return False
 
 
-def _serve_one(client: socket.socket, socket_path: str) -> None:
+def _serve_one(client: socket.socket, target: str | int) -> None:
     try:
-        with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
-            upstream.connect(socket_path)
+        with client, _connect(target) as upstream:
             relay(client, upstream)
     except OSError:
         pass  # the proxy went away or the client hung up; nothing to report inside
 
 
-def serve(listener: socket.socket, socket_path: str) -> None:
-    """Accept forever, relaying each connection to the unix socket on a thread of its own."""
+def _connect(target: str | int) -> socket.socket:
+    """A connection to a host-side server's unix socket (a path), or to a port on the sandbox's
+    own loopback (a served command's, for the host's connections)."""
+    if isinstance(target, int):
+        return socket.create_connection(("127.0.0.1", target))
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(target)
+    except OSError:
+        upstream.close()
+        raise
+    return upstream
+
+
+def serve(listener: socket.socket, target: str | int) -> None:
+    """Accept forever, relaying each connection to `target` (see `_connect`) on a thread of its
+    own."""
     while True:
         client, _ = listener.accept()
-        threading.Thread(target=_serve_one, args=(client, socket_path), daemon=True).start()
+        threading.Thread(target=_serve_one, args=(client, target), daemon=True).start()
 
 
 def listen(port: int) -> socket.socket:
@@ -86,14 +103,21 @@ def listen(port: int) -> socket.socket:
     return listener
 
 
-def start_detached(routes: list[tuple[int, str]]) -> None:
-    """Start the relay, one grandchild process serving every (port, unix socket) route, and
-    return once each port is listening.
+def start_detached(routes: list[tuple[int, str]],
+                   inbound: tuple[tuple[int, int], ...] = ()) -> None:
+    """Start the relay, one grandchild process serving every (port, unix socket) route and every
+    inbound (listening descriptor, port) pair, and return once each port is listening.
 
-    The double fork hands the relay to the sandbox's init, so the command never sees an extra
-    child it might wait for; the relay keeps none of the caller's descriptors, so it cannot hold
-    the command's output pipes open. It dies with the sandbox's pid namespace."""
-    listeners = [(listen(port), socket_path) for port, socket_path in routes]
+    An inbound descriptor is a listening socket the host made on its own loopback and passed
+    down: what connects to it is relayed to that port on the sandbox's loopback, where a served
+    command listens, and nowhere else. The double fork hands the relay to the sandbox's init, so
+    the command never sees an extra child it might wait for; the relay keeps none of the
+    caller's other descriptors, so it cannot hold the command's output pipes open, and the
+    caller closes its copies of the listeners, so the command never holds one. The relay dies
+    with the sandbox's pid namespace."""
+    listeners: list[tuple[socket.socket, str | int]] = [
+        (listen(port), socket_path) for port, socket_path in routes]
+    listeners += [(socket.socket(fileno=fd), port) for fd, port in inbound]
     child = os.fork()
     if child == 0:
         if os.fork() == 0:
@@ -104,7 +128,7 @@ def start_detached(routes: list[tuple[int, str]]) -> None:
         listener.close()
 
 
-def _become_relay(listeners: list[tuple[socket.socket, str]]) -> None:
+def _become_relay(listeners: list[tuple[socket.socket, str | int]]) -> None:
     try:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -114,10 +138,10 @@ def _become_relay(listeners: list[tuple[socket.socket, str]]) -> None:
             os.closerange(low, keep)
             low = keep + 1
         os.closerange(low, 65536)
-        *others, (last, last_path) = listeners
-        for listener, socket_path in others:
-            threading.Thread(target=serve, args=(listener, socket_path), daemon=True).start()
-        serve(last, last_path)
+        *others, (last, last_target) = listeners
+        for listener, target in others:
+            threading.Thread(target=serve, args=(listener, target), daemon=True).start()
+        serve(last, last_target)
     finally:
         os._exit(0)
 

@@ -1,6 +1,6 @@
 """The first process inside a sandbox: it starts the relays (egress, when the policy allows any
-host, and one per forwarded test-service port), applies the command's resource limits to itself,
-tells the host it is ready, and becomes the command.
+host, one per forwarded test-service port, and the way in to a served command's port), applies
+the command's resource limits to itself, tells the host it is ready, and becomes the command.
 
 Limits are set here rather than on bubblewrap so that bubblewrap's own setup and the relays are
 not charged for them. The "ready" byte on an inherited pipe is how the host tells a sandbox
@@ -32,6 +32,9 @@ def _options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--proxy-socket")
     parser.add_argument("--forward", action="append", default=[], metavar="PORT=SOCKET",
                         help="relay the sandbox's 127.0.0.1:PORT to the unix socket SOCKET")
+    parser.add_argument("--serve", action="append", default=[], metavar="FD=PORT",
+                        help="relay connections accepted on the inherited listener FD to the "
+                             "sandbox's 127.0.0.1:PORT")
     for name in LIMITS:
         parser.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
     return parser.parse_args(argv[:split]), argv[split + 1:]
@@ -73,12 +76,18 @@ def relay_routes(options: argparse.Namespace) -> list[tuple[int, str]]:
     return routes
 
 
-def _start_relay(routes: list[tuple[int, str]]) -> None:
+def inbound_routes(options: argparse.Namespace) -> tuple[tuple[int, int], ...]:
+    """Every (inherited listening descriptor, sandbox port) pair a served command is reached by."""
+    pairs = (served.partition("=") for served in options.serve)
+    return tuple((int(fd), int(port)) for fd, _, port in pairs)
+
+
+def _start_relay(routes: list[tuple[int, str]], inbound: tuple[tuple[int, int], ...]) -> None:
     # Imported here: the script runs isolated (-I), so its own folder is not on the path.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import forwarder  # type: ignore[import-not-found]
 
-    forwarder.start_detached(routes)
+    forwarder.start_detached(routes, inbound)
 
 
 def main(argv: list[str]) -> None:
@@ -87,9 +96,9 @@ def main(argv: list[str]) -> None:
     os.set_inheritable(options.ready_fd, False)
     if not command:
         sys.exit("sandbox: no command given")
-    routes = relay_routes(options)
-    if routes:
-        _start_relay(routes)
+    routes, inbound = relay_routes(options), inbound_routes(options)
+    if routes or inbound:
+        _start_relay(routes, inbound)
     apply_limits(options)
     _restore_signals()
     os.write(options.ready_fd, b"1")

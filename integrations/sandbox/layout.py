@@ -11,7 +11,8 @@ built). Nothing is copied from the host's environment: bubblewrap clears it and 
 HOME, LANG, TMPDIR, the proxy variables when egress is allowed, and the policy's own variables.
 Each of the policy's forwards gets a unix socket bound beside the egress one, and the launcher
 relays the sandbox's `127.0.0.1:<port>` to it; a forward's target host name resolves to
-127.0.0.1 in the synthesized /etc/hosts.
+127.0.0.1 in the synthesized /etc/hosts. A served command's way in is a listening socket the
+host passes down by descriptor (`served`), not a path: nothing in its folders leads back out.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Layout:
     ready_fd: int
     extra_ro_paths: list[Path] = field(default_factory=list)
     egress_socket: Path | None = None
+    served: tuple[int, int] | None = None  # (host listener's descriptor, sandbox port): serve
 
     def options(self) -> list[str]:
         """bubblewrap's options: everything before the command."""
@@ -83,6 +85,8 @@ class Layout:
         for forward in self.policy.forwards:
             name = forward_socket(Path(SUPPORT_DIR), forward.port)
             command += ["--forward", f"{forward.port}={name}"]
+        if self.served:
+            command += ["--serve", "{}={}".format(*self.served)]
         return [*command, "--", *argv]
 
     def _namespaces(self) -> list[str]:

@@ -8,6 +8,8 @@ the host's process list does not show the policy's variables, and its environmen
 the sandbox's /proc/1/environ (bubblewrap's init) shows nothing of the worker's. When the
 wall clock runs out the group is killed; bubblewrap's init then dies with it (--die-with-parent),
 which tears down the pid namespace and every process in it, and the cgroup is emptied last.
+`run_supervised` sees a command through; `launch` starts one and hands back its `Tree`, which a
+served command (`serving.py`) keeps running until it is stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -61,10 +64,78 @@ class Spawn:
     output_limit: int
     stdin: str | None = None
     tee: Callable[[str, bytes], None] | None = None
+    pass_fds: tuple[int, ...] = ()  # more descriptors the sandbox inherits (a served listener)
+    merge_output: bool = False  # stderr into stdout's pipe, interleaved as a terminal shows it
+
+
+class Tree:
+    """A started bubblewrap tree: the process, its output captures, its cgroup (if any) and the
+    read end of the ready pipe. `finish` says how it ended; `release` frees what it holds (both
+    may be called more than once)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], captures: list[StreamCapture],
+                 cgroup: PidsCgroup | None, ready_r: int, started: float) -> None:
+        self.proc = proc
+        self.captures = captures
+        self.cgroup = cgroup
+        self.ready_r = ready_r
+        self.started = started
+        self._ready: bool | None = None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the launcher says it is about to become the command (True), or the
+        sandbox ends without saying so or `timeout` passes (False)."""
+        readable, _, _ = select.select([self.ready_r], [], [], timeout)
+        self._ready = bool(readable) and os.read(self.ready_r, 1) == b"1"
+        return self._ready
+
+    def finish(self, timed_out: bool) -> Exit:
+        """Once the process has ended: empty the cgroup, drain the output and describe it."""
+        if self.cgroup:
+            self.cgroup.kill()
+        for capture in self.captures:
+            capture.join(DRAIN_SECONDS)
+        assert self.proc.returncode is not None
+        return Exit(returncode=_returncode(self.proc.returncode),
+                    started=self._ready if self._ready is not None else _was_ready(self.ready_r),
+                    timed_out=timed_out, stdout=self.captures[0].text(),
+                    stderr=self.captures[1].text() if len(self.captures) > 1 else "",
+                    seconds=time.monotonic() - self.started,
+                    process_limit_hit=bool(self.cgroup and self.cgroup.limit_hit()))
+
+    def exit_code(self) -> int | None:
+        """How bubblewrap (and so the command) exited, or None while it runs."""
+        code = self.proc.poll()
+        return None if code is None else _returncode(code)
+
+    def kill(self) -> None:
+        """Kill the process group if its leader has not been reaped yet, and wait for it."""
+        if self.proc.poll() is None:
+            _kill_group(self.proc)
+
+    def release(self) -> None:
+        """Close the ready pipe and kill and remove the cgroup."""
+        if self.ready_r >= 0:
+            os.close(self.ready_r)
+            self.ready_r = -1
+        if self.cgroup:
+            self.cgroup.kill()
+            self.cgroup.remove()
+            self.cgroup = None
 
 
 def run_supervised(spawn: Spawn) -> Exit:
     """Run bubblewrap as described and return once its whole tree is gone."""
+    tree = launch(spawn)
+    try:
+        timed_out = _wait(tree.proc, spawn.wall_seconds)
+        return tree.finish(timed_out)
+    finally:
+        tree.release()
+
+
+def launch(spawn: Spawn) -> Tree:
+    """Start bubblewrap as described (in its cgroup when there can be one) and return at once."""
     ready_r, ready_w = os.pipe()
     cgroup = PidsCgroup.create(spawn.processes + CGROUP_OVERHEAD)
     if cgroup is None and os.geteuid() == 0:
@@ -78,25 +149,17 @@ def run_supervised(spawn: Spawn) -> Exit:
             if cgroup:
                 command = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"',
                            str(cgroup.procs_file), *command]
-            proc, captures = _start(command, spawn, (args.fileno(), ready_w))
-            os.close(ready_w)
-            ready_w = -1
-        timed_out = _wait(proc, spawn.wall_seconds)
-        if cgroup:
-            cgroup.kill()
-        for capture in captures:
-            capture.join(DRAIN_SECONDS)
-        return Exit(returncode=_returncode(proc.returncode), started=_was_ready(ready_r),
-                    timed_out=timed_out, stdout=captures[0].buffer.text(),
-                    stderr=captures[1].buffer.text(), seconds=time.monotonic() - started,
-                    process_limit_hit=bool(cgroup and cgroup.limit_hit()))
-    finally:
-        for fd in (ready_r, ready_w):
-            if fd >= 0:
-                os.close(fd)
+            proc, captures = _start(command, spawn,
+                                    (args.fileno(), ready_w, *spawn.pass_fds))
+    except BaseException:
+        os.close(ready_r)
         if cgroup:
             cgroup.kill()
             cgroup.remove()
+        raise
+    finally:
+        os.close(ready_w)
+    return Tree(proc, captures, cgroup, ready_r, started)
 
 
 def _argument_file(run_dir: Path, options: list[str]) -> BinaryIO:
@@ -110,7 +173,7 @@ def _argument_file(run_dir: Path, options: list[str]) -> BinaryIO:
 def _start(command: list[str], spawn: Spawn,
            pass_fds: tuple[int, ...]) -> tuple[subprocess.Popen[bytes], list[StreamCapture]]:
     out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    err_r, err_w = (-1, out_w) if spawn.merge_output else os.pipe()
     try:
         proc = subprocess.Popen(
             command, stdin=subprocess.PIPE if spawn.stdin is not None else subprocess.DEVNULL,
@@ -118,14 +181,15 @@ def _start(command: list[str], spawn: Spawn,
             pass_fds=pass_fds)
     except OSError:
         for fd in (out_r, err_r):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         raise
     finally:
-        for fd in (out_w, err_w):
+        for fd in {out_w, err_w}:
             os.close(fd)
     tee = spawn.tee
     captures = [StreamCapture(fd, spawn.output_limit, partial(tee, name) if tee else None).start()
-                for fd, name in ((out_r, "stdout"), (err_r, "stderr"))]
+                for fd, name in ((out_r, "stdout"), (err_r, "stderr")) if fd >= 0]
     if proc.stdin is not None:
         threading.Thread(target=_feed, args=(proc.stdin, spawn.stdin or ""), daemon=True).start()
     return proc, captures

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from worker.fix.models import PROXY_PORT, CommandResult, Forward, HostOrAddress, SandboxPolicy
+from worker.fix.models import (
+    PROXY_PORT,
+    CommandResult,
+    Forward,
+    HostOrAddress,
+    SandboxPolicy,
+    Served,
+)
 from worker.ports import Sandbox
 
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -96,6 +104,11 @@ class ServicesSandbox:
             stdin: str | None = None) -> CommandResult:
         """Run `argv` as the wrapped sandbox does, with the services added to `policy`."""
         return self.sandbox.run(worktree, argv, services_policy(policy, self.services), stdin)
+
+    def serve(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
+              port: int) -> AbstractContextManager[Served]:
+        """Serve `argv` as the wrapped sandbox does, with the services added to `policy`."""
+        return self.sandbox.serve(worktree, argv, services_policy(policy, self.services), port)
 
     @property
     def audit(self) -> list[CommandResult]:

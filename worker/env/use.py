@@ -3,17 +3,19 @@ stage takes to get one for its service (built, reused, or the reason it could no
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from worker.env.models import Environment, EnvironmentFailure
-from worker.fix.models import CommandResult, SandboxPolicy
+from worker.fix.models import CommandResult, SandboxPolicy, Served
 from worker.ports import Environments, Sandbox, Workspace
 
 
 class EnvironmentSandbox:
-    """A `Sandbox` that runs every command with `environment` in use (`Environment.apply`), so
-    agents, the reproduction, the suite and bisection all see the repository's dependencies
-    without each knowing about environments. The audit is the wrapped sandbox's."""
+    """A `Sandbox` that runs (and serves) every command with `environment` in use
+    (`Environment.apply`), so agents, the reproduction, the suite, bisection and previews all
+    see the repository's dependencies without each knowing about environments. The audit is the
+    wrapped sandbox's."""
 
     def __init__(self, sandbox: Sandbox, environment: Environment) -> None:
         self.sandbox = sandbox
@@ -23,6 +25,11 @@ class EnvironmentSandbox:
             stdin: str | None = None) -> CommandResult:
         """Run `argv` as the wrapped sandbox does, with the environment applied to `policy`."""
         return self.sandbox.run(worktree, argv, self.environment.apply(policy), stdin)
+
+    def serve(self, worktree: Path, argv: list[str], policy: SandboxPolicy,
+              port: int) -> AbstractContextManager[Served]:
+        """Serve `argv` as the wrapped sandbox does, with the environment applied to `policy`."""
+        return self.sandbox.serve(worktree, argv, self.environment.apply(policy), port)
 
     @property
     def audit(self) -> list[CommandResult]:

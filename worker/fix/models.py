@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
@@ -27,6 +28,39 @@ class CommandResult(BaseModel):
     seconds: float = 0.0
     timed_out: bool = False
     killed: str = ""  # why the sandbox stopped it (timeout, memory, ...), empty if it exited
+
+
+class Served:
+    """A command the sandbox keeps running in the background while one of its ports is reached
+    from the host at `url` (`http://127.0.0.1:<host_port>`; nothing else inside is reachable).
+
+    The sandbox that started it supplies how to read its output so far (stdout and stderr
+    interleaved, clipped like a result's) and its exit code (None while it runs)."""
+
+    def __init__(self, argv: list[str], host_port: int, output: Callable[[], str],
+                 exit_code: Callable[[], int | None]) -> None:
+        self.argv = list(argv)
+        self.host_port = host_port
+        self._output = output
+        self._exit_code = exit_code
+
+    @property
+    def url(self) -> str:
+        """Where the host reaches the served port."""
+        return f"http://127.0.0.1:{self.host_port}"
+
+    def output(self) -> str:
+        """Everything the command has printed so far (head and tail when it was long)."""
+        return self._output()
+
+    def exit_code(self) -> int | None:
+        """The command's exit code once it has ended (by itself or stopped), else None."""
+        return self._exit_code()
+
+    @property
+    def exited(self) -> bool:
+        """Whether the command has ended."""
+        return self.exit_code() is not None
 
 
 class Limits(BaseModel):

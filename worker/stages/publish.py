@@ -80,7 +80,7 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
         deps, host, workspace, opened, repo=repo, marker=marker, title=pr_title(opened),
         render_body=lambda made, template: pull_request_body(deps, opened, made, template,
                                                              marker, deps.now()),
-        labels=[*deps.settings.github.labels, *ticket_labels(deps, opened)],
+        labels=ticket_labels(deps, opened),  # the host adds its configured labels
         reviewers=owner_logins(opened))
     record.number = change.number
     attach_evidence(host, change, record, repo=repo, reviewers=owner_logins(opened),

@@ -27,8 +27,10 @@ from worker.normalise import (
     from_datadog_monitor,
     from_sentry_webhook,
 )
+from worker.ports import ArtifactStore
 from worker.settings import Settings
 from worker.store import SqlStore
+from worker.web.artifacts import artifact_routes
 from worker.web.signatures import verify_secret_header, verify_sentry
 
 log = logging.getLogger("suture.web")
@@ -43,6 +45,7 @@ class WebDeps:
     store: SqlStore
     actors: Actors
     clock: Callable[[], datetime]
+    artifacts: ArtifactStore | None = None  # None: evidence files are not served
 
 
 class Rejection(Exception):
@@ -118,6 +121,8 @@ def create_web(deps: WebDeps) -> FastAPI:
         _check(lambda: from_datadog_monitor(payload))
         return _accept(deps, "datadog", "monitor", body, payload)
 
+    if deps.artifacts is not None:
+        web.include_router(artifact_routes(deps.artifacts))
     return web
 
 

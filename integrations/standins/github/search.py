@@ -74,8 +74,8 @@ def validate(query: IssueQuery) -> str | None:
 
 def matches(query: IssueQuery, issue: IssueRecord) -> bool:
     """True when the issue satisfies every part of `query` (the repository is checked apart)."""
-    if query.types != {"issue"}:
-        return False  # this stand-in holds issues only; is:issue with is:pr finds nothing
+    if query.types != {"pr" if issue.pull is not None else "issue"}:
+        return False  # is:issue with is:pr finds nothing
     if query.states and issue.state not in query.states:
         return False
     labels = {name.lower() for name in issue.labels}

@@ -7,16 +7,19 @@ credentials" for a wrong one), spends one request from a primary rate-limit buck
 with `x-ratelimit-*` headers. Faults GitHub really produces (secondary rate limits, 5xx) can be
 queued with `fail_secondary_rate_limit` and `fail_server_error`. State is in memory (`state`),
 readable in GitHub's shapes through `issues()`, and seeded with `add_issue`, `add_account` and
-`add_commit`.
+`add_commit`. Pull requests, branches, comments, checks, GitHub Apps and git over HTTP come from
+`ChangeHosting` (`hosting`) and the `pulls`, `checks` and `apps` routes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-from integrations.standins.base import Call, Handler, Reply, StandIn
-from integrations.standins.github import search, shapes, wire
+from integrations.standins.base import Call, Handler, Reply
+from integrations.standins.github import apps, checks, deployments, pulls, search, shapes, wire
+from integrations.standins.github.hosting import ChangeHosting
 from integrations.standins.github.state import CommitRecord, ForgeState, IssueRecord, RepoState
 
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -31,12 +34,14 @@ _UNSEARCHABLE = (
 RepoHandler = Callable[[Call, RepoState], Reply]
 
 
-class GitHubStandIn(StandIn):
-    """GitHub's REST API on 127.0.0.1 for one token; `repos` are `owner/name` strings."""
+class GitHubStandIn(ChangeHosting):
+    """GitHub's REST API on 127.0.0.1 for one personal token (and the installation tokens of
+    its Apps); `repos` are `owner/name` strings; bare repositories live in `git_root`."""
 
     def __init__(self, *, token: str = "test-token", login: str = "suture-bot",
-                 repos: Iterable[str] = (), search_lag: bool = False, port: int = 0) -> None:
-        super().__init__(port)
+                 repos: Iterable[str] = (), search_lag: bool = False, port: int = 0,
+                 git_root: Path | None = None) -> None:
+        super().__init__(port, git_root)
         self.token = token
         self.login = login
         self.state = ForgeState(search_lag=search_lag)
@@ -118,6 +123,8 @@ class GitHubStandIn(StandIn):
         self._route("POST", _REPO + r"/issues/(?P<number>\d+)/labels",
                     self._in_repo(self._add_labels))
         self._route("GET", _REPO + r"/commits/(?P<ref>[^/]+)", self._in_repo(self._get_commit))
+        for module in (pulls, checks, apps, deployments):
+            module.register(self)
 
     def _route(self, method: str, pattern: str, handler: Handler,
                resource: str | None = "core") -> None:
@@ -143,8 +150,10 @@ class GitHubStandIn(StandIn):
         scheme, _, value = call.headers.get("authorization", "").partition(" ")
         if not value:
             return wire.error(401, "Requires authentication")
-        if scheme.lower() not in {"token", "bearer"} or value.strip() != self.token:
+        if scheme.lower() not in {"token", "bearer"}:
             return wire.error(401, "Bad credentials")
+        if value.strip() != self.token:
+            return self.apps.api_refusal(call.path, value.strip())
         return None
 
     def _in_repo(self, handler: RepoHandler) -> Handler:
@@ -159,6 +168,8 @@ class GitHubStandIn(StandIn):
     def _issue_json(self, repo: RepoState, record: IssueRecord) -> dict[str, Any]:
         labels = [repo.labels[name.lower()] for name in record.labels]
         return shapes.issue(self.url, repo.full_name, {
+            "comments": len(record.comments),
+            "closed_at": record.closed_at,
             "id": record.id,
             "number": record.number,
             "title": record.title,
@@ -169,7 +180,7 @@ class GitHubStandIn(StandIn):
                        for label in labels],
             "created_at": record.created_at,
             "updated_at": record.updated_at,
-        })
+        }, pull=record.pull is not None)
 
     def _author_id(self, login: str) -> int:
         return self._user_id if login == self.login else self._user_id + 1

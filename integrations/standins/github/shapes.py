@@ -114,8 +114,10 @@ def label(base: str, full_name: str, name: str, label_id: int, color: str) -> di
     return shape
 
 
-def issue(base: str, full_name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """An `issue` object; `fields` overrides the recorded defaults (number, title, body, ...)."""
+def issue(base: str, full_name: str, fields: dict[str, Any], *,
+          pull: bool = False) -> dict[str, Any]:
+    """An `issue` object; `fields` overrides the recorded defaults (number, title, body, ...).
+    A pull request seen as an issue (`pull`) has a `pull_request` part and a `/pull/` page."""
     api = f"{base}/repos/{full_name}/issues/{fields['number']}"
     shape = template("issue")
     shape.pop("closed_by", None)
@@ -132,6 +134,13 @@ def issue(base: str, full_name: str, fields: dict[str, Any]) -> dict[str, Any]:
         author_association="OWNER",
     )
     shape["reactions"]["url"] = f"{api}/reactions"
+    if pull:
+        page = f"{base}/{full_name}/pull/{fields['number']}"
+        shape["html_url"] = page
+        shape["pull_request"] = {
+            "url": f"{base}/repos/{full_name}/pulls/{fields['number']}", "html_url": page,
+            "diff_url": f"{page}.diff", "patch_url": f"{page}.patch", "merged_at": None,
+        }
     shape.update(fields)
     return shape
 

@@ -3,10 +3,11 @@ the accounts commits are attributed to.
 
 `ForgeState` owns every repository and account and hands out ids; `RepoState` holds one
 repository's labels, numbered items and commits. Issues and pull requests share one number
-sequence on GitHub, so the counter lives on the repository and pull requests can be added beside
-`issues` later. GitHub attributes a commit to the account that has the commit's email among its
-verified emails, so accounts carry emails and a commit's login is looked up when it is read. All
-mutation goes through `ForgeState.lock`, since the HTTP server serves requests on several threads.
+sequence on GitHub, so the counter lives on the repository and a pull request is an issue record
+with a `pull` part (labels and comments then work on it unchanged). GitHub attributes a commit to
+the account that has the commit's email among its verified emails, so accounts carry emails and a
+commit's login is looked up when it is read. All mutation goes through `ForgeState.lock`, since
+the HTTP server serves requests on several threads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 NEW_LABEL_COLOR = "ededed"  # what GitHub gives labels it creates on the fly
 
@@ -48,6 +50,31 @@ class IssueRecord:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     indexed: bool = True
+    pull: PullRecord | None = None  # set when this number is a pull request
+    comments: list[CommentRecord] = field(default_factory=list)
+    closed_at: str | None = None
+
+
+@dataclass
+class PullRecord:
+    """The pull-request side of a number: its branches, draft flag and requested reviewers."""
+
+    id: int
+    head: str
+    base: str
+    head_sha: str  # the branch's sha when last seen; GitHub keeps it once the branch is deleted
+    draft: bool = False
+    reviewers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CommentRecord:
+    """One comment on an issue or pull request."""
+
+    id: int
+    author: str
+    body: str
+    created_at: str = field(default_factory=now_iso)
 
 
 @dataclass
@@ -84,6 +111,9 @@ class RepoState:
     issues: dict[int, IssueRecord] = field(default_factory=dict)
     commits: dict[str, CommitRecord] = field(default_factory=dict)
     next_number: int = 1
+    collaborators: set[str] = field(default_factory=set)  # lower-cased logins
+    check_runs: list[dict[str, Any]] = field(default_factory=list)  # as GitHub answered them
+    statuses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:

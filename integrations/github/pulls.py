@@ -1,0 +1,350 @@
+"""`GitHubPulls`: the `CodeHost` port on GitHub pull requests, through PyGithub.
+
+Two ways to act. With a GitHub App configured (`integrations.github.app`), every repository gets
+its own installation token (refreshed before it expires), `push_access` mints a fresh one per
+call that reaches that repository only, evidence goes out as a check run, and the bot is the
+App's `<slug>[bot]`. Without one, the personal token does everything, evidence becomes a commit
+status (GitHub gives check runs to Apps only) and the bot is the token's own account.
+
+A change is found by its branch first (`GET /pulls?head=owner:branch`, exact and without index
+lag), then by the marker in its body through issue search (`is:pr`; lags, 30 requests a minute).
+Opening is create-first: GitHub's 422 "A pull request already exists" means the change is there,
+so it is listed again and adopted. Review requests leave out the bot and the author, and a login
+GitHub refuses is skipped with GitHub's reason without losing the others. As in `tickets`, nothing
+sleeps on a rate limit and every failure surfaces as `TransientError` or `PermanentError`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import requests
+from github import Auth, Github, GithubException
+from github.GithubObject import NotSet
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+from urllib3.util.retry import Retry
+
+from integrations.github.app import GitHubApp
+from integrations.github.errors import DEFAULT_RETRY, github_message, translate_github_error
+from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
+from worker.ports import PermanentError, TransientError
+from worker.settings import GitHubSettings
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 256  # GitHub refuses longer pull request titles
+MAX_BODY = 65_536  # and longer bodies and comments
+MAX_OUTPUT = 65_535  # a check run's summary and text, each
+MAX_DESCRIPTION = 140  # a commit status's description
+SEARCH_SCAN_LIMIT = 100  # one page of search results; more would spend the 30/minute budget
+TOKEN_MARGIN = timedelta(minutes=5)  # renew an installation token this long before it expires
+# A commit status has no neutral state; "error" says the check reached no verdict.
+STATUS_STATES = {"success": "success", "failure": "failure", "neutral": "error"}
+
+
+class GitHubPulls:
+    """Proposes changes as draft pull requests labelled `settings.labels` plus the draft's.
+
+    PyGithub's pacing (0.25 s between requests, 1 s between writes) keeps clear of GitHub's
+    secondary limits; tests pass 0. `clock` gives the current time (token renewal)."""
+
+    name = "github"
+
+    def __init__(self, settings: GitHubSettings, *, seconds_between_requests: float = 0.25,
+                 seconds_between_writes: float = 1.0, retry: Retry | None = DEFAULT_RETRY,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._base_url = settings.base_url
+        self._labels = list(settings.labels)
+        self._retry = retry
+        self._pacing = (seconds_between_requests, seconds_between_writes)
+        self._clock = clock
+        self._app = GitHubApp.from_settings(settings, retry=retry,
+                                            seconds_between_requests=seconds_between_requests,
+                                            seconds_between_writes=seconds_between_writes)
+        self._personal: Github | None = None
+        self._token = settings.token
+        if self._app is None:
+            if settings.token is None:
+                raise ValueError("configure a GitHub App (github.app_id and "
+                                 "github.app_private_key_file) or github.token")
+            self._personal = self._client(settings.token.get_secret_value())
+        self._clients: dict[str, tuple[Github, datetime]] = {}
+        self._bot: str | None = None
+        self._lock = threading.Lock()
+
+    # -- the port -----------------------------------------------------------------------------
+
+    def push_access(self, repo: str) -> PushAccess:
+        """The clone URL of `repo` and a credential that can push to it."""
+        with self._reaching(repo, "getting push access to"):
+            remote = self._repo(repo)
+            url = remote.clone_url
+            if self._app is not None:
+                minted = self._app.token_for(repo)
+                return PushAccess(url=url, username="x-access-token", token=minted.token,
+                                  expires_at=minted.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            permissions = remote.permissions
+            if permissions is not None and not permissions.push:
+                raise PermanentError(f"the GitHub token cannot push to {repo}")
+            assert self._token is not None
+            return PushAccess(url=url, username="x-access-token", token=self._token)
+
+    def default_branch(self, repo: str) -> str:
+        """The branch pull requests of `repo` target by default."""
+        with self._reaching(repo, "reading the default branch of"):
+            return self._repo(repo).default_branch
+
+    def find_change(self, repo: str, branch: str, marker: str) -> Change | None:
+        """The pull request from `branch`, else one whose body carries `marker`, any state."""
+        _require_marker(marker)
+        with self._reaching(repo, "looking for a change in"):
+            client = self._github(repo)
+            remote = client.get_repo(repo)
+            found = self._by_branch(remote, repo, branch, state="all")
+            if found is not None:
+                return _change(repo, found, adopted=True)
+            return self._by_marker(client, remote, repo, marker)
+
+    def open_change(self, draft: ChangeDraft) -> Change:
+        """Open `draft` as a pull request with its labels, or adopt the open one from its
+        branch."""
+        _require_marker(draft.marker)
+        with self._reaching(draft.repo, f"opening a change from {draft.branch} in"):
+            remote = self._repo(draft.repo)
+            adopted = False
+            try:
+                pull = remote.create_pull(base=draft.base_branch, head=draft.branch,
+                                          title=_fit_title(draft.title),
+                                          body=_fit_body(draft.body, draft.marker),
+                                          draft=draft.draft)
+                log.info("opened %s#%s from %s", draft.repo, pull.number, draft.branch)
+            except GithubException as exc:
+                if exc.status != 422 or "already exists" not in github_message(exc):
+                    raise
+                existing = self._by_branch(remote, draft.repo, draft.branch, state="open")
+                if existing is None:  # GitHub knows it; its list does not show it yet
+                    raise TransientError(f"GitHub says a pull request from {draft.branch} is "
+                                         f"open in {draft.repo} but does not list it yet",
+                                         retry_after=5.0) from exc
+                pull, adopted = existing, True
+                log.info("adopted %s#%s from %s", draft.repo, pull.number, draft.branch)
+            have = {label.name.lower() for label in pull.labels}
+            missing = [name for name in _merge(self._labels, draft.labels)
+                       if name.lower() not in have]
+            if missing:
+                pull.add_to_labels(*missing)
+            return _change(draft.repo, pull, adopted=adopted)
+
+    def comment(self, repo: str, number: int, body: str) -> str:
+        """Comment on pull request `number`; the comment's page."""
+        with self._reaching(repo, f"commenting on #{number} of"):
+            made = self._repo(repo).get_issue(number).create_comment(_clip(body, MAX_BODY))
+            return made.html_url
+
+    def request_reviewers(self, repo: str, number: int, logins: list[str]) -> ReviewRequest:
+        """Ask `logins` to review; the bot and the author are skipped, and so is anyone GitHub
+        refuses (not a collaborator, unknown), each with the reason."""
+        with self._reaching(repo, f"requesting reviews on #{number} of"):
+            pull = self._repo(repo).get_pull(number)
+            result = ReviewRequest()
+            bot, author = self._bot_login().lower(), pull.user.login.lower()
+            wanted: list[str] = []
+            for login in dict.fromkeys(login.strip() for login in logins if login.strip()):
+                if login.lower() == bot:
+                    result.skipped[login] = "the bot itself"
+                elif login.lower() == author:
+                    result.skipped[login] = "the author of the change"
+                elif login.lower() not in (w.lower() for w in wanted):
+                    wanted.append(login)
+            if not wanted:
+                return result
+            try:
+                pull.create_review_request(reviewers=wanted)
+                result.requested = wanted
+                return result
+            except GithubException as exc:
+                if exc.status != 422:
+                    raise
+                if len(wanted) == 1:
+                    result.skipped[wanted[0]] = f"GitHub refused: {github_message(exc)}"
+                    return result
+            # GitHub does not say which login it refused: ask for each alone.
+            for login in wanted:
+                try:
+                    pull.create_review_request(reviewers=[login])
+                    result.requested.append(login)
+                except GithubException as exc:
+                    if exc.status != 422:
+                        raise
+                    result.skipped[login] = f"GitHub refused: {github_message(exc)}"
+            return result
+
+    def report_check(self, repo: str, report: CheckReport) -> CheckPosted:
+        """A check run with the evidence (App), else a commit status pointing at it."""
+        title = " ".join(report.title.split())
+        with self._reaching(repo, f"reporting {report.name} on {report.head_sha[:12]} in"):
+            remote = self._repo(repo)
+            if self._app is not None:
+                output: dict[str, str | list[dict[str, str | int]]] = {
+                    "title": _clip(title, MAX_TITLE),
+                    "summary": _clip(report.summary or title, MAX_OUTPUT)}
+                if report.text:
+                    output["text"] = _clip(report.text, MAX_OUTPUT, keep_tail=True)
+                run = remote.create_check_run(
+                    name=report.name, head_sha=report.head_sha, status="completed",
+                    conclusion=report.conclusion, completed_at=self._clock(), output=output,
+                    details_url=report.details_url or NotSet)
+                return CheckPosted(kind="check_run", url=run.html_url)
+            status = remote.get_commit(report.head_sha).create_status(
+                state=STATUS_STATES[report.conclusion], context=report.name,
+                description=_clip(title, MAX_DESCRIPTION),
+                target_url=report.details_url or NotSet)
+            return CheckPosted(kind="status", url=status.url)
+
+    def close(self) -> None:
+        """Release the HTTP connections of every client."""
+        with self._lock:
+            clients = [client for client, _ in self._clients.values()]
+            self._clients.clear()
+        for client in clients:
+            client.close()
+        if self._personal is not None:
+            self._personal.close()
+        if self._app is not None:
+            self._app.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _client(self, token: str) -> Github:
+        # Lazy: objects are made from their URL and fetched only when a field is read.
+        return Github(auth=Auth.Token(token), base_url=self._base_url, timeout=15, per_page=100,
+                      lazy=True, retry=self._retry, seconds_between_requests=self._pacing[0],
+                      seconds_between_writes=self._pacing[1])
+
+    def _github(self, repo: str) -> Github:
+        owner, _, name = repo.partition("/")
+        if not owner or not name or "/" in name:
+            raise PermanentError(f"repository must look like owner/name, got {repo!r}")
+        if self._personal is not None:
+            return self._personal
+        assert self._app is not None
+        key = repo.lower()
+        with self._lock:
+            cached = self._clients.get(key)
+        if cached is not None and cached[1] - TOKEN_MARGIN > self._clock():
+            return cached[0]
+        minted = self._app.token_for(repo)
+        client = self._client(minted.token.get_secret_value())
+        with self._lock:
+            old = self._clients.get(key)
+            self._clients[key] = (client, minted.expires_at)
+        if old is not None:
+            old[0].close()
+        return client
+
+    def _repo(self, full_name: str) -> Repository:
+        return self._github(full_name).get_repo(full_name)
+
+    @contextmanager
+    def _reaching(self, repo: str, action: str) -> Iterator[None]:
+        """Port errors for GitHub's, a 404 said plainly: GitHub answers 404, not 403, for what
+        the credential may not see."""
+        try:
+            yield
+        except GithubException as exc:
+            if exc.status != 404:
+                raise translate_github_error(exc, f"{action} {repo}") from exc
+            who = "the GitHub App" if self._app is not None else "the GitHub token"
+            raise PermanentError(f"GitHub answered 404 while {action} {repo}: it does not exist "
+                                 f"or {who} cannot reach it ({github_message(exc)})") from exc
+        except requests.RequestException as exc:
+            raise translate_github_error(exc, f"{action} {repo}") from exc
+
+    def _bot_login(self) -> str:
+        if self._bot is None:
+            if self._app is not None:
+                self._bot = self._app.bot_login()
+            else:
+                assert self._personal is not None
+                self._bot = self._personal.get_user().login
+        return self._bot
+
+    def _by_branch(self, remote: Repository, repo: str, branch: str,
+                   state: str) -> PullRequest | None:
+        owner = repo.partition("/")[0]
+        pulls = list(itertools.islice(remote.get_pulls(state=state, head=f"{owner}:{branch}"),
+                                      30))
+        return next((pull for pull in pulls if pull.state == "open"), None) or (
+            pulls[0] if pulls else None)
+
+    def _by_marker(self, client: Github, remote: Repository, repo: str,
+                   marker: str) -> Change | None:
+        """Best effort: a rate-limited or failing search is logged and counts as not found."""
+        phrase = marker.replace('"', " ")  # keep the phrase quoted; the body check is exact
+        query = f'"{phrase}" repo:{repo} is:pr'
+        try:
+            for issue in itertools.islice(client.search_issues(query), SEARCH_SCAN_LIMIT):
+                if marker in (issue.body or ""):
+                    return _change(repo, remote.get_pull(issue.number), adopted=True)
+        except (GithubException, requests.RequestException) as exc:
+            error = translate_github_error(exc, "searching pull requests")
+            if isinstance(error, PermanentError):
+                raise error from exc
+            log.warning("pull request search unavailable, relying on the branch: %s", error)
+        return None
+
+
+def _change(repo: str, pull: PullRequest, *, adopted: bool) -> Change:
+    state: Literal["open", "closed", "merged"] = (
+        "merged" if pull.merged_at is not None else "open" if pull.state == "open" else "closed")
+    return Change(repo=repo, number=pull.number, url=pull.html_url, branch=pull.head.ref,
+                  head_sha=pull.head.sha, state=state, draft=bool(pull.draft), adopted=adopted)
+
+
+def _require_marker(marker: str) -> None:
+    if not marker.strip():
+        raise PermanentError("a change marker must not be empty: every pull request would match")
+
+
+def _merge(first: list[str], second: list[str]) -> list[str]:
+    """Both label lists, duplicates (case-insensitive, as GitHub compares labels) dropped."""
+    seen: dict[str, str] = {}
+    for name in [*first, *second]:
+        if name.strip():
+            seen.setdefault(name.lower(), name)
+    return list(seen.values())
+
+
+def _clip(text: str, limit: int, *, keep_tail: bool = False) -> str:
+    """`text` within `limit` characters, saying how much was cut; a log keeps its end too
+    (where failures are reported)."""
+    if len(text) <= limit:
+        return text
+    template = "\n\n[… {} characters cut …]\n\n"
+    room = limit - len(template.format(len(text)))  # the count has at most this many digits
+    note = template.format(len(text) - room)
+    if not keep_tail:
+        return text[:room] + note.rstrip()
+    head = room // 3
+    return text[:head] + note + text[len(text) - (room - head):]
+
+
+def _fit_title(title: str) -> str:
+    flat = " ".join(title.split()) or "suture fix"
+    return flat if len(flat) <= MAX_TITLE else flat[: MAX_TITLE - 1] + "…"
+
+
+def _fit_body(body: str, marker: str) -> str:
+    """The body within GitHub's limit, always carrying the marker."""
+    tail = "" if marker in body else f"\n\n{marker}\n"
+    if len(body) + len(tail) <= MAX_BODY:
+        return body + tail
+    note = "\n\n[truncated]\n"
+    return body[: MAX_BODY - len(note) - len(marker) - 2] + note + marker + "\n"
