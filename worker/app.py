@@ -24,6 +24,7 @@ from integrations.agents import TemplateAgent
 from integrations.agents.cli_agent import CliAgent
 from integrations.agents.toolloop import ToolLoopAgent
 from integrations.artifacts import FolderArtifacts
+from integrations.browser.screenshot import capture
 from integrations.datadog import DatadogSource
 from integrations.files_forge import FilesForge
 from integrations.git import GitMirror, GitRepository, GitWorkspace
@@ -31,6 +32,7 @@ from integrations.github import GitHubTickets
 from integrations.github.accounts import GitHubAccounts
 from integrations.github.pulls import GitHubPulls
 from integrations.gitlab.codehost import GitLabMergeRequests
+from integrations.preview import CommandPreview, LocalPreview
 from integrations.probes import HostProbes
 from integrations.sandbox import BubblewrapSandbox
 from integrations.sandbox.environments import SandboxEnvironments
@@ -38,6 +40,7 @@ from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
 from worker.doctor import Probes, SystemProbes
+from worker.env.services import with_test_services
 from worker.observability import init_error_reporting
 from worker.ports import (
     AccountDirectory,
@@ -46,6 +49,7 @@ from worker.ports import (
     CodingAgent,
     Environments,
     ErrorSource,
+    Preview,
     Repository,
     Sandbox,
     TicketForge,
@@ -121,6 +125,10 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         accounts=AccountsOpener(settings),
         environments=make_environments(settings),
         code_host=code_host if code_host is not None else make_code_host(settings),
+        make_preview=make_preview,
+        capture_page=lambda request, url, path: capture(
+            request, url, path, chromium=settings.browser.chromium_path),
+        artifacts=make_artifacts(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)
@@ -133,6 +141,19 @@ def make_forge(settings: Settings) -> TicketForge:
     if settings.forge == "github":
         return GitHubTickets(settings.github)
     return FilesForge(settings.tickets_dir)
+
+
+def make_preview(service: ServiceSettings) -> Preview | None:
+    """The service's preview provider in a sandbox of its own (with the service's test
+    services, which its application may need too); None when nothing can be previewed before
+    the branch is pushed (no command, or previews are the code host's deployments)."""
+    settings = service.preview
+    sandbox = with_test_services(new_sandbox(), service.test_services)
+    if settings.provider == "local" and settings.command:
+        return LocalPreview(sandbox, settings)
+    if settings.provider == "command" and settings.deploy_command:
+        return CommandPreview(sandbox, settings)
+    return None
 
 
 def make_code_host(settings: Settings) -> CodeHost | None:

@@ -20,6 +20,7 @@ from worker.correlate.models import Correlation
 from worker.env.models import Environment, EnvironmentFailure
 from worker.fix.models import Attempt, CommandResult, Verification
 from worker.models import RunState
+from worker.preview.outcome import PreviewOutcome
 from worker.verify.bisection import Bisection
 
 log = logging.getLogger("suture.runs")
@@ -69,6 +70,8 @@ class FixOutcome(BaseModel):
     # The repository's environment the attempts and tests ran in, or why it could not be built.
     environment: Environment | None = None
     environment_failure: EnvironmentFailure | None = None
+    # The chosen patch checked on running previews of the base and the fix.
+    preview: PreviewOutcome | None = None
 
     @property
     def patched(self) -> list[Attempt]:

@@ -5,21 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from worker.models import Cluster, ErrorEvent, RunState
 from worker.playbooks import AgentSpec, Playbook
 from worker.ports import (
     AccountDirectory,
+    ArtifactStore,
     CodeHost,
     CodingAgent,
     Environments,
     ErrorSource,
     PermanentError,
+    Preview,
     Repository,
     Sandbox,
     TicketForge,
     Workspace,
 )
+from worker.preview.evidence import ReplayRequest, Screenshot
 from worker.render import Renderer
 from worker.runs import Run
 from worker.settings import ServiceSettings, Settings
@@ -55,6 +59,11 @@ class Deps:
     environments: Environments | None = None
     # Where verified fixes are proposed as draft pull requests (None: tickets only).
     code_host: CodeHost | None = None
+    # A service's preview provider (None: no preview replay), the browser that captures the
+    # replayed page, and where evidence files are kept.
+    make_preview: Callable[[ServiceSettings], Preview | None] | None = None
+    capture_page: Callable[[ReplayRequest, str, Path], Screenshot] | None = None
+    artifacts: ArtifactStore | None = None
 
     def now(self) -> datetime:
         """The current time from the injected clock."""

@@ -21,6 +21,7 @@ from worker.ports import Sandbox
 from worker.runs import AttemptVerdict, ChosenPatch, CommandSummary, FixOutcome, RunRecord
 from worker.stages.bisect import bisect_crash
 from worker.stages.deps import AGENT_STAGE_SECONDS, Deps, open_run
+from worker.stages.previewing import check_on_previews
 from worker.verify import DiffPolicy, changed_lines, choose_best, verify_patch
 
 
@@ -77,13 +78,24 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
                    else "verification rejected every patch")
         return _done(deps, run_id, False, f"{opening} ({reasons}){origin}", fixed)
     attempt, verdict, lines = best
+    previewed = check_on_previews(
+        deps, deps.make_preview(service) if deps.make_preview else None, workspace, fixed.base,
+        attempt.patch, event, environment, run_id)
     fixed = fixed.model_copy(update={"chosen": ChosenPatch(
-        agent=attempt.agent, patch=attempt.patch, changed_lines=lines, verification=verdict)})
+        agent=attempt.agent, patch=attempt.patch, changed_lines=lines, verification=verdict),
+        "preview": previewed})
+    if previewed.contradicts_fix and previewed.replay is not None:
+        return _done(deps, run_id, False, f"the {attempt.agent} patch passes its tests, but the "
+                                          f"failing request replayed on a preview of the fix "
+                                          f"still fails: {previewed.replay.verdict}{origin}",
+                     fixed)
     checks = ("the diff policy, its reproduction test and the suite" if verdict.suite.ran else
               f"the diff policy and its reproduction test (the suite did not run: "
               f"{verdict.suite.note})")
+    replayed = (f"; the failing request replayed on previews: {previewed.replay.verdict}"
+                if previewed.replay else "")
     return _done(deps, run_id, True, f"verified: the {attempt.agent} patch ({lines} changed "
-                                     f"lines) passes {checks}{origin}", fixed)
+                                     f"lines) passes {checks}{replayed}{origin}", fixed)
 
 
 def _audit(sandbox: Sandbox) -> list[CommandSummary]:

@@ -1,0 +1,81 @@
+"""The two code hosts the end-to-end proposal tests run against, behind one small interface:
+a started stand-in holding the sample shop's history, the settings that point suture at it,
+and the host's view of its changes, checks and branches in one shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from integrations.standins.github import GitHubStandIn
+from integrations.standins.gitlab import GitLabStandIn
+
+REPO = "acme/shop"
+GITHUB_TOKEN = "ghp_" + "e" * 36
+GITLAB_TOKEN = "glpat-" + "e" * 20
+# The sample shop's authors, by the email their commits carry, and their logins on the host.
+LOGINS = {"ada@shop.example": "ada", "grace@shop.example": "grace",
+          "katherine@shop.example": "katherine", "alan@shop.example": "alan"}
+
+
+@dataclass
+class Host:
+    """One stand-in code host with the shop on it."""
+
+    kind: str
+    standin: Any
+
+    def settings(self) -> dict[str, Any]:
+        """What points suture's code host at this stand-in."""
+        if self.kind == "github":
+            return {"code_host": "github",
+                    "github": {"base_url": self.standin.url, "token": GITHUB_TOKEN}}
+        return {"code_host": "gitlab",
+                "gitlab": {"base_url": self.standin.url, "token": GITLAB_TOKEN}}
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every change as {number, draft, title, body, labels, reviewers, branch, head}."""
+        if self.kind == "github":
+            return [{"number": p["number"], "draft": p["draft"], "title": p["title"],
+                     "body": p["body"], "labels": [label["name"] for label in p["labels"]],
+                     "reviewers": [user["login"] for user in p["requested_reviewers"]],
+                     "branch": p["head"]["ref"], "head": p["head"]["sha"]}
+                    for p in self.standin.pulls(*REPO.split("/"))]
+        return [{"number": m["iid"], "draft": m["draft"], "title": m["title"],
+                 "body": m["description"], "labels": list(m["labels"]),
+                 "reviewers": [user["username"] for user in m["reviewers"]],
+                 "branch": m["source_branch"], "head": m["sha"]}
+                for m in self.standin.merge_requests(REPO)]
+
+    def checks(self) -> list[dict[str, Any]]:
+        """The evidence attached to commits: check runs and statuses, as the host answered."""
+        if self.kind == "github":
+            owner, name = REPO.split("/")
+            return [*self.standin.check_runs(owner, name), *self.standin.statuses(owner, name)]
+        return self.standin.statuses(REPO)
+
+    def branches(self) -> dict[str, str]:
+        """Branch → sha in the host's bare repository."""
+        return self.standin.git.branches(REPO)
+
+    def stop(self) -> None:
+        """Stop the stand-in."""
+        self.standin.stop()
+
+
+def start_host(kind: str, root: Path, shop: Path) -> Host:
+    """A started stand-in of `kind` with the shop's `main` and its authors as reviewers."""
+    if kind == "github":
+        github = GitHubStandIn(token=GITHUB_TOKEN, repos=[REPO], git_root=root)
+        github.start()
+        github.seed_repo(*REPO.split("/"), shop)
+        for login in LOGINS.values():
+            github.add_collaborator(*REPO.split("/"), login)
+        return Host(kind, github)
+    gitlab = GitLabStandIn(token=GITLAB_TOKEN, projects=[REPO], root=root)
+    gitlab.start()
+    gitlab.seed_repo(REPO, shop)
+    for login in LOGINS.values():
+        gitlab.add_user(login)
+    return Host(kind, gitlab)
