@@ -98,7 +98,7 @@ def test_a_signed_webhook_becomes_one_draft_change_with_its_evidence(shop, tmp_p
         text = change["body"]
         for expected in ("## What broke", "ZeroDivisionError", "## Verification",
                          "replay confirms the fix", shots["base"].url, shots["fix"].url,
-                         "```diff", f"suture:pr:"):
+                         "```diff", "suture:pr:"):
             assert expected in text, expected
         [check] = host.checks()
         assert head in json.dumps(check)
