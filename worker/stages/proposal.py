@@ -45,10 +45,15 @@ def branch_name(opened: RunContext) -> str:
     return f"suture/{cluster.fingerprint[:8]}{episode}-{slug}"
 
 
+def reached(step: str) -> None:
+    """Mark that publishing has reached `step` (for `step_hook`)."""
+    if step_hook is not None:
+        step_hook(step)
+
+
 @contextmanager
 def _step(record: PullRequestRecord, name: str) -> Iterator[None]:
-    if step_hook is not None:
-        step_hook(name)
+    reached(name)
     started = time.monotonic()
     try:
         yield

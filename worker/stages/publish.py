@@ -15,7 +15,7 @@ from worker.stages.deps import Deferred, Deps, RunContext, open_run
 from worker.stages.evidence import check_report, pull_request_body
 from worker.stages.labels import ticket_labels
 from worker.stages.links import commit_url
-from worker.stages.proposal import attach_evidence, propose
+from worker.stages.proposal import attach_evidence, propose, reached
 
 log = logging.getLogger("suture.publish")
 
@@ -86,7 +86,9 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     attach_evidence(host, change, record, repo=repo, reviewers=owner_logins(opened),
                     check=check_report(fix.chosen.verification, change.head_sha or record.head,
                                        None))
+    reached("complete")
     deps.store.complete_publication(key, str(change.number), change.url)
+    reached("recorded")
     deps.store.set_ticket(run.id, change.url)
     took = ", ".join(f"{t.step} {t.seconds:.1f} s" for t in record.timings)
     verb = "adopted" if record.adopted else "opened"

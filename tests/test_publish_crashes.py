@@ -1,0 +1,95 @@
+"""A worker killed at each step of opening a pull request, then restarted, leaves exactly one
+draft pull request and one fix branch: never two, never a pushed branch without its request.
+
+The run is taken to "verified" once (real sandbox, real fix and verification), and its database
+is copied for each step. A separate process publishes it and dies with `os._exit` when it
+reaches the step; a restarted worker (this process) then publishes until the run is proposed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.proposal_hosts import REPO, start_host
+from tests.support import compact, make_app
+from worker import stages
+from worker.demo.sample import build_sample_repo, capture_crash
+from worker.models import RunState
+
+pytestmark = [pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing"),
+              pytest.mark.slow]
+
+STEPS = ("access", "lookup", "push", "open", "reviewers", "check", "complete", "recorded")
+LEASE = 1.0  # seconds a dead worker's publication lease lasts here
+
+
+def settings_for(db: Path, data: Path, host_settings: dict, shop: Path) -> dict:
+    return {**host_settings, "database_url": f"sqlite:///{db}", "data_dir": str(data),
+            "tickets_dir": str(data / "tickets"), "publish_lease_seconds": LEASE,
+            "sentry": {"client_secret": "unused"},
+            "services": [{"name": "shop", "sentry_project": "shop", "repository": str(shop),
+                          "slug": REPO, "test_command": "python -m pytest -q"}]}
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory):
+    """A database holding one verified run of the shop, and the shop itself."""
+    root = tmp_path_factory.mktemp("verified")
+    shop = build_sample_repo(root / "shop")
+    settings = settings_for(root / "suture.db", root / "data", {}, shop.path)
+    app = make_app(root, settings=settings)
+    event = {**capture_crash(shop, path="/cart/average", query="cart=empty"), "project": "shop"}
+    delivery = app.store.add_delivery("file", "file", compact(event), event)[0]
+    [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
+    for stage in (stages.triage, stages.correlate, stages.fix, stages.verify):
+        stage(app.deps, run_id)
+    assert app.store.get_run(run_id).state == RunState.VERIFIED
+    app.close()
+    return root / "suture.db", shop, run_id
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_worker_killed_at_a_step_and_restarted_opens_one_pull_request(
+        verified, tmp_path, kind, step):
+    snapshot, shop, run_id = verified
+    db = tmp_path / "suture.db"
+    shutil.copy(snapshot, db)
+    host = start_host(kind, tmp_path / "host", shop.path)
+    try:
+        settings = settings_for(db, tmp_path / "data", host.settings(), shop.path)
+        settings_file = tmp_path / "settings.json"
+        settings_file.write_text(json.dumps(settings))
+        killed = subprocess.run([sys.executable, str(Path(__file__).with_name("kill_publish.py")),
+                                 str(settings_file), str(run_id), step],
+                                capture_output=True, text=True, timeout=300)
+        assert killed.returncode == 137, killed.stderr[-2000:]
+
+        app = make_app(tmp_path, settings=settings)
+        deadline = time.monotonic() + 60
+        state = None
+        while state != RunState.PROPOSED and time.monotonic() < deadline:
+            try:
+                state = stages.publish(app.deps, run_id) or app.store.get_run(run_id).state
+            except stages.Deferred:
+                time.sleep(LEASE / 4)  # the dead worker's lease has not run out yet
+        run = app.store.get_run(run_id)
+        assert run.state == RunState.PROPOSED, [t.reason for t in app.store.transitions(run_id)]
+        assert stages.publish(app.deps, run_id) is None  # done: a redelivery changes nothing
+        app.close()
+
+        changes = host.changes()
+        assert len(changes) == 1, changes
+        fix_branches = [name for name in host.branches() if name.startswith("suture/")]
+        assert fix_branches == [changes[0]["branch"]]
+        assert run.ticket_url and str(changes[0]["number"]) in run.ticket_url
+        assert not list((tmp_path / "data" / "tickets").rglob("*.md"))  # no fallback ticket
+    finally:
+        host.stop()
