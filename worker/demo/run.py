@@ -22,6 +22,12 @@ from worker.web.signatures import sentry_signature
 SECRET = "demo-client-secret"
 TOKEN = "demo-github-token"
 REPO = "acme/shop"
+# The shop's authors (by commit email) and their logins on the code host: its reviewers.
+LOGINS = {"ada@shop.example": "ada", "grace@shop.example": "grace",
+          "katherine@shop.example": "katherine", "alan@shop.example": "alan"}
+# How the shop runs as a preview: its WSGI app on the standard library's server.
+PREVIEW = ("python -c \"from wsgiref.simple_server import make_server; from shop.web import app;"
+           " make_server('127.0.0.1', {port}, app).serve_forever()\"")
 
 
 def run_demo(keep: bool = False, say: Callable[[str], None] = print) -> int:
@@ -45,9 +51,13 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
     exc = event["exception"]["values"][-1]
     say(f"2. production request GET /cart/average?cart=empty crashed: {exc['type']}: "
         f"{exc['value']} (captured by sentry-sdk as event {event['event_id'][:12]})")
-    github = GitHubStandIn(token=TOKEN)
+    github = GitHubStandIn(token=TOKEN, git_root=workdir / "remote")
     github.add_repo(*REPO.split("/"))
     github.start()
+    owner, name = REPO.split("/")
+    github.seed_repo(owner, name, repo.path)
+    for login in LOGINS.values():
+        github.add_collaborator(owner, name, login)
     from worker.app import build_app
 
     settings = load_settings(None, **_demo_settings(workdir, github.url, repo.path))
@@ -74,15 +84,16 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
         say(f"5. the same webhook again: HTTP {second.status_code} {second.json()}")
         bad = _deliver(url, body, secret="wrong-secret")
         say(f"6. a webhook with a bad signature: HTTP {bad.status_code} {bad.json()}")
-        issues = github.issues(*REPO.split("/"))
-        say(f"7. tickets on the GitHub stand-in for {REPO}: {len(issues)}")
-        for issue in issues:
-            say(f"   #{issue['number']} {issue['title']}\n   {issue['html_url']}")
-            say("   " + "\n   ".join(issue["body"].splitlines()))
+        pulls = github.pulls(*REPO.split("/"))
+        say(f"7. draft pull requests on the GitHub stand-in for {REPO}: {len(pulls)}")
+        for pull in pulls:
+            _show_pull(github, pull, run, say)
         elapsed = time.monotonic() - started
         verified = any(t.to_state == RunState.VERIFIED for t in app.store.transitions(run.id))
-        ok = (len(issues) == 1 and run.state == RunState.TICKETED and bad.status_code == 401
-              and verified)
+        preview = run.record.fix.preview if run.record.fix else None
+        replayed = bool(preview and preview.replay and preview.replay.confirms_fix)
+        ok = (len(pulls) == 1 and pulls[0]["draft"] and run.state == RunState.PROPOSED
+              and bad.status_code == 401 and verified and replayed)
         say(f"demo {'succeeded' if ok else 'FAILED'} in {elapsed:.1f} s")
         return 0 if ok else 1
     finally:
@@ -92,16 +103,52 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
         github.stop()
 
 
+def _show_pull(github: GitHubStandIn, pull: dict[str, Any], run: Any,
+               say: Callable[[str], None]) -> None:
+    """One pull request: where it is, its branch on the bare remote, the replay, the
+    screenshots, the evidence on its head commit, and how long each publishing step took."""
+    owner, name = REPO.split("/")
+    head = github.git.branches(REPO).get(pull["head"]["ref"], "")
+    say(f"   #{pull['number']} (draft) {pull['title']}\n   {pull['html_url']}")
+    say(f"   branch {pull['head']['ref']} pushed to the bare remote at {head[:12]}; "
+        f"reviewers: {', '.join(u['login'] for u in pull['requested_reviewers']) or 'none'}; "
+        f"labels: {', '.join(label['name'] for label in pull['labels'])}")
+    checks = [*github.check_runs(owner, name), *github.statuses(owner, name)]
+    say(f"   evidence on the head commit: {len(checks)} "
+        f"({', '.join(str(c.get('state') or c.get('conclusion')) for c in checks)})")
+    preview = run.record.fix.preview if run.record.fix else None
+    if preview and preview.replay:
+        replay = preview.replay
+        say(f"   replayed {replay.request.method} {replay.request.path}?{replay.request.query}: "
+            f"base {replay.base.status} in {replay.base.seconds:.2f} s, fix "
+            f"{replay.fix.status} in {replay.fix.seconds:.2f} s: {replay.verdict}")
+        for shot in preview.screenshots:
+            say(f"   screenshot of the {shot.label} preview: {shot.path} ({shot.width}x"
+                f"{shot.height}), linked as {shot.url}")
+        say("   preview steps: " + ", ".join(f"{t.step} {t.seconds:.2f} s"
+                                            for t in preview.timings))
+    elif preview:
+        say(f"   no preview replay: {preview.failure or preview.no_replay}")
+    published = run.record.publication.pull_request if run.record.publication else None
+    if published:
+        say("   publishing steps: " + ", ".join(f"{t.step} {t.seconds:.2f} s"
+                                               for t in published.timings))
+    say("   " + "\n   ".join(pull["body"].splitlines()[:40]) + "\n   ...")
+
+
 def _demo_settings(workdir: Path, github_url: str, repo_path: Path) -> dict[str, Any]:
     return {
         "database_url": f"sqlite:///{workdir / 'suture.db'}",
         "data_dir": workdir / "data",
         "broker_url": None,
         "forge": "github",
+        "code_host": "github",
         "github": {"base_url": github_url, "token": TOKEN},
+        "correlate": {"logins": LOGINS},
         "sentry": {"client_secret": SECRET},
         "services": [{"name": "shop", "sentry_project": "shop", "repository": str(repo_path),
-                      "slug": REPO, "language": "python", "test_command": "python -m pytest -q"}],
+                      "slug": REPO, "language": "python", "test_command": "python -m pytest -q",
+                      "preview": {"command": PREVIEW, "health_path": "/cart/total"}}],
     }
 
 

@@ -108,10 +108,10 @@ def owner_logins(opened: RunContext) -> list[str]:
 
 
 def pr_title(opened: RunContext) -> str:
-    """`Fix <error> in <culprit>`: scrubbed, one line, bounded."""
+    """`Fix <error> (<culprit>)`: scrubbed, one line, bounded."""
     cluster = opened.cluster
     what = cluster.exception_type or cluster.title
-    return scrub_title(f"Fix {what}" + (f" in {cluster.culprit}" if cluster.culprit else ""))
+    return scrub_title(f"Fix {what}" + (f" ({cluster.culprit})" if cluster.culprit else ""))
 
 
 def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
