@@ -119,6 +119,14 @@ class Probes(Protocol):
         folder, when it is missing)."""
         ...
 
+    def unreadable(self, path: Path) -> str:
+        """Why the file at `path` cannot be read by this user, or ""."""
+        ...
+
+    def program(self, name: str) -> str | None:
+        """Where the executable `name` (a path, or a name on PATH) is, or None."""
+        ...
+
     def connect(self, host: str, port: int, timeout: float) -> None:
         """Open a TCP connection to `host:port` and close it (raises when none is made within
         `timeout` seconds)."""

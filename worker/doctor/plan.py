@@ -1,10 +1,10 @@
 """Which checks each command needs, and running them (at once, so the slowest sets the pace).
 
 - `suture doctor` and `suture run`: all of them.
-- `suture worker`: git, the repositories, the forge, the database, the broker, the playbooks
-  and the error sources; the sandbox, the environment cache, the package indexes and the test
-  services too when it consumes the `agent` queue, where fixes are made and verified (without
-  `--queue` it consumes every queue).
+- `suture worker`: git, the repositories, the forge, the code host, the database, the broker,
+  the playbooks and the error sources; the sandbox, the environment cache, the package indexes,
+  the test services and the previews too when it consumes the `agent` queue, where fixes are
+  made and verified (without `--queue` it consumes every queue).
 - `suture web` and `suture scheduler`: the database and the broker.
 
 Repository URLs are asked with `git ls-remote` by `doctor` (20 s limit) and, to keep start-up
@@ -39,13 +39,15 @@ from worker.doctor.environment import (
     no_test_services,
 )
 from worker.doctor.model import Check, Probes
+from worker.doctor.publishing import check_code_host, check_previews
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
 ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
-       "forge", "database", "broker", "playbooks", "sentry", "datadog")
+       "previews", "forge", "code host", "database", "broker", "playbooks", "sentry", "datadog")
 # What only the `agent` queue's fix and verify stages use.
-AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services"})
+AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
+                        "previews"})
 DOCTOR_REMOTE_TIMEOUT = 20.0
 START_REMOTE_TIMEOUT = 10.0
 
@@ -89,6 +91,8 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
         "environment cache": lambda: check_env_cache(settings, probes),
         "package indexes": lambda: check_package_indexes(settings, probes),
         "forge": lambda: check_forge(settings, probes),
+        "code host": lambda: check_code_host(settings, probes),
+        "previews": lambda: check_previews(settings, probes),
         "database": lambda: check_database(settings, probes),
         "broker": lambda: check_broker(settings, probes),
         "playbooks": lambda: check_playbooks(settings, probes),

@@ -134,6 +134,18 @@ class SystemProbes:
             return f"{path} is not writable by this user"
         return ""
 
+    def unreadable(self, path: Path) -> str:
+        """Why the file at `path` cannot be read by this user, or ""."""
+        if not path.is_file():
+            return f"{path} is not a file"
+        if not os.access(path, os.R_OK):
+            return f"{path} is not readable by this user"
+        return ""
+
+    def program(self, name: str) -> str | None:
+        """Where the executable `name` is, or None."""
+        return shutil.which(name)
+
     def free_space(self, directory: Path) -> int:
         """Bytes this user may still write on the disk holding `directory` (or its nearest
         existing parent)."""
