@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from integrations.git import run_git
 from integrations.standins.github import GitHubStandIn
 from integrations.standins.gitlab import GitLabStandIn
+from tests.support import compact, make_app
+from worker import stages
+from worker.demo.sample import SampleRepo, build_sample_repo, capture_crash
+from worker.models import RunState
 
 REPO = "acme/shop"
 GITHUB_TOKEN = "ghp_" + "e" * 36
@@ -79,3 +84,38 @@ def start_host(kind: str, root: Path, shop: Path) -> Host:
     for login in LOGINS.values():
         gitlab.add_user(login)
     return Host(kind, gitlab)
+
+
+def settings_for(db: Path, data: Path, host_settings: dict[str, Any], shop: Path,
+                 **extra: Any) -> dict[str, Any]:
+    """Settings for the shop on a code host, with the run's database at `db`."""
+    return {**host_settings, "database_url": f"sqlite:///{db}", "data_dir": str(data),
+            "tickets_dir": str(data / "tickets"), "sentry": {"client_secret": "unused"},
+            "services": [{"name": "shop", "sentry_project": "shop", "repository": str(shop),
+                          "slug": REPO, "test_command": "python -m pytest -q"}], **extra}
+
+
+def verified_shop(root: Path, files: dict[str, str] | None = None) -> tuple[Path, SampleRepo, int]:
+    """The sample shop (with `files` added in one more commit, the release) and a database
+    holding one run of its crash taken through triage, correlation, fix and verification."""
+    shop = build_sample_repo(root / "shop")
+    if files:
+        for name, text in files.items():
+            (shop.path / name).parent.mkdir(parents=True, exist_ok=True)
+            (shop.path / name).write_text(text)
+        run_git(shop.path, "add", "-A")
+        run_git(shop.path, "commit", "-q", "-m", "Add project files",
+                env={"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@shop.example",
+                     "GIT_COMMITTER_NAME": "Ada Lovelace",
+                     "GIT_COMMITTER_EMAIL": "ada@shop.example"})
+        shop.commits.append(run_git(shop.path, "rev-parse", "HEAD").strip())
+    app = make_app(root, settings=settings_for(root / "suture.db", root / "data", {}, shop.path))
+    event = {**capture_crash(shop, path="/cart/average", query="cart=empty"), "project": "shop"}
+    delivery = app.store.add_delivery("file", "file", compact(event), event)[0]
+    [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
+    for stage in (stages.triage, stages.correlate, stages.fix, stages.verify):
+        stage(app.deps, run_id)
+    run = app.store.get_run(run_id)
+    assert run is not None and run.state == RunState.VERIFIED, run
+    app.close()
+    return root / "suture.db", shop, run_id

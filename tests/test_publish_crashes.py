@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.proposal_hosts import REPO, start_host
-from tests.support import compact, make_app
+from tests.proposal_hosts import settings_for, start_host, verified_shop
+from tests.support import make_app
 from worker import stages
-from worker.demo.sample import build_sample_repo, capture_crash
 from worker.models import RunState
 
 pytestmark = [pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing"),
@@ -30,29 +29,10 @@ STEPS = ("access", "lookup", "push", "open", "reviewers", "check", "complete", "
 LEASE = 1.0  # seconds a dead worker's publication lease lasts here
 
 
-def settings_for(db: Path, data: Path, host_settings: dict, shop: Path) -> dict:
-    return {**host_settings, "database_url": f"sqlite:///{db}", "data_dir": str(data),
-            "tickets_dir": str(data / "tickets"), "publish_lease_seconds": LEASE,
-            "sentry": {"client_secret": "unused"},
-            "services": [{"name": "shop", "sentry_project": "shop", "repository": str(shop),
-                          "slug": REPO, "test_command": "python -m pytest -q"}]}
-
-
 @pytest.fixture(scope="module")
 def verified(tmp_path_factory):
     """A database holding one verified run of the shop, and the shop itself."""
-    root = tmp_path_factory.mktemp("verified")
-    shop = build_sample_repo(root / "shop")
-    settings = settings_for(root / "suture.db", root / "data", {}, shop.path)
-    app = make_app(root, settings=settings)
-    event = {**capture_crash(shop, path="/cart/average", query="cart=empty"), "project": "shop"}
-    delivery = app.store.add_delivery("file", "file", compact(event), event)[0]
-    [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
-    for stage in (stages.triage, stages.correlate, stages.fix, stages.verify):
-        stage(app.deps, run_id)
-    assert app.store.get_run(run_id).state == RunState.VERIFIED
-    app.close()
-    return root / "suture.db", shop, run_id
+    return verified_shop(tmp_path_factory.mktemp("verified"))
 
 
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
@@ -64,7 +44,8 @@ def test_a_worker_killed_at_a_step_and_restarted_opens_one_pull_request(
     shutil.copy(snapshot, db)
     host = start_host(kind, tmp_path / "host", shop.path)
     try:
-        settings = settings_for(db, tmp_path / "data", host.settings(), shop.path)
+        settings = settings_for(db, tmp_path / "data", host.settings(), shop.path,
+                                publish_lease_seconds=LEASE)
         settings_file = tmp_path / "settings.json"
         settings_file.write_text(json.dumps(settings))
         killed = subprocess.run([sys.executable, str(Path(__file__).with_name("kill_publish.py")),
