@@ -19,6 +19,7 @@ from typing import Any
 
 import dramatiq
 from fastapi import FastAPI
+from github import Auth, Github
 
 from integrations.agents import TemplateAgent
 from integrations.agents.cli_agent import CliAgent
@@ -30,9 +31,10 @@ from integrations.files_forge import FilesForge
 from integrations.git import GitMirror, GitRepository, GitWorkspace
 from integrations.github import GitHubTickets
 from integrations.github.accounts import GitHubAccounts
+from integrations.github.app import GitHubApp
 from integrations.github.pulls import GitHubPulls
 from integrations.gitlab.codehost import GitLabMergeRequests
-from integrations.preview import CommandPreview, LocalPreview
+from integrations.preview import CommandPreview, GitHubPreview, LocalPreview
 from integrations.probes import HostProbes
 from integrations.sandbox import BubblewrapSandbox
 from integrations.sandbox.environments import SandboxEnvironments
@@ -126,6 +128,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         environments=make_environments(settings),
         code_host=code_host if code_host is not None else make_code_host(settings),
         make_preview=make_preview,
+        make_pushed_preview=lambda service: pushed_preview(settings, service),
         capture_page=lambda request, url, path: capture(
             request, url, path, chromium=settings.browser.chromium_path),
         artifacts=make_artifacts(settings),
@@ -154,6 +157,20 @@ def make_preview(service: ServiceSettings) -> Preview | None:
     if settings.provider == "command" and settings.deploy_command:
         return CommandPreview(sandbox, settings)
     return None
+
+
+def pushed_preview(settings: Settings, service: ServiceSettings) -> Preview | None:
+    """The code host's deployments of pushed commits, for a service previewed that way; the
+    App's token for the one repository when an App is configured, else the personal token."""
+    if service.preview.provider != "github" or not service.slug:
+        return None
+    app = GitHubApp.from_settings(settings.github)
+    token = (app.token_for(service.slug).token if app is not None else settings.github.token)
+    if token is None:
+        return None
+    client = Github(auth=Auth.Token(token.get_secret_value()), base_url=settings.github.base_url,
+                    timeout=15, retry=None)
+    return GitHubPreview(client, service.preview)
 
 
 def make_code_host(settings: Settings) -> CodeHost | None:

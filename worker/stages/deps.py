@@ -62,6 +62,8 @@ class Deps:
     # A service's preview provider (None: no preview replay), the browser that captures the
     # replayed page, and where evidence files are kept.
     make_preview: Callable[[ServiceSettings], Preview | None] | None = None
+    # Previews that need the branch pushed first (the code host's deployments).
+    make_pushed_preview: Callable[[ServiceSettings], Preview | None] | None = None
     capture_page: Callable[[ReplayRequest, str, Path], Screenshot] | None = None
     artifacts: ArtifactStore | None = None
 

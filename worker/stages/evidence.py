@@ -8,6 +8,7 @@ from datetime import datetime
 
 from worker.codehost import CheckReport
 from worker.fix.models import Verification
+from worker.preview.outcome import PreviewOutcome
 from worker.runs import PullRequestRecord
 from worker.scrub import scrub_event, scrub_text
 from worker.stacktrace import format_stack
@@ -24,7 +25,8 @@ def changed_paths(patch: str) -> list[str]:
 
 
 def pull_request_body(deps: Deps, opened: RunContext, record: PullRequestRecord,
-                      repo_template: str | None, marker: str, now: datetime) -> str:
+                      repo_template: str | None, marker: str, now: datetime, *,
+                      preview: PreviewOutcome | None = None) -> str:
     """The draft's body, rendered through `pull_request.md.j2`."""
     run, cluster, service = opened.run, opened.cluster, opened.service
     fix = run.record.fix
@@ -37,7 +39,7 @@ def pull_request_body(deps: Deps, opened: RunContext, record: PullRequestRecord,
             "title": scrub_text(cluster.title), "culprit": scrub_text(cluster.culprit)}),
         run=run, event=event, service=service, stack=format_stack(event) if event else "",
         marker=marker, correlation=run.record.correlation, fix=fix, pr=record,
-        changed=changed_paths(fix.chosen.patch), preview=fix.preview,
+        changed=changed_paths(fix.chosen.patch), preview=preview,
         repo_template=repo_template, fixes_line=fixes_line(opened),
         elapsed_seconds=max(0.0, (now - started).total_seconds()),
         cost=sum(attempt.cost_usd for attempt in fix.attempts),

@@ -41,7 +41,8 @@ def _timed(outcome: PreviewOutcome, step: str) -> Iterator[None]:
 def check_on_previews(deps: Deps, preview: Preview | None, workspace: Workspace, base: str,
                       patch: str, event: ErrorEvent, environment: Environment | None,
                       run_id: int) -> PreviewOutcome:
-    """Replay the event's request on previews of `base` and of `base` + `patch`."""
+    """Replay the event's request on previews of `base` and of `base` + `patch`, run from
+    worktrees (the local and command providers)."""
     request = replayable(event)
     if isinstance(request, NoReplay):
         return PreviewOutcome(no_replay=request.reason)
@@ -55,22 +56,48 @@ def check_on_previews(deps: Deps, preview: Preview | None, workspace: Workspace,
             if problem:
                 outcome.failure = f"the patch does not apply for the preview: {problem}"
                 return outcome
-            with ExitStack() as running:
-                deployed = {}
-                for name in ("base", "fix"):
-                    with _timed(outcome, f"preview start ({name})"):
-                        deployed[name] = running.enter_context(preview.deploy(PreviewTarget(
-                            sha=base, name=name, worktree=trees[name],
-                            environment=environment)))
-                outcome.base_url, outcome.fix_url = deployed["base"].url, deployed["fix"].url
-                with _timed(outcome, "replay"):
-                    outcome.replay = replay(request, outcome.base_url, outcome.fix_url)
-                with _timed(outcome, "screenshot"):
-                    outcome.screenshots = _screenshots(deps, request, outcome, run_id)
+            _replay_on(deps, preview, {
+                name: PreviewTarget(sha=base, name=name, worktree=trees[name],
+                                    environment=environment) for name in ("base", "fix")},
+                request, outcome, run_id)
     except PermanentError as exc:
         outcome.failure = str(exc)
         log.warning("run %s: no preview replay: %s", run_id, exc)
     return outcome
+
+
+def check_on_pushed(deps: Deps, preview: Preview, event: ErrorEvent, *, repo: str,
+                    base: tuple[str, str], fix: tuple[str, str], run_id: int) -> PreviewOutcome:
+    """Replay the event's request on the code host's deployments of two pushed commits,
+    `base` and `fix`, each a (sha, branch) pair."""
+    request = replayable(event)
+    if isinstance(request, NoReplay):
+        return PreviewOutcome(no_replay=request.reason)
+    outcome = PreviewOutcome(provider=preview.name)
+    try:
+        _replay_on(deps, preview, {
+            name: PreviewTarget(sha=sha, name=name, branch=branch, repo=repo)
+            for name, (sha, branch) in (("base", base), ("fix", fix))}, request, outcome, run_id)
+    except PermanentError as exc:
+        outcome.failure = str(exc)
+        log.warning("run %s: no preview replay: %s", run_id, exc)
+    return outcome
+
+
+def _replay_on(deps: Deps, preview: Preview, targets: dict[str, PreviewTarget],
+               request: ReplayRequest, outcome: PreviewOutcome, run_id: int) -> None:
+    """Deploy both targets, replay the request on them and capture the pages, into
+    `outcome`; everything started is stopped before this returns."""
+    with ExitStack() as running:
+        deployed = {}
+        for name, target in targets.items():
+            with _timed(outcome, f"preview start ({name})"):
+                deployed[name] = running.enter_context(preview.deploy(target))
+        outcome.base_url, outcome.fix_url = deployed["base"].url, deployed["fix"].url
+        with _timed(outcome, "replay"):
+            outcome.replay = replay(request, outcome.base_url, outcome.fix_url)
+        with _timed(outcome, "screenshot"):
+            outcome.screenshots = _screenshots(deps, request, outcome, run_id)
 
 
 def _screenshots(deps: Deps, request: ReplayRequest, outcome: PreviewOutcome,

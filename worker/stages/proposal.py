@@ -64,8 +64,12 @@ def _step(record: PullRequestRecord, name: str) -> Iterator[None]:
 def propose(deps: Deps, host: CodeHost, workspace: Workspace, opened: RunContext, *,
             repo: str, marker: str, title: str,
             render_body: Callable[[PullRequestRecord, str | None], str],
-            labels: list[str], reviewers: list[str]) -> tuple[Change, PullRequestRecord]:
-    """Open (or adopt) the run's draft change; what was done and how long each step took."""
+            labels: list[str], reviewers: list[str],
+            after_push: Callable[[PullRequestRecord], None] | None = None,
+            ) -> tuple[Change, PullRequestRecord]:
+    """Open (or adopt) the run's draft change; what was done and how long each step took.
+    `after_push` runs once the branch is on the host, before the change is opened (previews
+    the host deploys from pushed branches); it may raise PermanentError to stop there."""
     fix = opened.run.record.fix
     assert fix is not None and fix.chosen is not None  # the caller publishes verified runs only
     record = PullRequestRecord(branch=branch_name(opened), release=fix.base)
@@ -80,6 +84,9 @@ def propose(deps: Deps, host: CodeHost, workspace: Workspace, opened: RunContext
         return found, record
     with _step(record, "push"):
         _push(workspace, access, opened, record, title)
+    if after_push is not None:
+        with _step(record, "preview"):
+            after_push(record)
     template = _repository_template(deps, opened, record.release)
     with _step(record, "open"):
         change = host.open_change(ChangeDraft(

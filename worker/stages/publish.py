@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from worker.models import Cluster, RunState
 from worker.ports import PermanentError, TicketDraft
-from worker.runs import Publication, RunRecord
+from worker.preview.outcome import PreviewOutcome
+from worker.runs import Publication, PullRequestRecord, RunRecord
 from worker.scrub import scrub_event, scrub_text
 from worker.stacktrace import format_stack
 from worker.stages.deps import Deferred, Deps, RunContext, open_run
 from worker.stages.evidence import check_report, pull_request_body
 from worker.stages.labels import ticket_labels
 from worker.stages.links import commit_url
+from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, propose, reached
 
 log = logging.getLogger("suture.publish")
@@ -75,17 +78,24 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     marker = f"suture:{key}"
     fix = run.record.fix
     assert fix is not None and fix.chosen is not None
+    verdict = fix.chosen.verification
     workspace = deps.open_workspace(opened.service.repository)
+    previewed: list[PreviewOutcome] = []  # filled after the push, for a host-side preview
+    earlier = fix.preview
     change, record = propose(
         deps, host, workspace, opened, repo=repo, marker=marker, title=pr_title(opened),
-        render_body=lambda made, template: pull_request_body(deps, opened, made, template,
-                                                             marker, deps.now()),
+        render_body=lambda made, template: pull_request_body(
+            deps, opened, made, template, marker, deps.now(),
+            preview=previewed[0] if previewed else earlier),
         labels=ticket_labels(deps, opened),  # the host adds its configured labels
-        reviewers=owner_logins(opened))
+        reviewers=owner_logins(opened),
+        after_push=pushed_preview(deps, opened, repo, previewed))
+    kept = fix.model_copy(update={"preview": previewed[0]}) if previewed else fix
     record.number = change.number
+    check = check_report(verdict, change.head_sha or record.head, None)
+    check.details_url = keep_logs(deps, run.id, check.text)
     attach_evidence(host, change, record, repo=repo, reviewers=owner_logins(opened),
-                    check=check_report(fix.chosen.verification, change.head_sha or record.head,
-                                       None))
+                    check=check)
     reached("complete")
     deps.store.complete_publication(key, str(change.number), change.url)
     reached("recorded")
@@ -94,10 +104,40 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     verb = "adopted" if record.adopted else "opened"
     deps.store.transition(run.id, RunState.PUBLISHING, RunState.PROPOSED,
                           f"draft pull request {verb}: {change.url} ({took})",
-                          record=RunRecord(publication=Publication(
+                          record=RunRecord(fix=kept, publication=Publication(
                               kind="pull_request", key=key, url=change.url,
                               pull_request=record)))
     return RunState.PROPOSED
+
+
+def pushed_preview(deps: Deps, opened: RunContext, repo: str, previewed: list[PreviewOutcome]
+                   ) -> Callable[[PullRequestRecord], None] | None:
+    """For a service previewed by the code host's deployments: once the branch is pushed,
+    replay the failing request on the deployments of the release and of the fix. A fix the
+    replay shows still failing is not proposed (PermanentError: the run gets a ticket)."""
+    service, event = opened.service, opened.event
+    maker = deps.make_pushed_preview
+    preview = maker(service) if maker is not None and service is not None else None
+    if preview is None or event is None:
+        return None
+
+    def check(record: PullRequestRecord) -> None:
+        outcome = check_on_pushed(deps, preview, event, repo=repo,
+                                  base=(record.release, record.base_branch),
+                                  fix=(record.head, record.branch), run_id=opened.run.id)
+        previewed[:] = [outcome]
+        if outcome.contradicts_fix and outcome.replay is not None:
+            raise PermanentError(f"the failing request replayed on the code host's preview "
+                                 f"of the fix still fails: {outcome.replay.verdict}")
+
+    return check
+
+
+def keep_logs(deps: Deps, run_id: int, text: str) -> str | None:
+    """The verification's full logs kept as an artifact; their URL (None without a store)."""
+    if deps.artifacts is None or not text:
+        return None
+    return deps.artifacts.put(run_id, "verification.log", text.encode(), "text/plain").url
 
 
 def owner_logins(opened: RunContext) -> list[str]:
