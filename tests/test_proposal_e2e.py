@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from integrations.standins.sentry import SentryStandIn
 from tests.proposal_hosts import LOGINS, REPO, start_host
-from tests.support import compact, drain, make_app, sentry_headers, served
+from tests.support import SECRET, compact, drain, make_app, sentry_headers, served
 from worker.demo.sample import build_sample_repo, capture_crash
 from worker.models import RunState
 
@@ -40,8 +41,10 @@ def webhook(shop) -> bytes:
                     "actor": {"type": "application", "id": "sentry", "name": "Sentry"}})
 
 
-def settings_for(shop, tmp_path: Path, host) -> dict:
+def settings_for(shop, tmp_path: Path, host, sentry: SentryStandIn) -> dict:
     return {**host.settings(), "data_dir": tmp_path / "data",
+            "sentry": {"client_secret": SECRET, "base_url": sentry.url, "org": sentry.org,
+                       "token": sentry.token, "projects": ["shop"]},
             "artifacts": {"public_url": "http://suture.example"},
             "correlate": {"logins": LOGINS},
             "services": [{"name": "shop", "sentry_project": "shop",
@@ -53,7 +56,9 @@ def settings_for(shop, tmp_path: Path, host) -> dict:
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
 def test_a_signed_webhook_becomes_one_draft_change_with_its_evidence(shop, tmp_path, kind):
     host = start_host(kind, tmp_path / "host", shop.path)
-    app = make_app(tmp_path, settings=settings_for(shop, tmp_path, host))
+    sentry = SentryStandIn(seed=False).start()
+    sentry.add_issue({"id": "4201", "shortId": "SHOP-1", "title": "ZeroDivisionError"})
+    app = make_app(tmp_path, settings=settings_for(shop, tmp_path, host, sentry))
     try:
         body = webhook(shop)
         with served(app) as client:
@@ -103,6 +108,13 @@ def test_a_signed_webhook_becomes_one_draft_change_with_its_evidence(shop, tmp_p
         [check] = host.checks()
         assert head in json.dumps(check)
         assert "Filed by suture" not in text  # a pull request, not a ticket
+        [note] = sentry.notes("4201")  # the Sentry issue points at the change, once
+        assert change_url(run) in note["data"]["text"]
     finally:
         app.close()
         host.stop()
+        sentry.stop()
+
+
+def change_url(run) -> str:
+    return run.record.publication.url

@@ -82,6 +82,22 @@ class ErrorSource(Protocol):
         ...
 
 
+@runtime_checkable
+class UpstreamLinks(Protocol):
+    """An error source that can point its own issue at the change fixing it (Sentry, by a note).
+
+    Best effort: the caller logs what this raises and never fails a run because of it. Not part
+    of `ErrorSource`, because Datadog's Error Tracking API can only search and read issues and set
+    their state or assignee, with no way to attach a comment or link to an issue (comments live
+    on Case Management cases instead).
+    """
+
+    def link_change(self, issue_id: str, url: str, text: str) -> str | None:
+        """Leave `text`, which carries `url`, on the upstream issue exactly once (a second call
+        finds the first); the id of the note, or None when this source cannot comment."""
+        ...
+
+
 class TicketDraft(BaseModel):
     """A ticket to file. `marker` is a unique string placed in the body for idempotency."""
 

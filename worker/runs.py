@@ -105,6 +105,7 @@ class PullRequestRecord(BaseModel):
     reviewers_skipped: dict[str, str] = Field(default_factory=dict)
     check: str = ""  # "check_run" or "status"
     check_url: str = ""
+    upstream_note: str = ""  # the note on the Sentry issue pointing at the change
     timings: list[StepTiming] = Field(default_factory=list)
 
 

@@ -1,12 +1,13 @@
 """The HTTP layer for Sentry's REST API: authentication, errors, rate limits and pagination.
 
-`SentryClient` sends authenticated GETs to `/api/0/...` paths on one base URL (sentry.io, a region
-host, a self-hosted origin or a stand-in) and turns every failure into `TransientError` or
+`SentryClient` sends authenticated GETs and POSTs to `/api/0/...` paths on one base URL (sentry.io,
+a region host, a self-hosted origin or a stand-in) and turns every failure into `TransientError` or
 `PermanentError`. Sentry sends no `Retry-After`: a 429 waits until `X-Sentry-Rate-Limit-Reset`
 (epoch seconds) when that is at most `max_wait` away, and otherwise raises `TransientError` with
-`retry_after` so the calling actor retries later instead of blocking a worker. Pages are followed
-through the `Link` header's `rel="next"` entry while it says `results="true"`; only its cursor is
-used, so the bearer token never travels to a host named in a response.
+`retry_after` so the calling actor retries later instead of blocking a worker. A 429 means Sentry
+did nothing, so a rate-limited POST is retried like a GET. Pages are followed through the `Link`
+header's `rel="next"` entry while it says `results="true"`; only its cursor is used, so the bearer
+token never travels to a host named in a response.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class SentryNotFound(PermanentError):
 
 
 class SentryClient:
-    """Authenticated GETs against Sentry's REST API with rate-limit handling.
+    """Authenticated GETs and POSTs against Sentry's REST API with rate-limit handling.
 
     `sleep` and `clock` are injectable so tests never wait for real; `max_wait` caps how long one
     call may block on a rate limit, and `max_attempts` how many 429s one call absorbs.
@@ -81,6 +82,10 @@ class SentryClient:
         """GET `path` (e.g. `/api/0/organizations/acme/issues/`) and return the parsed JSON."""
         return _json(self._send(path, params or {}))
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` as JSON to `path` and return the parsed JSON answer."""
+        return _json(self._send(path, {}, body))
+
     def pages(
         self, path: str, params: dict[str, Any] | None = None, *, max_pages: int = 10
     ) -> Iterator[Page]:
@@ -101,12 +106,14 @@ class SentryClient:
                 return
             query["cursor"] = page.next_cursor
 
-    def _send(self, path: str, params: dict[str, Any]) -> httpx.Response:
+    def _send(
+        self, path: str, params: dict[str, Any], body: dict[str, Any] | None = None
+    ) -> httpx.Response:
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempt = 0
         while True:
             self._wait_for_budget()
-            response = self._request(url, params)
+            response = self._request(url, params, body)
             if response.status_code != 429:
                 self._note_budget(response)
                 return _checked(response, path)
@@ -117,8 +124,12 @@ class SentryClient:
             log.info("sentry rate limit on %s; waiting %.1f s", path, wait)
             self._sleep(wait)
 
-    def _request(self, url: str, params: dict[str, Any]) -> httpx.Response:
+    def _request(
+        self, url: str, params: dict[str, Any], body: dict[str, Any] | None
+    ) -> httpx.Response:
         try:
+            if body is not None:
+                return self._http.post(url, params=params, json=body, headers=self._headers)
             return self._http.get(url, params=params, headers=self._headers)
         except httpx.TimeoutException as exc:
             raise TransientError(f"sentry timed out: {exc}") from exc

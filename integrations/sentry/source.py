@@ -6,6 +6,9 @@ first with the newest `lastSeen` as the next cursor. Sentry's date filter is coa
 filtered again here: `poll(cursor)` never returns an issue last seen at or before `cursor`. An
 issue whose latest event is gone or unreadable still yields a frameless event built from the issue
 itself, so a poll never drops an issue silently.
+
+`link_change` leaves one note on an issue pointing at the change that fixes it (`notes.py`). A
+source built with `require_token=False` for a webhook-only setup cannot poll or comment.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from integrations.sentry.client import SentryClient, SentryNotFound
+from integrations.sentry.notes import link_note
 from worker.models import ErrorEvent
 from worker.normalise import PayloadError, from_sentry_api, from_sentry_issue
 from worker.ports import PermanentError, PollBatch
@@ -33,7 +37,12 @@ _ISSUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 class SentrySource:
-    """Polls one Sentry organisation's issues and fetches their latest events."""
+    """Polls one Sentry organisation's issues, fetches their latest events, and links changes.
+
+    Without `sentry.org` and `sentry.token` it refuses to be built, unless `require_token=False`
+    (a webhook-only setup): then `poll` and `latest_event` raise `PermanentError` and
+    `link_change` returns None.
+    """
 
     name = "sentry"
 
@@ -44,22 +53,51 @@ class SentrySource:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 5.0,
+        require_token: bool = True,
     ) -> None:
-        if not settings.org or settings.token is None:
-            raise PermanentError("sentry polling needs sentry.org and sentry.token")
+        configured = bool(settings.org) and settings.token is not None
+        if require_token and not configured:
+            raise PermanentError(_UNCONFIGURED)
         self.settings = settings
-        self._org_path = f"/api/0/organizations/{quote(settings.org, safe='')}"
-        self._api = SentryClient(
-            settings.base_url,
-            settings.token.get_secret_value(),
-            client=client,
-            sleep=sleep,
-            max_wait=max_wait,
-        )
+        self._org_path = f"/api/0/organizations/{quote(settings.org or '', safe='')}"
+        self._client: SentryClient | None = None
+        if configured and settings.token is not None:
+            self._client = SentryClient(
+                settings.base_url,
+                settings.token.get_secret_value(),
+                client=client,
+                sleep=sleep,
+                max_wait=max_wait,
+            )
+        self._said_why_no_links = False
+
+    @property
+    def _api(self) -> SentryClient:
+        if self._client is None:
+            raise PermanentError(_UNCONFIGURED)
+        return self._client
 
     def close(self) -> None:
         """Release the HTTP connections this source opened."""
-        self._api.close()
+        if self._client is not None:
+            self._client.close()
+
+    def link_change(self, issue_id: str, url: str, text: str) -> str | None:
+        """Leave `text` (which carries `url`) as a note on the issue, once; the note's id.
+
+        A note already carrying `url` is reused, so crashes and retries never post twice. None
+        when this source has no token (logged once) or cannot prove the issue lacks the link.
+        """
+        if self._client is None:
+            if not self._said_why_no_links:
+                self._said_why_no_links = True
+                log.warning(
+                    "sentry issues get no link to their fix: commenting needs sentry.org and a "
+                    "sentry.token with event:write (this is a webhook-only setup)"
+                )
+            return None
+        notes_path = f"{self._issue_path(issue_id)}comments/"
+        return link_note(self._client, notes_path, url, text, max_pages=self.settings.max_pages)
 
     def poll(self, cursor: str | None) -> PollBatch:
         """Events of the issues last seen after `cursor`, oldest first, and the next cursor."""
@@ -146,6 +184,9 @@ class SentrySource:
         if not _ISSUE_ID.fullmatch(issue_id):
             raise PermanentError(f"not a sentry issue id: {issue_id!r}")
         return f"{self._org_path}/issues/{issue_id}/"
+
+
+_UNCONFIGURED = "sentry polling needs sentry.org and sentry.token"
 
 
 def parse_cursor(cursor: str | None) -> datetime | None:

@@ -4,9 +4,11 @@ It serves `GET /api/0/organizations/{org}/issues/` (newest `lastSeen` first, `li
 paging with Sentry's `Link` header, `project` and `lastSeen:>TS` filters), issue details, an
 issue's events, and its latest/oldest/recommended or a given event. It starts with the recorded
 org-issues example (served with the recorded JavaScript event) and the recorded Cloudflare issue
-and event; `add_issue` adds or updates issues at runtime. Like Sentry it checks the bearer token,
-puts `X-Sentry-Rate-Limit-*` headers on its answers, and `rate_limit_next` makes the next requests
-answer 429 with Sentry's body and reset header and no `Retry-After`. Permalinks point here.
+and event; `add_issue` adds or updates issues at runtime. An issue's notes (`comments/`, alias
+`notes/`) can be listed and posted (`sentrynotes.py`); `notes` reads them back for tests. Like
+Sentry it checks the bearer token, puts `X-Sentry-Rate-Limit-*` headers on its answers, and
+`rate_limit_next` makes the next requests answer 429 with Sentry's body and reset header and no
+`Retry-After`. Permalinks point here.
 Search terms other than `lastSeen:>` are accepted and ignored.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from integrations.standins.base import Call, Handler, Reply, StandIn, recorded
+from integrations.standins.sentrynotes import IssueNotes
 
 RATE_LIMIT = 40
 RATE_LIMITED = (
@@ -60,6 +63,9 @@ class SentryStandIn(StandIn):
         self.route("GET", _ISSUE + r"/", self._guarded(self._issue_details))
         self.route("GET", _ISSUE + r"/events/", self._guarded(self._issue_events))
         self.route("GET", _ISSUE + r"/events/(?P<which>[^/]+)/", self._guarded(self._event))
+        self._notes = IssueNotes(self._known, _offset, self._link)
+        self.route("GET", _ISSUE + r"/(?:comments|notes)/", self._guarded(self._notes.list))
+        self.route("POST", _ISSUE + r"/(?:comments|notes)/", self._guarded(self._notes.create))
         if seed:
             self._seed()
 
@@ -82,6 +88,10 @@ class SentryStandIn(StandIn):
         """A copy of a stored issue, as the API serves it."""
         with self._data:
             return copy.deepcopy(self._issues[issue_id])
+
+    def notes(self, issue_id: str) -> list[dict[str, Any]]:
+        """Copies of the notes left on an issue, newest first, as the API lists them."""
+        return self._notes.notes(issue_id)
 
     def rate_limit_next(self, times: int = 1, reset_in: float | None = 1) -> None:
         """Answer the next `times` requests with 429, resetting `reset_in` seconds from now.
@@ -144,6 +154,10 @@ class SentryStandIn(StandIn):
             "X-Hits": str(len(matching)),
         }
         return Reply(200, matching[offset : offset + limit], headers)
+
+    def _known(self, issue_id: str) -> bool:
+        with self._data:
+            return issue_id in self._issues
 
     def _issue_details(self, call: Call) -> Reply:
         with self._data:

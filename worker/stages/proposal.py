@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from worker.codehost import Change, ChangeDraft, CheckReport, PushAccess, Signature
-from worker.ports import CodeHost, Workspace
+from worker.ports import CodeHost, SutureError, UpstreamLinks, Workspace
 from worker.runs import PullRequestRecord, StepTiming
+from worker.scrub import scrub_text
 from worker.stages.deps import Deps, RunContext
 
 log = logging.getLogger("suture.publish")
@@ -143,3 +144,22 @@ def attach_evidence(host: CodeHost, change: Change, record: PullRequestRecord, *
         posted = host.report_check(repo, check)
         record.check = posted.kind
         record.check_url = posted.url
+
+
+def link_upstream(deps: Deps, opened: RunContext, change: Change,
+                  record: PullRequestRecord) -> None:
+    """A note on the Sentry issue pointing at the change (best effort: a note that cannot be
+    left is logged, never a reason to fail the publication). Idempotent: the source looks for
+    a note with the URL before it posts one."""
+    issue_id = opened.cluster.upstream.get("sentry")
+    source = deps.sources.get("sentry")
+    if not issue_id or not isinstance(source, UpstreamLinks):
+        return
+    text = (f"suture proposed a verified fix for this issue: {change.url} "
+            f"(a draft, for review).")
+    with _step(record, "upstream"):
+        try:
+            record.upstream_note = source.link_change(issue_id, change.url, text) or ""
+        except SutureError as exc:
+            log.warning("run %s: no note on Sentry issue %s: %s", opened.run.id, issue_id,
+                        scrub_text(str(exc)))

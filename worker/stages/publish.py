@@ -18,7 +18,7 @@ from worker.stages.evidence import check_report, pull_request_body
 from worker.stages.labels import ticket_labels
 from worker.stages.links import commit_url
 from worker.stages.previewing import check_on_pushed
-from worker.stages.proposal import attach_evidence, propose, reached
+from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 
 log = logging.getLogger("suture.publish")
 
@@ -96,6 +96,7 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     check.details_url = keep_logs(deps, run.id, check.text)
     attach_evidence(host, change, record, repo=repo, reviewers=owner_logins(opened),
                     check=check)
+    link_upstream(deps, opened, change, record)
     reached("complete")
     deps.store.complete_publication(key, str(change.number), change.url)
     reached("recorded")
