@@ -11,6 +11,7 @@ from typing import Any
 from integrations.git import run_git
 from integrations.standins.github import GitHubStandIn
 from integrations.standins.gitlab import GitLabStandIn
+from tests.github_world import APP_ID, INSTALLATION, make_key
 from tests.support import compact, make_app
 from worker import stages
 from worker.demo.sample import SampleRepo, build_sample_repo, capture_crash
@@ -26,13 +27,19 @@ LOGINS = {"ada@shop.example": "ada", "grace@shop.example": "grace",
 
 @dataclass
 class Host:
-    """One stand-in code host with the shop on it."""
+    """One stand-in code host with the shop on it; on GitHub, as a GitHub App when `app_key`
+    (the App's private key file) is given, else with a personal token."""
 
     kind: str
     standin: Any
+    app_key: Path | None = None
 
     def settings(self) -> dict[str, Any]:
         """What points suture's code host at this stand-in."""
+        if self.kind == "github" and self.app_key is not None:
+            return {"code_host": "github",
+                    "github": {"base_url": self.standin.url, "token": GITHUB_TOKEN,
+                               "app_id": APP_ID, "app_private_key_file": str(self.app_key)}}
         if self.kind == "github":
             return {"code_host": "github",
                     "github": {"base_url": self.standin.url, "token": GITHUB_TOKEN}}
@@ -69,15 +76,22 @@ class Host:
         self.standin.stop()
 
 
-def start_host(kind: str, root: Path, shop: Path) -> Host:
-    """A started stand-in of `kind` with the shop's `main` and its authors as reviewers."""
+def start_host(kind: str, root: Path, shop: Path, *, app: bool = False) -> Host:
+    """A started stand-in of `kind` with the shop's `main` and its authors as reviewers; on
+    GitHub with `app`, a GitHub App installed on the shop (its key written under `root`)."""
     if kind == "github":
         github = GitHubStandIn(token=GITHUB_TOKEN, repos=[REPO], git_root=root)
         github.start()
         github.seed_repo(*REPO.split("/"), shop)
         for login in LOGINS.values():
             github.add_collaborator(*REPO.split("/"), login)
-        return Host(kind, github)
+        if not app:
+            return Host(kind, github)
+        key = make_key()
+        github.add_app(APP_ID, key.public, INSTALLATION, [REPO])
+        key_file = root.parent / "app.pem"
+        key_file.write_text(key.private)
+        return Host(kind, github, app_key=key_file)
     gitlab = GitLabStandIn(token=GITLAB_TOKEN, projects=[REPO], root=root)
     gitlab.start()
     gitlab.seed_repo(REPO, shop)

@@ -30,9 +30,11 @@ def test_the_demo_opens_one_pull_request_and_leaves_the_configured_database_alon
     assert re.search(r"branch suture/\S+-zerodivisionerror pushed to the bare remote at "
                      r"[0-9a-f]{12}", printed)
     assert re.search(r"replayed GET /cart/average\?cart=empty: base 500 .* fix 200 ", printed)
-    shots = re.findall(r"screenshot of the (base|fix) preview: (\S+\.png) \((\d+)x(\d+)\)",
-                       printed)
-    assert [label for label, *_ in shots] == ["base", "fix"]
+    shots = re.findall(r"screenshot of the (base|fix) preview: \S+\.png \(\d+x\d+\), linked "
+                       r"as \S+ \(served: 200 image/png\)", printed)
+    assert shots == ["base", "fix"]
+    assert re.search(r"check run 'suture' on [0-9a-f]{12}: success, \d+ characters of logs",
+                     printed)
     # The shop's tests ran with the pytest its requirements-dev.txt names, installed in its own
     # environment (a virtualenv without suture's packages), not with suture's own.
     assert "the shop's tests ran in its own environment (detected from requirements-dev.txt" \

@@ -55,7 +55,8 @@ def settings_for(shop, tmp_path: Path, host, sentry: SentryStandIn) -> dict:
 
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
 def test_a_signed_webhook_becomes_one_draft_change_with_its_evidence(shop, tmp_path, kind):
-    host = start_host(kind, tmp_path / "host", shop.path)
+    # On GitHub as an App: its installation token pushes, and the logs go to a check run.
+    host = start_host(kind, tmp_path / "host", shop.path, app=kind == "github")
     sentry = SentryStandIn(seed=False).start()
     sentry.add_issue({"id": "4201", "shortId": "SHOP-1", "title": "ZeroDivisionError"})
     app = make_app(tmp_path, settings=settings_for(shop, tmp_path, host, sentry))
@@ -107,6 +108,11 @@ def test_a_signed_webhook_becomes_one_draft_change_with_its_evidence(shop, tmp_p
             assert expected in text, expected
         [check] = host.checks()
         assert head in json.dumps(check)
+        if kind == "github":  # a check run, with the full logs of the tests on base and fix
+            assert check["conclusion"] == "success" and check["head_sha"] == head
+            assert "reproduction on base" in check["output"]["text"]
+            assert "passed" in check["output"]["text"]
+            assert check["details_url"].endswith(f"/artifacts/{run.id}/verification.log")
         assert "Filed by suture" not in text  # a pull request, not a ticket
         [note] = sentry.notes("4201")  # the Sentry issue points at the change, once
         assert change_url(run) in note["data"]["text"]

@@ -11,17 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.standins.github import GitHubStandIn
 from worker.demo.sample import build_sample_repo, capture_crash
 from worker.models import RunState
 from worker.settings import load_settings
-from worker.web.server import serve_in_thread
+from worker.web.server import free_port, serve_in_thread
 from worker.web.signatures import sentry_signature
 
 SECRET = "demo-client-secret"
 TOKEN = "demo-github-token"
 REPO = "acme/shop"
+APP_ID, APP_INSTALLATION = 1001, 2002
 # The shop's authors (by commit email) and their logins on the code host: its reviewers.
 LOGINS = {"ada@shop.example": "ada", "grace@shop.example": "grace",
           "katherine@shop.example": "katherine", "alan@shop.example": "alan"}
@@ -58,13 +61,19 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
     github.seed_repo(owner, name, repo.path)
     for login in LOGINS.values():
         github.add_collaborator(owner, name, login)
+    # suture acts as a GitHub App: a token minted per job for the one repository, and the
+    # verification's logs on a check run.
+    key_file = workdir / "app.pem"
+    key_file.write_text(_app_key(github))
     from worker.app import build_app
 
-    settings = load_settings(None, **_demo_settings(workdir, github.url, repo.path))
+    port = free_port()  # known before the settings, so evidence links point at this server
+    settings = load_settings(None, **_demo_settings(workdir, github.url, repo.path, key_file),
+                             artifacts={"public_url": f"http://127.0.0.1:{port}"})
     app = build_app(settings)
     worker = app.worker(threads=2)
     worker.start()
-    server, url = serve_in_thread(app.web())
+    server, url = serve_in_thread(app.web(), port=port)
     try:
         say(f"3. suture is running at {url} (web + worker, in-memory broker, SQLite); GitHub "
             f"stand-in at {github.url}")
@@ -113,9 +122,12 @@ def _show_pull(github: GitHubStandIn, pull: dict[str, Any], run: Any,
     say(f"   branch {pull['head']['ref']} pushed to the bare remote at {head[:12]}; "
         f"reviewers: {', '.join(u['login'] for u in pull['requested_reviewers']) or 'none'}; "
         f"labels: {', '.join(label['name'] for label in pull['labels'])}")
-    checks = [*github.check_runs(owner, name), *github.statuses(owner, name)]
-    say(f"   evidence on the head commit: {len(checks)} "
-        f"({', '.join(str(c.get('state') or c.get('conclusion')) for c in checks)})")
+    for check in github.check_runs(owner, name):
+        say(f"   check run {check['name']!r} on {check['head_sha'][:12]}: {check['conclusion']}, "
+            f"{len(check['output']['text'])} characters of logs; full logs at "
+            f"{check['details_url']}")
+    for status in github.statuses(owner, name):
+        say(f"   commit status {status['context']!r}: {status['state']}")
     preview = run.record.fix.preview if run.record.fix else None
     if preview and preview.replay:
         replay = preview.replay
@@ -123,8 +135,10 @@ def _show_pull(github: GitHubStandIn, pull: dict[str, Any], run: Any,
             f"base {replay.base.status} in {replay.base.seconds:.2f} s, fix "
             f"{replay.fix.status} in {replay.fix.seconds:.2f} s: {replay.verdict}")
         for shot in preview.screenshots:
+            served = httpx.get(shot.url, timeout=10)
             say(f"   screenshot of the {shot.label} preview: {shot.path} ({shot.width}x"
-                f"{shot.height}), linked as {shot.url}")
+                f"{shot.height}), linked as {shot.url} (served: {served.status_code} "
+                f"{served.headers.get('content-type')})")
         say("   preview steps: " + ", ".join(f"{t.step} {t.seconds:.2f} s"
                                             for t in preview.timings))
     elif preview:
@@ -136,14 +150,28 @@ def _show_pull(github: GitHubStandIn, pull: dict[str, Any], run: Any,
     say("   " + "\n   ".join(pull["body"].splitlines()[:40]) + "\n   ...")
 
 
-def _demo_settings(workdir: Path, github_url: str, repo_path: Path) -> dict[str, Any]:
+def _app_key(github: GitHubStandIn) -> str:
+    """A new RSA key for the demo's GitHub App, registered with the stand-in; its private key
+    in PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    github.add_app(APP_ID, public.decode(), APP_INSTALLATION, [REPO])
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode()
+
+
+def _demo_settings(workdir: Path, github_url: str, repo_path: Path,
+                   key_file: Path) -> dict[str, Any]:
     return {
         "database_url": f"sqlite:///{workdir / 'suture.db'}",
         "data_dir": workdir / "data",
         "broker_url": None,
         "forge": "github",
         "code_host": "github",
-        "github": {"base_url": github_url, "token": TOKEN},
+        "github": {"base_url": github_url, "token": TOKEN, "app_id": APP_ID,
+                   "app_private_key_file": str(key_file)},
         "correlate": {"logins": LOGINS},
         "sentry": {"client_secret": SECRET},
         "services": [{"name": "shop", "sentry_project": "shop", "repository": str(repo_path),

@@ -10,15 +10,21 @@ import uvicorn
 from fastapi import FastAPI
 
 
-def serve_in_thread(web: FastAPI, host: str = "127.0.0.1",
-                    log_level: str = "warning") -> tuple[uvicorn.Server, str]:
-    """Start uvicorn on a free port in a daemon thread; returns the server and its base URL.
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the kernel's choice)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_in_thread(web: FastAPI, host: str = "127.0.0.1", log_level: str = "warning",
+                    port: int | None = None) -> tuple[uvicorn.Server, str]:
+    """Start uvicorn on `port` (default: a free one) in a daemon thread; returns the server and
+    its base URL.
 
     Stop it with `server.should_exit = True`.
     """
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
+    port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, name="suture-web", daemon=True)
     thread.start()
