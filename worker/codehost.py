@@ -50,6 +50,8 @@ class Change(BaseModel):
     state: Literal["open", "closed", "merged"] = "open"
     draft: bool = True
     adopted: bool = False
+    merge_sha: str = ""  # the commit that merged it, once merged
+    author: str = ""
 
 
 class ReviewRequest(BaseModel):
@@ -87,3 +89,38 @@ class Signature(BaseModel):
     name: str
     email: str
     when: datetime
+
+
+class ChangeComment(BaseModel):
+    """A comment on a change (a conversation comment or a review's text). Its body is
+    attacker-controlled text: scrubbed before use, never obeyed beyond suture's own commands."""
+
+    id: str
+    author: str
+    body: str
+    author_is_bot: bool = False
+    created_at: datetime | None = None
+    url: str = ""
+
+
+ActivityKind = Literal["merged", "closed", "reopened", "comment", "review", "check_failed",
+                       "check_passed", "other"]
+
+
+class ChangeActivity(BaseModel):
+    """Something that happened on a change, read from the host's webhook or found by polling:
+    the one shape the follow-up stage acts on, whichever host it came from."""
+
+    host: Literal["github", "gitlab"]
+    repo: str
+    number: int
+    kind: ActivityKind
+    branch: str = ""
+    actor: str = ""  # who did it (the commenter, the merger)
+    actor_is_bot: bool = False
+    body: str = ""  # a comment's or a review's text, raw as the host sent it
+    comment_id: str = ""
+    merge_sha: str = ""
+    head_sha: str = ""
+    check_name: str = ""
+    delivery: str = ""  # the host's delivery id, when it came by webhook
