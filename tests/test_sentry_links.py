@@ -250,3 +250,17 @@ def test_standin_notes_route_checks_token_issue_and_text(standin: SentryStandIn)
     assert [note["data"]["text"] for note in listed.json()] == ["hello"]
     assert listed.links["next"]["results"] == "false"
     assert "X-Sentry-Rate-Limit-Remaining" in listed.headers
+
+
+def test_a_merged_fix_resolves_the_issue_in_the_next_release(standin, source):
+    assert source.resolve_in_next_release(ISSUE) is True
+    issue = standin.issue(ISSUE)
+    assert issue["status"] == "resolved" and issue["statusDetails"] == {"inNextRelease": True}
+    assert source.resolve_in_next_release(ISSUE) is True  # again: no change, no error
+    with pytest.raises(PermanentError):
+        source.resolve_in_next_release("404404")
+
+
+def test_a_webhook_only_source_cannot_resolve(standin, make_source):
+    assert make_source(standin, token=None, require_token=False).resolve_in_next_release(
+        ISSUE) is False

@@ -86,6 +86,10 @@ class SentryClient:
         """POST `body` as JSON to `path` and return the parsed JSON answer."""
         return _json(self._send(path, {}, body))
 
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        """PUT `body` as JSON to `path` (an update) and return the parsed JSON answer."""
+        return _json(self._send(path, {}, body, method="PUT"))
+
     def pages(
         self, path: str, params: dict[str, Any] | None = None, *, max_pages: int = 10
     ) -> Iterator[Page]:
@@ -107,13 +111,14 @@ class SentryClient:
             query["cursor"] = page.next_cursor
 
     def _send(
-        self, path: str, params: dict[str, Any], body: dict[str, Any] | None = None
+        self, path: str, params: dict[str, Any], body: dict[str, Any] | None = None,
+        method: str = "POST",
     ) -> httpx.Response:
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempt = 0
         while True:
             self._wait_for_budget()
-            response = self._request(url, params, body)
+            response = self._request(url, params, body, method)
             if response.status_code != 429:
                 self._note_budget(response)
                 return _checked(response, path)
@@ -125,11 +130,13 @@ class SentryClient:
             self._sleep(wait)
 
     def _request(
-        self, url: str, params: dict[str, Any], body: dict[str, Any] | None
+        self, url: str, params: dict[str, Any], body: dict[str, Any] | None,
+        method: str = "POST",
     ) -> httpx.Response:
         try:
             if body is not None:
-                return self._http.post(url, params=params, json=body, headers=self._headers)
+                return self._http.request(method, url, params=params, json=body,
+                                          headers=self._headers)
             return self._http.get(url, params=params, headers=self._headers)
         except httpx.TimeoutException as exc:
             raise TransientError(f"sentry timed out: {exc}") from exc

@@ -99,6 +99,15 @@ class SentrySource:
         notes_path = f"{self._issue_path(issue_id)}comments/"
         return link_note(self._client, notes_path, url, text, max_pages=self.settings.max_pages)
 
+    def resolve_in_next_release(self, issue_id: str) -> bool:
+        """Mark the issue resolved in the next release (Sentry then reopens it, as a regression,
+        if it is seen in a later release); False when this source has no token."""
+        if self._client is None:
+            return False
+        answer = self._client.put(self._issue_path(issue_id),
+                                  {"status": "resolved", "statusDetails": {"inNextRelease": True}})
+        return isinstance(answer, dict) and answer.get("status") == "resolved"
+
     def poll(self, cursor: str | None) -> PollBatch:
         """Events of the issues last seen after `cursor`, oldest first, and the next cursor."""
         seen_issues = self._issues_since(parse_cursor(cursor))

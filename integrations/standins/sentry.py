@@ -61,6 +61,7 @@ class SentryStandIn(StandIn):
         self._events: dict[str, list[dict[str, Any]]] = {}  # per issue, newest first
         self.route("GET", _ORG + r"/issues/", self._guarded(self._list_issues))
         self.route("GET", _ISSUE + r"/", self._guarded(self._issue_details))
+        self.route("PUT", _ISSUE + r"/", self._guarded(self._update_issue))
         self.route("GET", _ISSUE + r"/events/", self._guarded(self._issue_events))
         self.route("GET", _ISSUE + r"/events/(?P<which>[^/]+)/", self._guarded(self._event))
         self._notes = IssueNotes(self._known, _offset, self._link)
@@ -158,6 +159,27 @@ class SentryStandIn(StandIn):
     def _known(self, issue_id: str) -> bool:
         with self._data:
             return issue_id in self._issues
+
+    def _update_issue(self, call: Call) -> Reply:
+        """`PUT .../issues/{id}/`: status changes (`resolved` with `statusDetails` such as
+        `inNextRelease`, `unresolved`, `ignored`); answers the fields it changed, as Sentry
+        does."""
+        issue_id = call.params["issue_id"]
+        body = call.json() or {}
+        status = body.get("status")
+        if status not in (None, "resolved", "unresolved", "ignored", "resolvedInNextRelease"):
+            return Reply(400, {"status": [f'"{status}" is not a valid choice.']})
+        with self._data:
+            issue = self._issues.get(issue_id)
+            if issue is None:
+                return Reply(404, {"detail": "The requested resource does not exist"})
+            if status == "resolvedInNextRelease":
+                status, body = "resolved", {**body, "statusDetails": {"inNextRelease": True}}
+            if status is not None:
+                issue["status"] = status
+            details = body.get("statusDetails") or {}
+            issue["statusDetails"] = details
+            return Reply(200, {"status": issue["status"], "statusDetails": details})
 
     def _issue_details(self, call: Call) -> Reply:
         with self._data:

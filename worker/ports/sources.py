@@ -47,6 +47,11 @@ class UpstreamLinks(Protocol):
         finds the first); the id of the note, or None when this source cannot comment."""
         ...
 
+    def resolve_in_next_release(self, issue_id: str) -> bool:
+        """Mark the upstream issue resolved in the next release (its fix was merged); False
+        when this source cannot. Repeating it changes nothing."""
+        ...
+
 
 class TicketDraft(BaseModel):
     """A ticket to file. `marker` is a unique string placed in the body for idempotency."""
