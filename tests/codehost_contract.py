@@ -53,16 +53,23 @@ class World:
 
     `push(branch)` pushes a new commit as `branch` with the host's own push access and returns
     its sha; `changes()` is the host's view of every change of `repo` (dicts with number, draft,
-    title, body, labels, reviewers, comments, branch, state); `close(number)` closes one as a
-    person would; `checks()` lists the evidence attached to commits (dicts with sha, name,
-    outcome); `reviewer` may review; `bot` is the host's own account; `foreign` is a repository
-    the host's credential cannot reach."""
+    title, body, labels, reviewers, comments, branch, state; comments are what people wrote,
+    not the host's event notes); `close(number)` closes one as a person would; `merge(number)`
+    merges one as `reviewer` would, with a merge commit, and returns that commit's sha;
+    `comment_as(number, body, login, bot)` comments as account `login` (a bot account when
+    `bot`); `set_writer(login, may)` gives `login` a role that may push, or one that may only
+    read; `checks()` lists the evidence attached to commits (dicts with sha, name, outcome);
+    `reviewer` may review; `bot` is the host's own account; `foreign` is a repository the
+    host's credential cannot reach."""
 
     host: CodeHost
     repo: str
     push: Callable[[str], str]
     changes: Callable[[], list[dict[str, Any]]]
     close: Callable[[int], None]
+    merge: Callable[[int], str]
+    comment_as: Callable[[int, str, str, bool], object]
+    set_writer: Callable[[str, bool], None]
     checks: Callable[[], list[dict[str, Any]]]
     reviewer: str
     bot: str
@@ -196,3 +203,135 @@ class CodeHostContract:
     def test_push_access_refuses_a_repository_out_of_reach(self, world: World) -> None:
         with pytest.raises(PermanentError):
             world.host.push_access(world.foreign)
+
+    # -- reading a change back ------------------------------------------------------------------
+
+    def test_change_reads_an_open_change(self, world: World) -> None:
+        branch, marker = fresh("read")
+        sha = world.push(branch)
+        opened = world.host.open_change(draft(world, branch, marker))
+
+        now = world.host.change(world.repo, opened.number)
+        assert (now.number, now.state, now.draft, now.branch) == (opened.number, "open", True,
+                                                                  branch)
+        assert (now.head_sha, now.url, now.merge_sha) == (sha, opened.url, "")
+        assert now.author == opened.author == world.bot
+        assert not now.adopted
+
+    def test_a_merged_change_names_its_merge_commit(self, world: World) -> None:
+        branch, marker = fresh("merged")
+        sha = world.push(branch)
+        opened = world.host.open_change(draft(world, branch, marker))
+        merge_sha = world.merge(opened.number)
+
+        now = world.host.change(world.repo, opened.number)
+        assert (now.state, now.merge_sha, now.head_sha) == ("merged", merge_sha, sha)
+        assert merge_sha != sha
+        found = world.host.find_change(world.repo, branch, marker)
+        assert found is not None and (found.state, found.merge_sha) == ("merged", merge_sha)
+        assert found.author == world.bot
+
+    def test_a_closed_change_has_no_merge_commit(self, world: World) -> None:
+        branch, marker = fresh("unmerged")
+        world.push(branch)
+        opened = world.host.open_change(draft(world, branch, marker))
+        world.close(opened.number)
+
+        now = world.host.change(world.repo, opened.number)
+        assert (now.state, now.merge_sha) == ("closed", "")
+
+    def test_an_unknown_change_is_permanent(self, world: World) -> None:
+        with pytest.raises(PermanentError):
+            world.host.change(world.repo, 9999)
+        with pytest.raises(PermanentError):
+            world.host.comments(world.repo, 9999)
+
+    def test_comments_are_the_conversation_oldest_first(self, world: World) -> None:
+        branch, marker = fresh("talk")
+        world.push(branch)
+        change = world.host.open_change(draft(world, branch, marker))
+        own = world.host.comment(world.repo, change.number, "Verification logs are attached.")
+        world.comment_as(change.number, "/suture stop", world.reviewer, False)
+        world.comment_as(change.number, "Coverage went down by 0.1%.", "coverage-helper", True)
+
+        said = world.host.comments(world.repo, change.number)
+        assert [c.body for c in said] == ["Verification logs are attached.", "/suture stop",
+                                          "Coverage went down by 0.1%."]
+        assert [c.author for c in said] == [world.bot, world.reviewer, "coverage-helper"]
+        assert [c.author_is_bot for c in said[1:]] == [False, True]
+        assert said[0].url == own and all(c.url.startswith("http") for c in said)
+        assert len({c.id for c in said}) == 3 and all(c.id for c in said)
+        stamps = [c.created_at for c in said if c.created_at is not None]
+        assert len(stamps) == 3 and stamps == sorted(stamps)
+
+    def test_a_change_nobody_spoke_on_has_no_comments(self, world: World) -> None:
+        branch, marker = fresh("quiet")
+        world.push(branch)
+        change = world.host.open_change(draft(world, branch, marker))
+        assert world.host.comments(world.repo, change.number) == []
+
+    # -- who may push, and who suture is --------------------------------------------------------
+
+    def test_can_write_follows_the_role(self, world: World) -> None:
+        world.set_writer(world.reviewer, True)
+        assert world.host.can_write(world.repo, world.reviewer) is True
+        world.set_writer(world.reviewer, False)
+        assert world.host.can_write(world.repo, world.reviewer) is False
+
+    def test_an_unknown_account_cannot_write(self, world: World) -> None:
+        unknown = "no-such-account-" + uuid.uuid4().hex[:6]
+        assert world.host.can_write(world.repo, unknown) is False
+        assert world.host.can_write(world.repo, "  ") is False
+
+    def test_can_write_on_a_repository_out_of_reach_is_permanent(self, world: World) -> None:
+        with pytest.raises(PermanentError):
+            world.host.can_write(world.foreign, world.reviewer)
+
+    def test_own_login_is_the_hosts_own_account(self, world: World) -> None:
+        assert world.host.own_login(world.repo) == world.bot
+
+    # -- closing ----------------------------------------------------------------------------------
+
+    def test_close_change_comments_then_closes_once(self, world: World) -> None:
+        branch, marker = fresh("close")
+        world.push(branch)
+        change = world.host.open_change(draft(world, branch, marker))
+
+        world.host.close_change(world.repo, change.number, "Closing: the error stopped.")
+        world.host.close_change(world.repo, change.number, "Closing: the error stopped.")
+        assert world.host.change(world.repo, change.number).state == "closed"
+        [seen] = world.changes()
+        assert seen["comments"] == ["Closing: the error stopped."]
+
+    def test_close_change_does_not_repeat_a_comment_it_already_left(self, world: World) -> None:
+        branch, marker = fresh("crash")
+        world.push(branch)
+        change = world.host.open_change(draft(world, branch, marker))
+        world.host.comment(world.repo, change.number, "Closing: superseded.")  # then a crash
+
+        world.host.close_change(world.repo, change.number, "Closing: superseded.")
+        assert world.host.change(world.repo, change.number).state == "closed"
+        [seen] = world.changes()
+        assert seen["comments"] == ["Closing: superseded."]
+
+    def test_close_change_without_a_comment(self, world: World) -> None:
+        branch, marker = fresh("silent")
+        world.push(branch)
+        change = world.host.open_change(draft(world, branch, marker))
+
+        world.host.close_change(world.repo, change.number)
+        assert world.host.change(world.repo, change.number).state == "closed"
+        [seen] = world.changes()
+        assert seen["comments"] == []
+
+    def test_close_change_leaves_a_merged_change_alone(self, world: World) -> None:
+        branch, marker = fresh("done")
+        world.push(branch)
+        change = world.host.open_change(draft(world, branch, marker))
+        merge_sha = world.merge(change.number)
+
+        world.host.close_change(world.repo, change.number, "Closing: no longer needed.")
+        now = world.host.change(world.repo, change.number)
+        assert (now.state, now.merge_sha) == ("merged", merge_sha)
+        [seen] = world.changes()
+        assert seen["comments"] == []

@@ -124,7 +124,8 @@ def verified_shop(root: Path, files: dict[str, str] | None = None) -> tuple[Path
                      "GIT_COMMITTER_EMAIL": "ada@shop.example"})
         shop.commits.append(run_git(shop.path, "rev-parse", "HEAD").strip())
     app = make_app(root, settings=settings_for(root / "suture.db", root / "data", {}, shop.path))
-    event = {**capture_crash(shop, path="/cart/average", query="cart=empty"), "project": "shop"}
+    event = {**capture_crash(shop, path="/cart/average", query="cart=empty"), "project": "shop",
+             "issue_id": "4201"}
     delivery = app.store.add_delivery("file", "file", compact(event), event)[0]
     [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
     for stage in (stages.triage, stages.correlate, stages.fix, stages.verify):

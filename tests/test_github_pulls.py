@@ -100,9 +100,17 @@ def _world(standin: GitHubStandIn, host: GitHubPulls, source: Path, *, bot: str,
         api(standin, "PATCH", f"/repos/{REPO}/pulls/{number}",
             json={"state": "closed"}).raise_for_status()
 
+    def comment_as(number: int, body: str, login: str, bot: bool) -> object:
+        return standin.comment(OWNER, NAME, number, body, as_user=login, bot=bot)
+
+    def set_writer(login: str, may: bool) -> None:
+        standin.set_permission(OWNER, NAME, login, "write" if may else "read")
+
     return World(host=host, repo=REPO,
                  push=lambda branch: push_commit(source, host.push_access(REPO), branch),
                  changes=lambda: _changes(standin), close=close,
+                 merge=lambda number: standin.merge_pull(OWNER, NAME, number, by=REVIEWER),
+                 comment_as=comment_as, set_writer=set_writer,
                  checks=lambda: _checks(standin), reviewer=REVIEWER, bot=bot, foreign=foreign)
 
 

@@ -95,7 +95,7 @@ def _contract_view(merge_request: dict[str, Any]) -> dict[str, Any]:
             "title": DRAFT_PREFIX.sub("", merge_request["title"], count=1),
             "body": merge_request["description"], "labels": merge_request["labels"],
             "reviewers": [user["username"] for user in merge_request["reviewers"]],
-            "comments": [note["body"] for note in merge_request["notes"]],
+            "comments": [note["body"] for note in merge_request["notes"] if not note["system"]],
             "branch": merge_request["source_branch"], "state": merge_request["state"]}
 
 
@@ -120,7 +120,11 @@ class TestGitLabContract(CodeHostContract):
             host=host, repo=REPO,
             push=lambda branch: push_commit(source.path, host.push_access(REPO), branch),
             changes=lambda: [_contract_view(mr) for mr in standin.merge_requests(REPO)],
-            close=lambda number: standin.set_state(REPO, number, "closed"),
+            close=lambda number: standin.close(REPO, number, by=REVIEWER),
+            merge=lambda number: standin.merge(REPO, number, by=REVIEWER),
+            comment_as=lambda number, body, login, bot: standin.add_note(
+                REPO, number, body, as_user=login, bot=bot),
+            set_writer=lambda login, may: standin.set_access(REPO, login, 30 if may else 20),
             checks=lambda: [{"sha": status["sha"], "name": status["name"],
                              "outcome": _OUTCOMES.get(status["status"], status["status"])}
                             for status in standin.statuses(REPO)],

@@ -18,10 +18,13 @@ import dramatiq
 
 from worker import stages
 from worker.models import RunState
+from worker.normalise.codehost_events import CODEHOST_SOURCES
 from worker.ports import PermanentError, TransientError
 from worker.retry_hints import honour_retry_after, is_transient
 from worker.stages import Deps
 from worker.stages.deps import AGENT_STAGE_SECONDS
+from worker.stages.follow import follow_delivery, poll_changes
+from worker.stages.watch import check_held
 
 log = logging.getLogger("suture.actors")
 
@@ -44,6 +47,9 @@ class Actors:
     fix_run: dramatiq.Actor[Any, Any]
     verify_run: dramatiq.Actor[Any, Any]
     publish_run: dramatiq.Actor[Any, Any]
+    follow_activity: dramatiq.Actor[Any, Any]
+    follow_changes: dramatiq.Actor[Any, Any]
+    watch_fixes: dramatiq.Actor[Any, Any]
 
     def send_for_state(self, run_id: int, state: RunState) -> bool:
         """Send the message that moves a run on from `state`; False if it is terminal."""
@@ -56,6 +62,12 @@ class Actors:
             return False
         actor.send(run_id)
         return True
+
+    def send_for_delivery(self, delivery_id: int, source: str) -> None:
+        """Send the message that processes a stored delivery: what a code host says about a
+        change is followed up, anything else (an error report) is ingested."""
+        actor = self.follow_activity if source in CODEHOST_SOURCES else self.ingest_delivery
+        actor.send(delivery_id)
 
 
 def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
@@ -129,6 +141,30 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
             log.info("run %s deferred for %.1f s: %s", run_id, delay / 1000, exc)
             actors.publish_run.send_with_options(args=(run_id,), delay=delay)
 
+    def follow_activity(delivery_id: int) -> None:
+        attempt = deps.store.start_delivery(delivery_id)
+        if attempt > max_attempts:
+            deps.store.finish_delivery(delivery_id, "failed", f"gave up after {max_attempts} "
+                                                              "attempts")
+            return
+        try:
+            follow_delivery(deps, delivery_id)
+        except PermanentError as exc:
+            log.error("delivery %s failed: %s", delivery_id, exc)
+            deps.store.finish_delivery(delivery_id, "failed", str(exc))
+        except TransientError as exc:
+            _give_up_delivery_if_last(deps, delivery_id, attempt, exc)
+            raise
+
+    def follow_changes() -> None:
+        # The fallback for hosts that send no webhook: ask about every open proposed change.
+        for line in poll_changes(deps):
+            log.info("%s", line)
+
+    def watch_fixes() -> None:
+        for line in check_held(deps):
+            log.info("%s", line)
+
     actors = Actors(
         ingest_delivery=actor(ingest_delivery, "ingest_delivery"),
         poll_source=actor(poll_source, "poll_source"),
@@ -139,6 +175,9 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         verify_run=actor(verify_run, "verify_run", queue=AGENT_QUEUE,
                          time_limit=AGENT_TIME_LIMIT_MS),
         publish_run=actor(publish_run, "publish_run"),
+        follow_activity=actor(follow_activity, "follow_activity"),
+        follow_changes=actor(follow_changes, "follow_changes"),
+        watch_fixes=actor(watch_fixes, "watch_fixes"),
     )
     return actors
 

@@ -34,6 +34,7 @@ from integrations.github.accounts import GitHubAccounts
 from integrations.github.app import GitHubApp
 from integrations.github.pulls import GitHubPulls
 from integrations.gitlab.codehost import GitLabMergeRequests
+from integrations.notify import make_notifiers
 from integrations.preview import CommandPreview, GitHubPreview, LocalPreview
 from integrations.probes import HostProbes
 from integrations.sandbox import BubblewrapSandbox
@@ -132,6 +133,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         capture_page=lambda request, url, path: capture(
             request, url, path, chromium=settings.browser.chromium_path),
         artifacts=make_artifacts(settings),
+        notifiers=make_notifiers(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)

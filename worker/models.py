@@ -112,6 +112,10 @@ class RunState(StrEnum):
     UNVERIFIED = "unverified"
     PUBLISHING = "publishing"
     PROPOSED = "proposed"  # a draft pull (merge) request is open
+    MERGED = "merged"  # its pull request was merged; watched until it held or recurred
+    HELD = "held"  # merged, released, and the error did not come back in the watch period
+    RECURRED = "recurred"  # the error came back on a release containing the fix
+    CLOSED = "closed"  # its pull request was closed without merging
     TICKETED = "ticketed"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -122,8 +126,11 @@ class RunState(StrEnum):
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset({RunState.PROPOSED, RunState.TICKETED, RunState.SKIPPED,
-                             RunState.FAILED})
+# Terminal for the pipeline: what happens to a proposed fix afterwards comes from the code host
+# and the watch (`stages.follow`), not from the reconciler.
+TERMINAL_STATES = frozenset({RunState.PROPOSED, RunState.MERGED, RunState.HELD,
+                             RunState.RECURRED, RunState.CLOSED, RunState.TICKETED,
+                             RunState.SKIPPED, RunState.FAILED})
 
 
 class Decision(BaseModel):

@@ -34,7 +34,9 @@ def reconcile(deps: Deps, actors: Actors, now: datetime,
             if actors.send_for_state(run.id, run.state)]
     deliveries = deps.store.pending_deliveries(horizon)
     for delivery_id in deliveries:
-        actors.ingest_delivery.send(delivery_id)
+        delivery = deps.store.get_delivery(delivery_id)
+        # A code host's delivery goes to its follow-up, an error report to ingestion.
+        actors.send_for_delivery(delivery_id, delivery.source if delivery else "")
     if runs or deliveries:
         log.info("reconciler re-sent runs %s and deliveries %s", runs, deliveries)
     return ReconcileReport(runs=runs, deliveries=deliveries)

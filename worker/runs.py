@@ -120,6 +120,33 @@ class Publication(BaseModel):
     fallback_reason: str = ""
 
 
+class Recurrence(BaseModel):
+    """A new event of the cluster after its fix was merged, on a release containing the fix."""
+
+    event_id: str
+    release: str = ""
+    at: datetime
+
+
+class FollowRecord(BaseModel):
+    """What happened to the run's pull request after it was opened: merged or closed (by
+    whom, why), the upstream issue resolved, held or recurred, and the comments already
+    acted on (so a redelivered webhook or a second poll acts once)."""
+
+    merged_at: datetime | None = None
+    merge_sha: str = ""
+    merged_by: str = ""
+    upstream_resolved: bool = False
+    closed_at: datetime | None = None
+    closed_by: str = ""
+    close_reason: str = ""
+    held_at: datetime | None = None
+    recurrences: list[Recurrence] = Field(default_factory=list)
+    handled: list[str] = Field(default_factory=list)  # comment ids acted on or ignored
+    ignored: dict[str, str] = Field(default_factory=dict)  # comment id → why it was ignored
+    reminded_at: datetime | None = None
+
+
 class RunRecord(BaseModel):
     """Everything the stages left on a run, each part None until its stage has run."""
 
@@ -128,6 +155,7 @@ class RunRecord(BaseModel):
     correlation: Correlation | None = None
     fix: FixOutcome | None = None
     publication: Publication | None = None
+    follow: FollowRecord | None = None
     unreadable: list[str] = Field(default_factory=list, exclude=True)
 
     @classmethod
@@ -156,7 +184,7 @@ class RunRecord(BaseModel):
 
 
 _PARTS: dict[str, type[BaseModel]] = {"correlation": Correlation, "fix": FixOutcome,
-                                      "publication": Publication}
+                                      "publication": Publication, "follow": FollowRecord}
 
 
 class Run(BaseModel):

@@ -94,6 +94,14 @@ class Scheduler:
         for name in self.app.deps.sources:
             jobs[f"poll:{name}"] = (settings.poll_interval_seconds,
                                     partial(self.app.actors.poll_source.send, name))
+        if self.app.deps.code_host is not None:
+            # Polling is the fallback when the host's webhook is not configured.
+            secret = (settings.github.webhook_secret if settings.code_host == "github"
+                      else settings.gitlab.webhook_secret)
+            if secret is None:
+                jobs["follow:changes"] = (settings.follow.poll_seconds,
+                                          self.app.actors.follow_changes.send)
+            jobs["follow:watch"] = (3600, self.app.actors.watch_fixes.send)
         return jobs
 
     def tick(self, job: str, interval: int, send: Callable[[], object],

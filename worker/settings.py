@@ -32,6 +32,7 @@ from pydantic_settings import (
 )
 
 from worker.env.services import TestServices
+from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
 
 
@@ -119,6 +120,11 @@ class GitHubSettings(Section):
         default=None, description="PEM file of the GitHub App's private key (never the key)")
     installation_id: int | None = Field(
         default=None, description="the App's installation; unset: looked up per repository")
+    webhook_secret: OptionalSecret = Field(
+        default=None, description="signs the webhook (X-Hub-Signature-256) at /hooks/github; "
+                                  "unset: deliveries are refused")
+    webhook_secret_previous: OptionalSecret = Field(
+        default=None, description="the secret being rotated out, still accepted meanwhile")
 
 
 class GitLabSettings(Section):
@@ -129,6 +135,11 @@ class GitLabSettings(Section):
     base_url: str = "https://gitlab.com"
     token: OptionalSecret = None
     labels: list[str] = Field(default_factory=lambda: ["suture"])
+    webhook_secret: OptionalSecret = Field(
+        default=None, description="the webhook's secret token (X-Gitlab-Token) at "
+                                  "/hooks/gitlab; unset: deliveries are refused")
+    webhook_secret_previous: OptionalSecret = Field(
+        default=None, description="the token being rotated out, still accepted meanwhile")
 
 
 class ServiceSettings(Section):
@@ -247,6 +258,19 @@ class BrowserSettings(Section):
         default=None, description="default: `chromium` on PATH")
 
 
+class FollowSettings(Section):
+    """Following proposed fixes: how long a merged fix is watched, when a quiet pull request
+    gets its reminder, and how often suture asks the code host when no webhook tells it."""
+
+    hold_days: float = Field(default=7, gt=0,
+                             description="a merged fix with no new event this long has held")
+    stale_days: float = Field(default=7, gt=0,
+                              description="an open pull request untouched this long gets one "
+                                          "reminder")
+    poll_seconds: int = Field(default=300, ge=10,
+                              description="how often open pull requests are polled")
+
+
 class BrokerSettings(Section):
     """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
 
@@ -293,6 +317,8 @@ class Settings(BaseSettings):
     correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
     fix: FixSettings = Field(default_factory=FixSettings)
     env: EnvSettings = Field(default_factory=EnvSettings)
+    follow: FollowSettings = Field(default_factory=FollowSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

@@ -177,6 +177,17 @@ class GitWorkspace:
         with _failures():
             branches.push_branch(self.path, access, sha, branch, self.timeout)
 
+    def contains(self, release: str, commit: str) -> bool | None:
+        """Whether `release` has `commit` in its history; None when either is unknown."""
+        try:
+            ours, theirs = self.resolve(release), self.resolve(commit)
+        except WorkspaceError:
+            return None
+        with _failures():
+            done = call_git(self.path, "merge-base", "--is-ancestor", theirs, ours,
+                            timeout=self.timeout)
+        return done.returncode == 0
+
     def _git(self, *args: str) -> str:
         with _failures():
             return run_git(self.path, *args, timeout=self.timeout)

@@ -10,8 +10,10 @@ A change is found by its branch first (`GET /pulls?head=owner:branch`, exact and
 lag), then by the marker in its body through issue search (`is:pr`; lags, 30 requests a minute).
 Opening is create-first: GitHub's 422 "A pull request already exists" means the change is there,
 so it is listed again and adopted. Review requests leave out the bot and the author, and a login
-GitHub refuses is skipped with GitHub's reason without losing the others. As in `tickets`, nothing
-sleeps on a rate limit and every failure surfaces as `TransientError` or `PermanentError`.
+GitHub refuses is skipped with GitHub's reason without losing the others. Reading a change back,
+its conversation and who may push, and closing it, are `following`'s (`PullFollowing`). As in
+`tickets`, nothing sleeps on a rate limit and every failure surfaces as `TransientError` or
+`PermanentError`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import requests
 from github import Auth, Github, GithubException
@@ -33,6 +34,7 @@ from urllib3.util.retry import Retry
 
 from integrations.github.app import GitHubApp
 from integrations.github.errors import DEFAULT_RETRY, github_message, translate_github_error
+from integrations.github.following import PullFollowing, change_record
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
 from worker.ports import PermanentError, TransientError
 from worker.settings import GitHubSettings
@@ -49,7 +51,7 @@ TOKEN_MARGIN = timedelta(minutes=5)  # renew an installation token this long bef
 STATUS_STATES = {"success": "success", "failure": "failure", "neutral": "error"}
 
 
-class GitHubPulls:
+class GitHubPulls(PullFollowing):
     """Proposes changes as draft pull requests labelled `settings.labels` plus the draft's.
 
     PyGithub's pacing (0.25 s between requests, 1 s between writes) keeps clear of GitHub's
@@ -109,7 +111,7 @@ class GitHubPulls:
             remote = client.get_repo(repo)
             found = self._by_branch(remote, repo, branch, state="all")
             if found is not None:
-                return _change(repo, found, adopted=True)
+                return change_record(repo, found, adopted=True)
             return self._by_marker(client, remote, repo, marker)
 
     def open_change(self, draft: ChangeDraft) -> Change:
@@ -140,7 +142,7 @@ class GitHubPulls:
                        if name.lower() not in have]
             if missing:
                 pull.add_to_labels(*missing)
-            return _change(draft.repo, pull, adopted=adopted)
+            return change_record(draft.repo, pull, adopted=adopted)
 
     def comment(self, repo: str, number: int, body: str) -> str:
         """Comment on pull request `number`; the comment's page."""
@@ -292,20 +294,13 @@ class GitHubPulls:
         try:
             for issue in itertools.islice(client.search_issues(query), SEARCH_SCAN_LIMIT):
                 if marker in (issue.body or ""):
-                    return _change(repo, remote.get_pull(issue.number), adopted=True)
+                    return change_record(repo, remote.get_pull(issue.number), adopted=True)
         except (GithubException, requests.RequestException) as exc:
             error = translate_github_error(exc, "searching pull requests")
             if isinstance(error, PermanentError):
                 raise error from exc
             log.warning("pull request search unavailable, relying on the branch: %s", error)
         return None
-
-
-def _change(repo: str, pull: PullRequest, *, adopted: bool) -> Change:
-    state: Literal["open", "closed", "merged"] = (
-        "merged" if pull.merged_at is not None else "open" if pull.state == "open" else "closed")
-    return Change(repo=repo, number=pull.number, url=pull.html_url, branch=pull.head.ref,
-                  head_sha=pull.head.sha, state=state, draft=bool(pull.draft), adopted=adopted)
 
 
 def _require_marker(marker: str) -> None:

@@ -8,7 +8,8 @@ names in its 409 "Another open merge request already exists for this source bran
 has no check runs, so verification evidence is a commit status whose `target_url` is the
 report's details. Reviewers are resolved from usernames to ids, and every one left out is
 reported with its reason (the bot itself, the author, unknown or blocked accounts, and those
-GitLab drops because they cannot read the merge request).
+GitLab drops because they cannot read the merge request). Reading a change back, its notes and
+who may push, and closing it, are `following`'s (`MergeRequestFollowing`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 from gitlab import exceptions as gl_exc
 from gitlab.v4.objects import Project, ProjectMergeRequest
 from pydantic import SecretStr
 
 from integrations.gitlab.client import WorkerGitlab, translate_gitlab_error
+from integrations.gitlab.following import MergeRequestFollowing, change_record
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
 from worker.ports import PermanentError, TransientError
 from worker.settings import GitLabSettings
@@ -37,13 +39,10 @@ DEVELOPER = 30  # the least role that may push branches
 PUSH_USER = "oauth2"  # GitLab's user name for token authentication over HTTPS
 DRAFT_PREFIX = "Draft: "
 SEARCH_SCAN_LIMIT = 100  # one page of search results
-ChangeState = Literal["open", "closed", "merged"]
-_STATES: dict[str, ChangeState] = {"opened": "open", "locked": "open", "closed": "closed",
-                                   "merged": "merged"}
 _STATUS = {"success": "success", "failure": "failed", "neutral": "skipped"}
 
 
-class GitLabMergeRequests:
+class GitLabMergeRequests(MergeRequestFollowing):
     """Proposes changes as draft GitLab merge requests carrying `settings.labels`.
 
     Recommended credential: a project access token on the one project (role Developer, scopes
@@ -63,6 +62,7 @@ class GitLabMergeRequests:
         self._gl = WorkerGitlab(settings.base_url, settings.token.get_secret_value(),
                                 timeout=timeout)
         self._me: str | None = None
+        self._bots: dict[int, bool] = {}
 
     def push_access(self, repo: str) -> PushAccess:
         """The project's HTTPS clone URL, user `oauth2` and the token; PermanentError when the
@@ -92,7 +92,7 @@ class GitLabMergeRequests:
             found = self._from_branch(project, branch, state="all")
             if found is None and marker.strip():
                 found = self._with_marker(project, marker)
-        return None if found is None else _change(found, repo, adopted=True)
+        return None if found is None else change_record(found, repo, adopted=True)
 
     def open_change(self, draft: ChangeDraft) -> Change:
         """Open `draft` as a merge request, or adopt the open one GitLab says exists."""
@@ -115,9 +115,9 @@ class GitLabMergeRequests:
                                          f"{draft.branch} but lists none open") from exc
                 log.info("merge request from %s already open in %s as !%s", draft.branch,
                          draft.repo, existing.iid)
-                return _change(existing, draft.repo, adopted=True)
+                return change_record(existing, draft.repo, adopted=True)
         log.info("opened !%s in %s from %s", created.iid, draft.repo, draft.branch)
-        return _change(created, draft.repo, adopted=False)
+        return change_record(created, draft.repo, adopted=False)
 
     def comment(self, repo: str, number: int, body: str) -> str:
         """Add a note to merge request `number`; its URL."""
@@ -197,11 +197,7 @@ class GitLabMergeRequests:
         return next((mr for mr in found if marker in (mr.description or "")), None)
 
     def _whoami(self) -> str:
-        if self._me is None:
-            self._gl.auth()
-            assert self._gl.user is not None
-            self._me = str(self._gl.user.username).lower()
-        return self._me
+        return self._own_username().lower()
 
     def _resolve(self, logins: list[str], author: str, current: dict[str, int],
                  result: ReviewRequest) -> dict[str, int]:
@@ -244,16 +240,6 @@ def _access_level(permissions: Any) -> int | None:
     levels = [int(entry["access_level"]) for entry in (permissions or {}).values()
               if isinstance(entry, dict) and entry.get("access_level") is not None]
     return max(levels) if levels else None
-
-
-def _change(merge_request: ProjectMergeRequest, repo: str, *, adopted: bool) -> Change:
-    attributes = merge_request.attributes
-    draft = attributes.get("draft", attributes.get("work_in_progress", False))
-    return Change(repo=repo, number=int(merge_request.iid), url=str(merge_request.web_url),
-                  branch=str(merge_request.source_branch),
-                  head_sha=str(attributes.get("sha") or ""),
-                  state=_STATES.get(str(merge_request.state), "closed"), draft=bool(draft),
-                  adopted=adopted)
 
 
 def _merge(first: list[str], second: list[str]) -> list[str]:

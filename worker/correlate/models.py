@@ -55,6 +55,7 @@ class Owner(BaseModel):
 
     name: str
     login: str | None = None
+    email: str = ""  # how notifications find them (the Slack user map is keyed by email)
     source: str
     reason: str
 

@@ -66,7 +66,8 @@ def find_owners(repo: Repository, release: str, app: list[MappedFrame],
             if name.lower() not in seen:
                 seen.add(name.lower())
                 owners.append(Owner(name=name, login=name.lstrip("@") if name.startswith("@")
-                                    else None, source="codeowners",
+                                    else None, email=name if "@" in name[1:] else "",
+                                    source="codeowners",
                                     reason=f"CODEOWNERS line {rule.line if rule else '?'} "
                                            f"({rule.pattern if rule else ''}) owns {item.path}"))
     for item in ordered:
@@ -78,7 +79,8 @@ def find_owners(repo: Repository, release: str, app: list[MappedFrame],
         if key in seen or f"@{key}" in seen:
             continue
         seen.add(key)
-        owners.append(Owner(name=line.author or line.email, login=login, source="blame",
+        owners.append(Owner(name=line.author or line.email, login=login, email=line.email,
+                            source="blame",
                             reason=f"last changed {item.path}:{line.line}"))
     return owners
 

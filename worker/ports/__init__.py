@@ -15,6 +15,7 @@ from worker.ports.errors import (
     TransientError,
     WorkspaceError,
 )
+from worker.ports.notify import Notifier
 from worker.ports.publishing import Artifact, ArtifactStore, CodeHost
 from worker.ports.repository import HistoryWindow, Repository, Workspace
 from worker.ports.running import CodingAgent, Environments, Preview, Sandbox
@@ -38,6 +39,7 @@ __all__ = [
     "ErrorSource",
     "FakeAccountDirectory",
     "HistoryWindow",
+    "Notifier",
     "PermanentError",
     "PollBatch",
     "Preview",

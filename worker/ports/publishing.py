@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from worker.codehost import (
     Change,
+    ChangeComment,
     ChangeDraft,
     CheckPosted,
     CheckReport,
@@ -23,7 +24,12 @@ class CodeHost(Protocol):
     host's name for the repository (`owner/name`, or GitLab's `group/project` path).
 
     Idempotent by construction: `open_change` adopts an open change that already has the
-    draft's branch (the host's "already exists" answer included) instead of failing."""
+    draft's branch (the host's "already exists" answer included) instead of failing, and
+    `close_change` leaves a closed change alone.
+
+    The read side (`change`, `comments`, `can_write`, `own_login`) lets a follow-up see what
+    became of a change: merged or closed, what people said on it, and whether the one who
+    said it may push. A change `number` the host does not have is a PermanentError."""
 
     name: str
 
@@ -54,6 +60,30 @@ class CodeHost(Protocol):
 
     def report_check(self, repo: str, report: CheckReport) -> CheckPosted:
         """Attach the verification evidence to the head commit."""
+        ...
+
+    def change(self, repo: str, number: int) -> Change:
+        """Change `number` as it is now: open, closed or merged (with `merge_sha`, the commit
+        that merged it), its author, head, draft flag, branch and URL."""
+        ...
+
+    def comments(self, repo: str, number: int) -> list[ChangeComment]:
+        """What people said on change `number`, oldest first: conversation comments and
+        reviews that carry text, without the host's own event notes. Bodies are raw."""
+        ...
+
+    def can_write(self, repo: str, login: str) -> bool:
+        """True when account `login` may push to `repo`; False for an account the host does
+        not know or that is not a member with write access."""
+        ...
+
+    def own_login(self, repo: str) -> str:
+        """The account suture acts as on `repo` (so its own comments can be told apart)."""
+        ...
+
+    def close_change(self, repo: str, number: int, comment: str | None = None) -> None:
+        """Say `comment` on change `number` (once: not again when suture already said it),
+        then close it; a change that is closed or merged already is left as it is."""
         ...
 
 

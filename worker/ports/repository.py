@@ -177,3 +177,8 @@ class Workspace(Protocol):
     def push_branch(self, access: PushAccess, sha: str, branch: str) -> None:
         """Create `branch` on the remote at `sha`; never forced."""
         ...
+
+    def contains(self, release: str, commit: str) -> bool | None:
+        """Whether `release` (a revision) has `commit` in its history; None when either is
+        unknown here."""
+        ...

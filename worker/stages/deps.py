@@ -16,6 +16,7 @@ from worker.ports import (
     CodingAgent,
     Environments,
     ErrorSource,
+    Notifier,
     PermanentError,
     Preview,
     Repository,
@@ -66,6 +67,8 @@ class Deps:
     make_pushed_preview: Callable[[ServiceSettings], Preview | None] | None = None
     capture_page: Callable[[ReplayRequest, str, Path], Screenshot] | None = None
     artifacts: ArtifactStore | None = None
+    # Where people are told of filed, held and recurred fixes (Slack, email).
+    notifiers: list[Notifier] = field(default_factory=list)
 
     def now(self) -> datetime:
         """The current time from the injected clock."""

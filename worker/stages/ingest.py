@@ -14,6 +14,7 @@ from worker.normalise import (
 )
 from worker.ports import PermanentError
 from worker.stages.deps import Deps
+from worker.stages.watch import on_regression
 
 
 @dataclass
@@ -78,6 +79,11 @@ def ingest_events(deps: Deps, events: list[ErrorEvent]) -> IngestResult:
         kind = "regression" if outcome.regression else "new" if outcome.new_cluster else "known"
         notes.append(f"{event.source.value} event {event.event_id} → cluster "
                      f"{outcome.cluster_id} ({kind})")
+        if outcome.regression and outcome.cluster_id is not None:
+            # After a merged fix: a recurrence, or an event of a release without the fix.
+            watched = on_regression(deps, outcome.cluster_id, outcome.run_id, event)
+            if watched:
+                notes.append(watched)
         if outcome.run_id is not None:
             run_ids.append(outcome.run_id)
     return IngestResult(run_ids, "; ".join(notes) or "nothing to record")

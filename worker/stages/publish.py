@@ -17,6 +17,7 @@ from worker.stages.deps import Deferred, Deps, RunContext, open_run
 from worker.stages.evidence import check_report, pull_request_body
 from worker.stages.labels import ticket_labels
 from worker.stages.links import commit_url
+from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 
@@ -101,6 +102,8 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     deps.store.complete_publication(key, str(change.number), change.url)
     reached("recorded")
     deps.store.set_ticket(run.id, change.url)
+    notify(deps, run.id, "filed", f"draft pull request: {pr_title(opened)}",
+           f"A verified fix for {opened.cluster.title} in {repo}, for review.", change.url)
     took = ", ".join(f"{t.step} {t.seconds:.1f} s" for t in record.timings)
     verb = "adopted" if record.adopted else "opened"
     deps.store.transition(run.id, RunState.PUBLISHING, RunState.PROPOSED,
@@ -172,6 +175,8 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
     deps.store.set_ticket(run_id, url)
+    notify(deps, run_id, "filed", f"ticket: {scrub_title(cluster.title)}",
+           fallback or "No verified fix: the ticket says what was tried.", url)
     deps.store.transition(run_id, RunState.PUBLISHING, RunState.TICKETED, f"ticket filed: {url}",
                           record=RunRecord(publication=Publication(
                               key=key, url=url, fallback_reason=fallback)))

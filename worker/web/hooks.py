@@ -121,6 +121,9 @@ def create_web(deps: WebDeps) -> FastAPI:
         _check(lambda: from_datadog_monitor(payload))
         return _accept(deps, "datadog", "monitor", body, payload)
 
+    from worker.web.codehost_hooks import codehost_routes  # here: that module imports this one
+
+    web.include_router(codehost_routes(deps))
     if deps.artifacts is not None:
         web.include_router(artifact_routes(deps.artifacts))
     return web

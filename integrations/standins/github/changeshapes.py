@@ -50,10 +50,12 @@ def actor(base: str, login: str, user_id: int) -> dict[str, Any]:
 
 def pull(base: str, repository: dict[str, Any], issue: dict[str, Any], *, pull_id: int,
          head: tuple[str, str], target: tuple[str, str], draft: bool,
-         reviewers: list[dict[str, Any]], stats: tuple[int, int, int, int]) -> dict[str, Any]:
+         reviewers: list[dict[str, Any]], stats: tuple[int, int, int, int],
+         merged: tuple[str, str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A `pull-request` object. `issue` is the same number rendered as an issue (title, body,
     state, author, labels, comments count); `head` and `target` are (branch, sha); `stats` is
-    (commits, additions, deletions, changed files)."""
+    (commits, additions, deletions, changed files); `merged` is (merged_at, merge commit sha,
+    the merger's user) once it is merged."""
     full, number = repository["full_name"], issue["number"]
     api, page = f"{base}/repos/{full}", f"{base}/{full}/pull/{number}"
     head_ref, head_sha = head
@@ -71,6 +73,9 @@ def pull(base: str, repository: dict[str, Any], issue: dict[str, Any], *, pull_i
         mergeable_state="draft" if draft else "unknown", review_comments=0,
         commits=stats[0], additions=stats[1], deletions=stats[2], changed_files=stats[3],
     )
+    if merged is not None:
+        shape.update(merged=True, merged_at=merged[0], merge_commit_sha=merged[1],
+                     merged_by=merged[2], mergeable_state="unknown")
     for key in ("number", "state", "locked", "title", "user", "body", "labels", "created_at",
                 "updated_at", "closed_at", "comments", "author_association"):
         shape[key] = issue[key]

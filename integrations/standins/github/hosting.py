@@ -158,10 +158,23 @@ class ChangeHosting(StandIn):
                             message=message.rstrip("\n"), committer_name=c_name,
                             committer_email=c_email, parents=parents.split())
 
+    def first_parent(self, repo: RepoState, sha: str) -> str | None:
+        """The first parent of commit `sha` (what a merge commit merged into), or None."""
+        done = call_git(self.git.repo_path(repo.full_name), "rev-parse", "--verify", "--quiet",
+                        f"{sha}^1")
+        parent = done.stdout.decode().strip() if done.returncode == 0 else ""
+        return parent or None
+
     def user_json(self, login: str) -> dict[str, Any]:
-        """The `simple-user` of `login` (the stand-in's own login keeps its id)."""
-        user_id = self._user_id if login == self.login else self.state.add_account(login).id
-        return changeshapes.actor(self.url, login, user_id)
+        """The `simple-user` of `login` (the stand-in's own login keeps its id); an account
+        marked as a bot is of type `Bot`."""
+        if login == self.login:
+            return changeshapes.actor(self.url, login, self._user_id)
+        account = self.state.add_account(login)
+        shape = changeshapes.actor(self.url, login, account.id)
+        if account.bot:
+            shape["type"] = "Bot"
+        return shape
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -198,11 +211,15 @@ def render(host: ChangeHosting, repo: RepoState, record: IssueRecord) -> dict[st
         pull.head_sha = head_sha
         issue = host._issue_json(repo, record)
         reviewers = [host.user_json(login) for login in pull.reviewers]
+        merged = None if pull.merged_at is None else (
+            pull.merged_at, pull.merge_sha, host.user_json(pull.merged_by))
+    if merged is not None:  # what the change brought, not what is left after the merge
+        base_sha = host.first_parent(repo, pull.merge_sha) or base_sha
     repository = shapes.repository(host.url, repo.owner, repo.name, repo.id)
     return changeshapes.pull(host.url, repository, issue, pull_id=pull.id,
                              head=(pull.head, head_sha), target=(pull.base, base_sha),
                              draft=pull.draft, reviewers=reviewers,
-                             stats=host.diffstat(repo, base_sha, head_sha))
+                             stats=host.diffstat(repo, base_sha, head_sha), merged=merged)
 
 
 def render_comments(host: ChangeHosting, repo: RepoState,

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from integrations.standins.base import Call, Reply
-from integrations.standins.github import apps, changeshapes, shapes, wire
+from integrations.standins.github import apps, changeshapes, conversation, shapes, wire
 from integrations.standins.github.hosting import (
     REPO_PATH,
     ChangeHosting,
@@ -42,7 +42,7 @@ MAX_BODY = 65_536  # GitHub refuses longer pull request and comment bodies
 
 
 def register(host: ChangeHosting) -> None:
-    """Serve the pull request, branch and comment routes on `host`."""
+    """Serve the pull request, branch and comment routes on `host` (and `conversation`'s)."""
     routes = _PullRoutes(host)
     in_repo = host._in_repo
     host._route("GET", REPO_PATH + r"/pulls", in_repo(routes.list_pulls))
@@ -54,6 +54,7 @@ def register(host: ChangeHosting) -> None:
     comments = REPO_PATH + r"/issues/(?P<number>\d+)/comments"
     host._route("GET", comments, in_repo(routes.list_comments))
     host._route("POST", comments, in_repo(routes.create_comment))
+    conversation.register(host)  # reviews and permissions
 
 
 def _payload(call: Call) -> dict[str, Any] | Reply:
@@ -145,6 +146,8 @@ class _PullRoutes:
             return payload
         if payload.get("state", record.state) not in ("open", "closed"):
             return _invalid("state")
+        if payload.get("state") == "open" and record.pull is not None and record.pull.merged_at:
+            return _custom("state cannot be changed. The pull request has already been merged.")
         for name in ("title", "body"):
             if name in payload and not isinstance(payload[name], str):
                 return _invalid(name)

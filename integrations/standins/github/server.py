@@ -8,7 +8,8 @@ with `x-ratelimit-*` headers. Faults GitHub really produces (secondary rate limi
 queued with `fail_secondary_rate_limit` and `fail_server_error`. State is in memory (`state`),
 readable in GitHub's shapes through `issues()`, and seeded with `add_issue`, `add_account` and
 `add_commit`. Pull requests, branches, comments, checks, GitHub Apps and git over HTTP come from
-`ChangeHosting` (`hosting`) and the `pulls`, `checks` and `apps` routes.
+`ChangeHosting` (`hosting`) and the `pulls` (with `conversation`), `checks` and `apps` routes;
+what people do to pull requests (merge, close, comment, review, roles) from `following`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from integrations.standins.base import Call, Handler, Reply
 from integrations.standins.github import apps, checks, deployments, pulls, search, shapes, wire
-from integrations.standins.github.hosting import ChangeHosting
+from integrations.standins.github.following import ConversationActions
 from integrations.standins.github.state import CommitRecord, ForgeState, IssueRecord, RepoState
 
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -34,7 +35,7 @@ _UNSEARCHABLE = (
 RepoHandler = Callable[[Call, RepoState], Reply]
 
 
-class GitHubStandIn(ChangeHosting):
+class GitHubStandIn(ConversationActions):
     """GitHub's REST API on 127.0.0.1 for one personal token (and the installation tokens of
     its Apps); `repos` are `owner/name` strings; bare repositories live in `git_root`."""
 

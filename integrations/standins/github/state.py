@@ -65,6 +65,23 @@ class PullRecord:
     head_sha: str  # the branch's sha when last seen; GitHub keeps it once the branch is deleted
     draft: bool = False
     reviewers: list[str] = field(default_factory=list)
+    reviews: list[ReviewRecord] = field(default_factory=list)
+    merged_at: str | None = None  # set with `merged_by` and `merge_sha` once merged
+    merged_by: str = ""
+    merge_sha: str = ""
+
+
+@dataclass
+class ReviewRecord:
+    """One review of a pull request: its verdict (`APPROVED`, `CHANGES_REQUESTED`,
+    `COMMENTED`, or `PENDING` while unsubmitted) and its text, which may be empty."""
+
+    id: int
+    author: str
+    body: str
+    state: str
+    commit_id: str
+    submitted_at: str | None = field(default_factory=now_iso)
 
 
 @dataclass
@@ -98,6 +115,7 @@ class AccountRecord:
     login: str
     id: int
     emails: set[str] = field(default_factory=set)
+    bot: bool = False  # GitHub gives such accounts `type: "Bot"`
 
 
 @dataclass
@@ -112,6 +130,7 @@ class RepoState:
     commits: dict[str, CommitRecord] = field(default_factory=dict)
     next_number: int = 1
     collaborators: set[str] = field(default_factory=set)  # lower-cased logins
+    roles: dict[str, str] = field(default_factory=dict)  # lower-cased login → role name
     check_runs: list[dict[str, Any]] = field(default_factory=list)  # as GitHub answered them
     statuses: list[dict[str, Any]] = field(default_factory=list)
 

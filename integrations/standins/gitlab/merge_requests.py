@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from integrations.standins.base import Call, Reply
 from integrations.standins.gitlab import wire
+from integrations.standins.gitlab.following import close_record
 from integrations.standins.gitlab.state import MergeRequestRecord, ProjectRecord, now_iso
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class MergeRequestRoutes:
         if "reviewer_ids" in values:
             record.reviewers = self._reviewers(values["reviewer_ids"])
         if event == "close" and record.state == "opened":
-            record.state, record.closed_at = "closed", now_iso()
+            close_record(self.state, record, self.standin.login)
         elif event == "reopen" and record.state == "closed":
             record.state, record.closed_at = "opened", None
         record.updated_at = now_iso()

@@ -8,7 +8,8 @@ GitLab's 401. Git is served at `/<group>/<project>.git/...` by `GitHttp`, with H
 whose password is the token (GitLab's convention is the user `oauth2`; any user is accepted).
 GitLab's refusals are reproduced where the adapter meets them: 409 for a second open merge
 request on the same branches, 422 for a source branch that was never pushed, 404 for unknown
-projects. Faults are queued with `fail_rate_limit` and `fail_server_error`.
+projects. Faults are queued with `fail_rate_limit` and `fail_server_error`. What people do to
+merge requests (merge, close, notes, roles) and the routes that read it back are `following`'s.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from integrations.git.command import call_git, run_git
-from integrations.standins.base import Call, Handler, Reply, StandIn
+from integrations.standins.base import Call, Handler, Reply
 from integrations.standins.githttp import GitHttp
-from integrations.standins.gitlab import shapes, wire
+from integrations.standins.gitlab import following, shapes, wire
+from integrations.standins.gitlab.following import MergeRequestActions
 from integrations.standins.gitlab.merge_requests import MergeRequestRoutes, params
 from integrations.standins.gitlab.state import GitLabState, ProjectRecord, StatusRecord
 
@@ -35,7 +37,7 @@ ProjectHandler = Callable[[Call, ProjectRecord], Reply]
 _EVENTS = {"pending": "enqueue", "running": "run"}  # the state machine event into each state
 
 
-class GitLabStandIn(StandIn):
+class GitLabStandIn(MergeRequestActions):
     """GitLab on 127.0.0.1 for one token; bare repositories live under `root` (a temporary
     folder removed at `stop` when not given)."""
 
@@ -50,7 +52,7 @@ class GitLabStandIn(StandIn):
         self.root = Path(tempfile.mkdtemp(prefix="gitlab-standin-")) if root is None else root
         self.git = GitHttp(self.root, self._git_allowed)
         self.state = GitLabState()
-        self.state.add_user(login, name="suture bot")
+        self.state.add_user(login, name="suture bot", bot=True)
         for path in projects:
             self.add_project(path)
         self.merge_request_routes = MergeRequestRoutes(self)
@@ -155,7 +157,8 @@ class GitLabStandIn(StandIn):
         branches = self.git.branches(project.path)
         record.sha = branches.get(record.source_branch, record.sha)
         with self.state.lock:
-            names = {record.author, *record.reviewers}
+            names = {name for name in (record.author, *record.reviewers, record.merged_by,
+                                       record.closed_by) if name}
             users = {name: self.user_json(name) for name in names}
             return shapes.merge_request(self.url, project, record, users,
                                         branches.get(record.target_branch))
@@ -187,6 +190,7 @@ class GitLabStandIn(StandIn):
         self._route("GET", one, self._in_project(mrs.get))
         self._route("PUT", one, self._in_project(mrs.update))
         self._route("POST", one + "/notes", self._in_project(mrs.add_note))
+        following.register(self)  # users, members, listing notes
 
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         def guarded(call: Call) -> Reply:

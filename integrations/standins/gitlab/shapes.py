@@ -29,6 +29,8 @@ _FILES = {
     "merge_request": ("gitlab/merge-request.get.json", None),
     "note": ("gitlab/merge-request-note.get.json", None),
     "status": ("gitlab/commit-status.create.json", None),
+    "full_user": ("gitlab/user.get.json", None),
+    "member": ("gitlab/project-member-all.get.json", None),
 }
 _ON_REQUEST_ONLY = ("statistics", "license", "license_url")
 _TERMINAL = {"success", "failed", "canceled", "skipped"}
@@ -51,6 +53,24 @@ def user(base: str, record: UserRecord) -> dict[str, Any]:
     shape = template("user")
     shape.update(id=record.id, username=record.username, name=record.name,
                  state=record.state, avatar_url=None, web_url=f"{base}/{record.username}")
+    return shape
+
+
+def full_user(base: str, record: UserRecord) -> dict[str, Any]:
+    """`GET /users/:id` as another user sees it: the basic fields, the profile and `bot`."""
+    shape = template("full_user")
+    shape.update(id=record.id, username=record.username, name=record.name, state=record.state,
+                 avatar_url=None, web_url=f"{base}/{record.username}", public_email=None,
+                 job_title="", pronouns=None, bot=record.bot, followers=0, following=0)
+    return shape
+
+
+def member(base: str, record: UserRecord, access_level: int) -> dict[str, Any]:
+    """A project member (`GET /projects/:id/members/all/:user_id`) with its role."""
+    shape = template("member")
+    shape.update(id=record.id, username=record.username, name=record.name, state=record.state,
+                 avatar_url=None, web_url=f"{base}/{record.username}",
+                 access_level=access_level, created_by=None, email=None)
     return shape
 
 
@@ -112,6 +132,9 @@ def merge_request(base: str, project_record: ProjectRecord, record: MergeRequest
         merge_status="can_be_merged",
         detailed_merge_status=_detailed_status(record),
         sha=record.sha or None, reference=reference,
+        merged_by=users.get(record.merged_by or ""), merge_user=users.get(record.merged_by or ""),
+        closed_by=users.get(record.closed_by or ""), merge_commit_sha=record.merge_commit_sha,
+        squash_commit_sha=record.squash_commit_sha,
         references={"short": reference, "relative": reference,
                     "full": f"{project_record.path}{reference}"},
         web_url=f"{base}/{project_record.path}/-/merge_requests/{record.iid}",
@@ -134,7 +157,7 @@ def note(record: NoteRecord, merge_request_record: MergeRequestRecord, project_i
     """A merge request note (comment)."""
     shape = template("note")
     shape.update(id=record.id, body=record.body, author=author, created_at=record.created_at,
-                 updated_at=record.created_at, system=False,
+                 updated_at=record.created_at, system=record.system,
                  noteable_id=merge_request_record.id, noteable_iid=merge_request_record.iid,
                  noteable_type="MergeRequest", project_id=project_id)
     return shape

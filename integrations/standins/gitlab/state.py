@@ -41,16 +41,19 @@ class UserRecord:
     name: str
     state: str = "active"
     member: bool = True
+    bot: bool = False  # a bot account (project or group access token, service account)
 
 
 @dataclass
 class NoteRecord:
-    """One comment on a merge request."""
+    """One comment on a merge request; a `system` note is GitLab's own record of an event
+    ("merged", "closed")."""
 
     id: int
     body: str
     author: str
     created_at: str = field(default_factory=now_iso)
+    system: bool = False
 
 
 @dataclass
@@ -88,6 +91,10 @@ class MergeRequestRecord:
     updated_at: str = field(default_factory=now_iso)
     closed_at: str | None = None
     merged_at: str | None = None
+    closed_by: str | None = None  # usernames
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    squash_commit_sha: str | None = None
 
     @property
     def draft(self) -> bool:
@@ -105,6 +112,7 @@ class ProjectRecord:
     default_branch: str = "main"
     visible: bool = True
     merge_requests: dict[int, MergeRequestRecord] = field(default_factory=dict)
+    access: dict[str, int] = field(default_factory=dict)  # lower-cased username → role
     statuses: list[StatusRecord] = field(default_factory=list)
 
     @property
@@ -136,13 +144,13 @@ class GitLabState:
             return next(self._ids)
 
     def add_user(self, username: str, *, name: str | None = None, state: str = "active",
-                 member: bool = True) -> UserRecord:
+                 member: bool = True, bot: bool = False) -> UserRecord:
         """Make account `username` exist (again: its settings replaced, its id kept)."""
         with self.lock:
             old = self.users.get(username.lower())
             record = UserRecord(id=old.id if old else self.next_id(), username=username,
                                 name=name or username.replace(".", " ").title(), state=state,
-                                member=member)
+                                member=member, bot=bot)
             self.users[username.lower()] = record
             return record
 
@@ -184,10 +192,11 @@ class GitLabState:
             project.merge_requests[iid] = record
             return record
 
-    def add_note(self, record: MergeRequestRecord, body: str, author: str) -> NoteRecord:
-        """Comment on a merge request."""
+    def add_note(self, record: MergeRequestRecord, body: str, author: str, *,
+                 system: bool = False) -> NoteRecord:
+        """Comment on a merge request (or, `system`, record an event on it)."""
         with self.lock:
-            note = NoteRecord(id=self.next_id(), body=body, author=author)
+            note = NoteRecord(id=self.next_id(), body=body, author=author, system=system)
             record.notes.append(note)
             record.updated_at = note.created_at
             return note
