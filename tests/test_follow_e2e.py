@@ -26,7 +26,7 @@ from tests.support import compact, drain, make_app, served
 from worker import stages
 from worker.models import ClusterStatus, RunState
 from worker.stages.follow import poll_changes
-from worker.stages.watch import check_held
+from worker.stages.watch import check_held, remind_stale
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing")
 
@@ -199,5 +199,20 @@ def test_commands_are_obeyed_only_from_writers(world):
         assert run.state == RunState.CLOSED
         assert app.store.get_cluster(run.cluster_id).status == ClusterStatus.IGNORED
         assert standin.pulls(OWNER, NAME)[0]["state"] == "closed"
+    finally:
+        app.close()
+
+
+def test_a_pull_request_left_waiting_gets_one_reminder(world):
+    number = proposed(world)
+    app = app_of(world)
+    try:
+        assert remind_stale(app.deps) == []
+        world["clock"].now += timedelta(days=8)
+        assert remind_stale(app.deps) == [f"run {world['run_id']}: reminded"]
+        assert remind_stale(app.deps) == []  # once
+        [pull] = world["host"].standin.pulls(OWNER, NAME)
+        reminders = [c for c in pull["issue_comments"] if "A reminder" in c["body"]]
+        assert len(reminders) == 1 and pull["number"] == number
     finally:
         app.close()

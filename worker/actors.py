@@ -24,7 +24,7 @@ from worker.retry_hints import honour_retry_after, is_transient
 from worker.stages import Deps
 from worker.stages.deps import AGENT_STAGE_SECONDS
 from worker.stages.follow import follow_delivery, poll_changes
-from worker.stages.watch import check_held
+from worker.stages.watch import check_held, remind_stale
 
 log = logging.getLogger("suture.actors")
 
@@ -162,7 +162,7 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
             log.info("%s", line)
 
     def watch_fixes() -> None:
-        for line in check_held(deps):
+        for line in [*check_held(deps), *remind_stale(deps)]:
             log.info("%s", line)
 
     actors = Actors(

@@ -47,6 +47,32 @@ def check_held(deps: Deps) -> list[str]:
     return done
 
 
+def remind_stale(deps: Deps) -> list[str]:
+    """One reminder on each proposed pull request left without a decision for
+    `follow.stale_days`; never a second."""
+    done = []
+    stale = timedelta(days=deps.settings.follow.stale_days)
+    for run in deps.store.list_runs():
+        follow = run.record.follow or FollowRecord()
+        if run.state != RunState.PROPOSED or follow.reminded_at is not None:
+            continue
+        opened_at = next((t.at for t in deps.store.transitions(run.id)
+                          if t.to_state == RunState.PROPOSED), None)
+        if opened_at is None or deps.now() - opened_at < stale:
+            continue
+        reminded = follow.model_copy(update={"reminded_at": deps.now()})
+        days = deps.settings.follow.stale_days
+        # Recorded first: a crash after it loses a reminder rather than sending two.
+        if deps.store.transition(run.id, RunState.PROPOSED, RunState.PROPOSED,
+                                 f"reminded: no decision in {days:g} days",
+                                 record=RunRecord(follow=reminded)):
+            _say_on_change(deps, run.id, f"A reminder: this verified fix has waited "
+                                         f"{days:g} days for a review. Merge it, close it, or "
+                                         f"comment `/suture retry <what to change>`.")
+            done.append(f"run {run.id}: reminded")
+    return done
+
+
 def on_regression(deps: Deps, cluster_id: int, new_run_id: int | None,
                   event: ErrorEvent) -> str:
     """A resolved cluster saw a new event: if its fix was merged and that event's release has

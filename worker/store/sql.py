@@ -232,7 +232,7 @@ class SqlStore:
             rows = session.scalars(select(TransitionRow).where(TransitionRow.run_id == run_id)
                                    .order_by(TransitionRow.id))
             return [Transition(from_state=row.from_state, to_state=RunState(row.to_state),
-                               reason=row.reason, at=row.at) for row in rows]
+                               reason=row.reason, at=recording.as_utc(row.at)) for row in rows]
 
     def count_transitions(self, to_state: RunState, since: datetime,
                           reason_prefix: str | None = None,
