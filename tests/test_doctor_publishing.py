@@ -7,7 +7,7 @@ from typing import Any
 
 from integrations.probes import HostProbes
 from worker.doctor import Status, SystemProbes, needs
-from worker.doctor.publishing import check_code_host, check_previews
+from worker.doctor.publishing import check_code_host, check_following, check_previews
 from worker.settings import load_settings
 
 SHOP = {"name": "shop", "repository": ".", "slug": "acme/shop"}
@@ -83,3 +83,16 @@ def test_previews_are_checked_where_fixes_are_verified_and_the_code_host_where_p
     assert "previews" in needs("worker", ["agent"]) and "previews" not in needs("worker",
                                                                                  ["default"])
     assert "code host" in needs("worker", ["default"]) and "code host" in needs("doctor")
+
+
+def test_following_warns_when_pull_requests_can_only_be_polled(tmp_path):
+    none = check_following(settings(tmp_path), probes())
+    assert none.status is Status.OK and "nothing to follow" in none.found
+    polled = check_following(settings(tmp_path, code_host="github", github={"token": "t"}),
+                             probes())
+    assert polled.status is Status.WARNING and "SUTURE_GITHUB__WEBHOOK_SECRET" in polled.fix
+    hooked = check_following(settings(tmp_path, code_host="gitlab", gitlab={
+        "token": "t", "webhook_secret": "s" * 32}, notify={
+        "slack_webhook_url": "https://hooks.slack.com/services/T/B/X"}), probes())
+    assert hooked.status is Status.OK and "/hooks/gitlab" in hooked.found
+    assert "slack" in hooked.found.lower()

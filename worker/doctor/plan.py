@@ -39,12 +39,13 @@ from worker.doctor.environment import (
     no_test_services,
 )
 from worker.doctor.model import Check, Probes
-from worker.doctor.publishing import check_code_host, check_previews
+from worker.doctor.publishing import check_code_host, check_following, check_previews
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
 ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
-       "previews", "forge", "code host", "database", "broker", "playbooks", "sentry", "datadog")
+       "previews", "forge", "code host", "following", "database", "broker", "playbooks",
+       "sentry", "datadog")
 # What only the `agent` queue's fix and verify stages use.
 AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
                         "previews"})
@@ -92,6 +93,7 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
         "package indexes": lambda: check_package_indexes(settings, probes),
         "forge": lambda: check_forge(settings, probes),
         "code host": lambda: check_code_host(settings, probes),
+        "following": lambda: check_following(settings, probes),
         "previews": lambda: check_previews(settings, probes),
         "database": lambda: check_database(settings, probes),
         "broker": lambda: check_broker(settings, probes),

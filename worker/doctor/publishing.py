@@ -64,3 +64,21 @@ def check_previews(settings: Settings, probes: Probes) -> Check:
                      "apt-get install chromium (or set browser.chromium_path)")
     return Check("previews", OK, f"{', '.join(previewed)}: screenshots with {browser}, evidence "
                                  f"in {folder}")
+
+
+def check_following(settings: Settings, probes: Probes) -> Check:
+    """How suture learns what happens to its pull requests, and who it tells."""
+    channels = settings.notify.channels
+    told = f"notices go to {', '.join(channels)}" if channels else "no notices are sent"
+    if settings.code_host == "none":
+        return Check("following", OK, f"no code host: nothing to follow; {told}")
+    section = settings.github if settings.code_host == "github" else settings.gitlab
+    hook = f"/hooks/{settings.code_host}"
+    if section.webhook_secret is None:
+        return Check("following", WARNING,
+                     f"no {settings.code_host}.webhook_secret: pull requests are polled every "
+                     f"{settings.follow.poll_seconds} s instead of reported at {hook}; {told}",
+                     f"point a {settings.code_host} webhook (pull requests, reviews, comments, "
+                     f"checks) at https://<suture>{hook} and set "
+                     f"SUTURE_{settings.code_host.upper()}__WEBHOOK_SECRET")
+    return Check("following", OK, f"webhooks at {hook}, signed; {told}")
