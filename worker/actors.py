@@ -23,7 +23,7 @@ from worker.ports import PermanentError, TransientError
 from worker.retry_hints import honour_retry_after, is_transient
 from worker.stages import Deps
 from worker.stages.deps import AGENT_STAGE_SECONDS
-from worker.stages.follow import follow_delivery, poll_changes
+from worker.stages.follow import follow_delivery, poll_changes, retries_started
 from worker.stages.watch import check_held, remind_stale
 
 log = logging.getLogger("suture.actors")
@@ -147,8 +147,11 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
             deps.store.finish_delivery(delivery_id, "failed", f"gave up after {max_attempts} "
                                                               "attempts")
             return
+        started = deps.now()
         try:
             follow_delivery(deps, delivery_id)
+            for run_id in retries_started(deps, started):
+                actors.fix_run.send(run_id)
         except PermanentError as exc:
             log.error("delivery %s failed: %s", delivery_id, exc)
             deps.store.finish_delivery(delivery_id, "failed", str(exc))
@@ -158,8 +161,11 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
 
     def follow_changes() -> None:
         # The fallback for hosts that send no webhook: ask about every open proposed change.
+        started = deps.now()
         for line in poll_changes(deps):
             log.info("%s", line)
+        for run_id in retries_started(deps, started):
+            actors.fix_run.send(run_id)
 
     def watch_fixes() -> None:
         for line in [*check_held(deps), *remind_stale(deps)]:

@@ -145,6 +145,9 @@ class FollowRecord(BaseModel):
     handled: list[str] = Field(default_factory=list)  # comment ids acted on or ignored
     ignored: dict[str, str] = Field(default_factory=dict)  # comment id → why it was ignored
     reminded_at: datetime | None = None
+    retries: int = 0  # new attempts asked for in review
+    retry_pending: bool = False  # one is being made: its result goes to the same change
+    review: list[str] = Field(default_factory=list)  # its feedback, then the thread (scrubbed)
 
 
 class RunRecord(BaseModel):

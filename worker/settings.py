@@ -269,6 +269,9 @@ class FollowSettings(Section):
                                           "reminder")
     poll_seconds: int = Field(default=300, ge=10,
                               description="how often open pull requests are polled")
+    max_retries: int = Field(default=2, ge=0,
+                             description="new attempts `/suture retry` may ask for per pull "
+                                         "request")
 
 
 class BrokerSettings(Section):

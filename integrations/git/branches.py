@@ -79,6 +79,18 @@ _NETWORK_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", 
                       "no_proxy", "GIT_SSL_CAINFO", "SSL_CERT_FILE")
 
 
+def rebuild_on(repository: Path, commit: str, parent: str, signature: Signature,
+               timeout: float = 120) -> str:
+    """A commit with `commit`'s tree and message on top of `parent` (so pushing it is a
+    fast-forward of a branch at `parent`); `parent` itself when the trees are the same."""
+    tree = run_git(repository, "rev-parse", f"{commit}^{{tree}}", timeout=timeout).strip()
+    if tree == run_git(repository, "rev-parse", f"{parent}^{{tree}}", timeout=timeout).strip():
+        return parent
+    message = run_git(repository, "show", "-s", "--format=%B", commit, timeout=timeout)
+    return run_git(repository, "commit-tree", tree, "-p", parent, "-F", "-",
+                   stdin=message.encode(), env=_dated(signature), timeout=timeout).strip()
+
+
 def _remote(access: PushAccess) -> dict[str, str]:
     passed = {name: os.environ[name] for name in _NETWORK_VARIABLES if name in os.environ}
     return passed | {"SUTURE_GIT_USERNAME": access.username,

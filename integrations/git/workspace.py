@@ -162,6 +162,11 @@ class GitWorkspace:
         with _failures():
             return branches.carry_onto(self.path, commit, onto, signature, self.timeout)
 
+    def rebuild_on(self, commit: str, parent: str, signature: Signature) -> str:
+        """`commit`'s tree on top of `parent`; `parent` when the trees are the same."""
+        with _failures():
+            return branches.rebuild_on(self.path, commit, parent, signature, self.timeout)
+
     def remote_branch(self, access: PushAccess, branch: str) -> str | None:
         """The sha of `branch` on the remote, or None."""
         with _failures():

@@ -21,13 +21,14 @@ from worker.playbooks.model import Playbook
 from worker.playbooks.prompt import (
     EVENT_BLOCK,
     INSTRUCTIONS_BLOCK,
+    REVIEW_BLOCK,
     SUSPECTS_BLOCK,
     PromptContext,
     render_prompt,
 )
 
 MARK = {EVENT_BLOCK: "zzeventzz", SUSPECTS_BLOCK: "zzsuspectzz",
-        INSTRUCTIONS_BLOCK: "zzinstructionzz"}
+        INSTRUCTIONS_BLOCK: "zzinstructionzz", REVIEW_BLOCK: "zzreviewzz"}
 
 
 def sample_context() -> PromptContext:
@@ -49,7 +50,9 @@ def sample_context() -> PromptContext:
     return PromptContext(event=event, suspects=[suspect],
                          instructions=f"Use pytest. {MARK[INSTRUCTIONS_BLOCK]}",
                          test_command="pytest -q", crash_file=f"app/{mark}.py",
-                         crash_line=3, crash_function=f"{mark}_fn")
+                         crash_line=3, crash_function=f"{mark}_fn",
+                         review=[f"use max() {MARK[REVIEW_BLOCK]}",
+                                 f"grace: please {MARK[REVIEW_BLOCK]}"])
 
 
 def _outside_blocks(text: str, block: str) -> str:

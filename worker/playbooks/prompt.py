@@ -30,7 +30,8 @@ SHIPPED_PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 EVENT_BLOCK = "untrusted-event-data"
 SUSPECTS_BLOCK = "untrusted-suspects"
 INSTRUCTIONS_BLOCK = "repository-instructions"
-BLOCKS = (EVENT_BLOCK, SUSPECTS_BLOCK, INSTRUCTIONS_BLOCK)
+REVIEW_BLOCK = "untrusted-review"  # a reviewer's feedback and the pull request's thread
+BLOCKS = (EVENT_BLOCK, SUSPECTS_BLOCK, INSTRUCTIONS_BLOCK, REVIEW_BLOCK)
 # An opening or closing tag of any block, however spelled: `<`, `&lt;` or a look-alike bracket,
 # any case, with spaces, underscores or hyphens between the words.
 _TAG = re.compile(
@@ -41,6 +42,7 @@ _LIMITS = {"value": 2_000, "line": 300, "body": 2_000, "url": 1_000, "summary": 
 _MAX_FRAMES = 30
 _MAX_HEADERS = 20
 _MAX_SUSPECTS = 5
+_MAX_REVIEW = 20
 
 
 class PromptContext(BaseModel):
@@ -53,6 +55,8 @@ class PromptContext(BaseModel):
     crash_file: str | None = None
     crash_line: int | None = None
     crash_function: str | None = None
+    # On a retry asked for in review: the feedback first, then the thread (author: text).
+    review: list[str] = Field(default_factory=list)
 
 
 def neutralise(text: str, limit: int | None = None) -> str:
@@ -121,8 +125,9 @@ def template_variables(playbook: Playbook, context: PromptContext) -> dict[str, 
         "suspects": [_suspect(suspect) for suspect in context.suspects[:_MAX_SUSPECTS]],
         "instructions": neutralise(scrub_text(context.instructions)),
         "test_command": _clean(context.test_command or playbook.checks.test_command, "url"),
+        "review": [_clean(text, "body") for text in context.review[:_MAX_REVIEW]],
         "blocks": {"event": EVENT_BLOCK, "suspects": SUSPECTS_BLOCK,
-                   "instructions": INSTRUCTIONS_BLOCK},
+                   "instructions": INSTRUCTIONS_BLOCK, "review": REVIEW_BLOCK},
     }
 
 

@@ -166,6 +166,11 @@ class Workspace(Protocol):
         """`commit` replayed on top of `onto`, or None when they conflict."""
         ...
 
+    def rebuild_on(self, commit: str, parent: str, signature: Signature) -> str:
+        """A commit with `commit`'s tree on top of `parent` (a fast-forward of a branch at
+        `parent`); `parent` itself when their trees are the same."""
+        ...
+
     def remote_branch(self, access: PushAccess, branch: str) -> str | None:
         """The sha of `branch` on the remote `access` names, or None when it has none."""
         ...

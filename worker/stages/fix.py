@@ -51,7 +51,10 @@ def fix(deps: Deps, run_id: int) -> RunState | None:
                                      f"fixing {service.name}: {_budget_reason(deps, service)}"):
             return None
     assert service is not None and event is not None
-    outcome = attempt_fixes(deps, run_id, service, event, opened.run.record.correlation)
+    follow, earlier = opened.run.record.follow, opened.run.record.fix
+    review = follow.review if follow and follow.retry_pending else []
+    outcome = attempt_fixes(deps, run_id, service, event, opened.run.record.correlation,
+                            review=review, base=earlier.base if review and earlier else None)
     if outcome.environment_failure is not None:
         return _move(deps, run_id, RunState.FIXING, RunState.UNVERIFIED,
                      f"no fix attempted: the repository's environment could not be built: "
@@ -98,13 +101,19 @@ def _budget_reason(deps: Deps, service: ServiceSettings) -> str:
 
 
 def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: ErrorEvent,
-                  correlation: Correlation | None) -> FixOutcome:
-    """Run the playbook's agents, each in its own worktree; what they produced and did."""
+                  correlation: Correlation | None, *, review: list[str] | None = None,
+                  base: str | None = None) -> FixOutcome:
+    """Run the playbook's agents, each in its own worktree; what they produced and did.
+
+    With `review` (a new attempt asked for on the pull request) only agents that read their
+    prompt run, from `base` (the commit the first fix was made on), with the feedback and the
+    thread in the prompt: a fix template would only make the same patch again."""
     assert deps.open_repository and deps.open_workspace and deps.make_sandbox and deps.make_agent
     repository = deps.open_repository(service.repository)
     workspace = deps.open_workspace(service.repository)
-    base = repository.resolve(service.default_branch if _has(repository, service.default_branch)
-                              else "HEAD")
+    if base is None:
+        base = repository.resolve(service.default_branch
+                                  if _has(repository, service.default_branch) else "HEAD")
     playbook = choose_playbook(load_playbooks(deps.settings.playbooks_dir), event)
     environment = prepared(deps.environments, workspace, base, service.setup)
     if isinstance(environment, EnvironmentFailure):
@@ -112,7 +121,8 @@ def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: Erro
     sandbox = with_test_services(in_environment(deps.make_sandbox(), environment),
                                  service.test_services)
     attempts: list[Attempt] = []
-    for number, spec in enumerate(playbook.agents[: playbook.max_attempts], start=1):
+    specs = [spec for spec in playbook.agents if not review or spec.kind != "templates"]
+    for number, spec in enumerate(specs[: playbook.max_attempts], start=1):
         agent = deps.make_agent(spec, playbook)
         if agent is None:
             attempts.append(Attempt(agent=spec.kind, error="not configured"))
@@ -120,7 +130,7 @@ def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: Erro
         folder = _worktrees(deps) / f"run-{run_id}" / f"attempt-{number}"
         with workspace.worktree(base, folder) as tree:
             local = apply_repo_override(playbook, tree)
-            task = _task(run_id, event, correlation, local, tree, service)
+            task = _task(run_id, event, correlation, local, tree, service, review or [])
             result = _safe_attempt(agent, task, tree, sandbox)
             patch = workspace.patch(tree)
         attempts.append(result.model_copy(update={
@@ -143,7 +153,7 @@ def _worktrees(deps: Deps) -> Path:
 
 
 def _task(run_id: int, event: ErrorEvent, correlation: Correlation | None, playbook: Playbook,
-          tree: Path, service: ServiceSettings) -> FixTask:
+          tree: Path, service: ServiceSettings, review: list[str]) -> FixTask:
     crash = None
     if correlation:
         mapped = [f for f in correlation.frames if f.depth is not None]
@@ -154,7 +164,7 @@ def _task(run_id: int, event: ErrorEvent, correlation: Correlation | None, playb
         instructions=repo_instructions(tree), test_command=test_command,
         crash_file=crash.path if crash else None,
         crash_line=crash.frame.lineno if crash else None,
-        crash_function=crash.frame.function if crash else None)
+        crash_function=crash.frame.function if crash else None, review=review)
     primary = event.primary
     return FixTask(run_id=run_id, prompt=render_prompt(playbook, context), event=event,
                    error_type=primary.type if primary else "", playbook=playbook.name,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -140,12 +141,36 @@ def on_comment(deps: Deps, host: CodeHost, opened: RunContext, repo: str, number
         return f"comment {comment.id} ignored: {why_not}"
     if verb == "stop":
         return _stop(deps, host, opened, repo, number, comment, follow)
-    feedback = " ".join(scrub_text(found["rest"]).split())[:500]
-    deps.store.transition(run.id, run.state, run.state,
-                          f"/suture retry from {comment.author} recorded"
-                          + (f": “{feedback}”" if feedback else ""),
-                          record=RunRecord(follow=follow))
-    return f"comment {comment.id}: retry recorded"
+    return _retry(deps, host, opened, repo, number, comment, found["rest"], follow)
+
+
+def _retry(deps: Deps, host: CodeHost, opened: RunContext, repo: str, number: int,
+           comment: ChangeComment, feedback: str, follow: FollowRecord) -> str:
+    """Start a new attempt with the feedback and the thread, unless the cap is reached; its
+    verified result is pushed to the same change (`stages.publish`)."""
+    run = opened.run
+    cap = deps.settings.follow.max_retries
+    if run.state != RunState.PROPOSED:
+        why = f"the change is {run.state.value}"
+    elif follow.retries >= cap:
+        why = f"the cap of {cap} new attempts per pull request is reached"
+    else:
+        why = ""
+    if why:
+        follow.ignored = {**follow.ignored, comment.id: why}
+        deps.store.transition(run.id, run.state, run.state,
+                              f"/suture retry from {comment.author} not done: {why}",
+                              record=RunRecord(follow=follow))
+        return f"comment {comment.id}: retry not done: {why}"
+    said = " ".join(scrub_text(feedback).split())[:1000]
+    thread = [f"{c.author}: {' '.join(scrub_text(c.body).split())[:1000]}"
+              for c in host.comments(repo, number) if c.id != comment.id][-10:]
+    follow = follow.model_copy(update={"retries": follow.retries + 1, "retry_pending": True,
+                                       "review": [f"{comment.author}: {said}", *thread]})
+    deps.store.transition(run.id, RunState.PROPOSED, RunState.CORRELATED,
+                          f"new attempt {follow.retries} of {cap} asked for by {comment.author}"
+                          + (f": “{said}”" if said else ""), record=RunRecord(follow=follow))
+    return f"comment {comment.id}: retry {follow.retries} started"
 
 
 def _refusal(host: CodeHost, repo: str, comment: ChangeComment) -> str:
@@ -239,3 +264,17 @@ def follow_delivery(deps: Deps, delivery_id: int) -> str:
     done = apply_activity(deps, activity)
     deps.store.finish_delivery(delivery_id, "processed", done)
     return done
+
+
+def retries_started(deps: Deps, since: datetime) -> list[int]:
+    """Runs a `/suture retry` moved back to correlated at or after `since`: the caller sends
+    each on to the fix stage (the reconciler would too, later)."""
+    started = []
+    for run in deps.store.list_runs():
+        follow = run.record.follow
+        if run.state != RunState.CORRELATED or follow is None or not follow.retry_pending:
+            continue
+        last = deps.store.transitions(run.id)[-1]
+        if last.at >= since and last.from_state == RunState.PROPOSED.value:
+            started.append(run.id)
+    return started

@@ -20,6 +20,7 @@ from worker.stages.links import commit_url
 from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
+from worker.stages.revision import is_revision, revise
 
 log = logging.getLogger("suture.publish")
 
@@ -36,6 +37,8 @@ def publish(deps: Deps, run_id: int) -> RunState | None:
     if opened is None:
         return None
     run = opened.run
+    if is_revision(opened) and deps.code_host is not None and deps.open_workspace is not None:
+        return revise(deps, opened)
     proposing = can_propose(deps, opened)
     if run.state in READY:
         fixed = run.state == RunState.VERIFIED
