@@ -67,6 +67,20 @@ class Host:
             return [*self.standin.check_runs(owner, name), *self.standin.statuses(owner, name)]
         return self.standin.statuses(REPO)
 
+    def comment_bodies(self) -> list[str]:
+        """Every comment on the host's changes, as people read them (no system notes)."""
+        if self.kind == "github":
+            return [c["body"] for p in self.standin.pulls(*REPO.split("/"))
+                    for c in p["issue_comments"]]
+        return [n["body"] for m in self.standin.merge_requests(REPO) for n in m["notes"]
+                if not n.get("system")]
+
+    def merge(self, number: int, by: str) -> str:
+        """Merge change `number` as `by` would; the merge commit."""
+        if self.kind == "github":
+            return str(self.standin.merge_pull(*REPO.split("/"), number, by=by))
+        return str(self.standin.merge(REPO, number, by=by))
+
     def branches(self) -> dict[str, str]:
         """Branch → sha in the host's bare repository."""
         return self.standin.git.branches(REPO)

@@ -53,11 +53,11 @@ def verified(tmp_path_factory):
 
 
 @pytest.fixture
-def world(verified, tmp_path) -> Iterator[dict]:
+def world(verified, tmp_path, request) -> Iterator[dict]:
     snapshot, shop, run_id = verified
     db = tmp_path / "suture.db"
     shutil.copy(snapshot, db)
-    host = start_host("github", tmp_path / "host", shop.path)
+    host = start_host(getattr(request, "param", "github"), tmp_path / "host", shop.path)
     sentry = SentryStandIn(seed=False).start()
     sentry.add_issue({"id": "4201", "shortId": "SHOP-1", "title": "ZeroDivisionError"})
     slack = SlackStandIn().start()
@@ -80,14 +80,14 @@ def app_of(world, **overrides):
 
 
 def proposed(world):
-    """Publish the verified run: one draft pull request; its number."""
+    """Publish the verified run: one draft pull (merge) request; its number."""
     app = app_of(world)
     try:
         assert stages.publish(app.deps, world["run_id"]) == RunState.PROPOSED
     finally:
         app.close()
-    [pull] = world["host"].standin.pulls(OWNER, NAME)
-    return pull["number"]
+    [change] = world["host"].changes()
+    return change["number"]
 
 
 def merged_hook(world, number: int, sha: str) -> tuple[bytes, dict[str, str]]:
@@ -161,9 +161,10 @@ def recorded_event(app, cluster_id: int) -> dict:
     raise AssertionError("no recorded event")
 
 
+@pytest.mark.parametrize("world", ["github", "gitlab"], indirect=True)
 def test_polling_sees_the_merge_and_a_quiet_watch_means_held(world):
     number = proposed(world)
-    world["host"].standin.merge_pull(OWNER, NAME, number, by="grace")
+    world["host"].merge(number, by="grace")
     app = app_of(world)  # no webhook secret: polling is how suture learns of the merge
     try:
         assert poll_changes(app.deps) == [f"run {world['run_id']}: merged"]
@@ -171,8 +172,7 @@ def test_polling_sees_the_merge_and_a_quiet_watch_means_held(world):
         world["clock"].now += timedelta(days=8)
         assert check_held(app.deps) == [f"run {world['run_id']}: held"]
         assert app.store.get_run(world["run_id"]).state == RunState.HELD
-        [pull] = world["host"].standin.pulls(OWNER, NAME)
-        assert any("The fix held" in c["body"] for c in pull["issue_comments"])
+        assert any("The fix held" in body for body in world["host"].comment_bodies())
         assert [m["text"] for m in world["slack"].messages()][-1].startswith("Fix held:")
     finally:
         app.close()
