@@ -59,8 +59,10 @@ class World:
     `comment_as(number, body, login, bot)` comments as account `login` (a bot account when
     `bot`); `set_writer(login, may)` gives `login` a role that may push, or one that may only
     read; `checks()` lists the evidence attached to commits (dicts with sha, name, outcome);
-    `reviewer` may review; `bot` is the host's own account; `foreign` is a repository the
-    host's credential cannot reach."""
+    `add_check(sha, name, conclusion, summary)` has the host's CI report `conclusion`
+    ("success", "failure" or "pending") as `name` on commit `sha`, `summary` (one word) being
+    what the CI says of the failure; `reviewer` may review; `bot` is the host's own account;
+    `foreign` is a repository the host's credential cannot reach."""
 
     host: CodeHost
     repo: str
@@ -71,6 +73,7 @@ class World:
     comment_as: Callable[[int, str, str, bool], object]
     set_writer: Callable[[str, bool], None]
     checks: Callable[[], list[dict[str, Any]]]
+    add_check: Callable[[str, str, str, str], object]
     reviewer: str
     bot: str
     foreign: str
@@ -335,3 +338,51 @@ class CodeHostContract:
         assert (now.state, now.merge_sha) == ("merged", merge_sha)
         [seen] = world.changes()
         assert seen["comments"] == []
+
+    # -- a commit's CI result -------------------------------------------------------------------
+
+    def test_a_commit_without_ci_has_no_result(self, world: World) -> None:
+        sha = world.push(fresh("no-ci")[0])
+        assert world.host.check_result(world.repo, sha, "ci/test") is None
+        world.add_check(sha, "ci/lint", "failure", "flake8")
+        assert world.host.check_result(world.repo, sha, "ci/test") is None
+
+    def test_a_passing_check(self, world: World) -> None:
+        sha = world.push(fresh("ci-pass")[0])
+        world.add_check(sha, "ci/test", "success", "")
+
+        result = world.host.check_result(world.repo, sha, "ci/test")
+        assert result is not None
+        assert (result.name, result.conclusion) == ("ci/test", "success")
+        assert result.url.startswith("http")
+
+    def test_a_failing_check_says_why(self, world: World) -> None:
+        sha = world.push(fresh("ci-fail")[0])
+        world.add_check(sha, "ci/test", "failure", "test_checkout_total")
+
+        result = world.host.check_result(world.repo, sha, "ci/test")
+        assert result is not None and result.conclusion == "failure"
+        assert "test_checkout_total" in result.summary
+        assert result.url.startswith("http")
+
+    def test_a_running_check_is_pending(self, world: World) -> None:
+        sha = world.push(fresh("ci-run")[0])
+        world.add_check(sha, "ci/test", "pending", "")
+
+        result = world.host.check_result(world.repo, sha, "ci/test")
+        assert result is not None and result.conclusion == "pending"
+
+    def test_the_latest_check_wins(self, world: World) -> None:
+        fixed = world.push(fresh("ci-rerun")[0])
+        world.add_check(fixed, "ci/test", "failure", "test_flaky")
+        world.add_check(fixed, "ci/test", "success", "")
+        broken = world.push(fresh("ci-broke")[0])
+        world.add_check(broken, "ci/test", "success", "")
+        world.add_check(broken, "ci/test", "failure", "test_checkout_total")
+        world.add_check(broken, "ci/lint", "success", "")
+
+        now_fixed = world.host.check_result(world.repo, fixed, "ci/test")
+        now_broken = world.host.check_result(world.repo, broken, "ci/test")
+        assert now_fixed is not None and now_fixed.conclusion == "success"
+        assert now_broken is not None and now_broken.conclusion == "failure"
+        assert "test_checkout_total" in now_broken.summary

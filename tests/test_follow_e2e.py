@@ -27,8 +27,9 @@ from integrations.standins.slack import SlackStandIn
 from tests.proposal_hosts import REPO, settings_for, start_host, verified_shop
 from tests.support import compact, drain, make_app, served
 from worker import stages
+from worker.codehost import ChangeActivity
 from worker.models import ClusterStatus, RunState
-from worker.stages.follow import poll_changes, retries_started
+from worker.stages.follow import apply_activity, poll_changes, retries_started
 from worker.stages.watch import check_held, remind_stale
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing")
@@ -283,5 +284,45 @@ def test_a_writers_retry_brings_a_second_verified_attempt_to_the_same_pull_reque
             assert retries_started(app.deps, started) == []
             last = app.store.transitions(run_id)[-1].reason
             assert "cap of 1 new attempts per pull request is reached" in last
+        finally:
+            app.close()
+
+
+def test_a_failing_check_earns_one_repair_unless_the_base_fails_it_too(world):
+    number = proposed(world)
+    standin = world["host"].standin
+    made_head = standin.pulls(OWNER, NAME)[0]["head"]["sha"]
+    app_probe = app_of(world)
+    base = app_probe.store.get_run(world["run_id"]).record.publication.pull_request.default_head
+    app_probe.close()
+    standin.add_check_run(OWNER, NAME, base, "lint", conclusion="failure", summary="E501")
+    standin.add_check_run(OWNER, NAME, made_head, "lint", conclusion="failure", summary="E501")
+    standin.add_check_run(OWNER, NAME, base, "tests", conclusion="success")
+    standin.add_check_run(OWNER, NAME, made_head, "tests", conclusion="failure",
+                          title="1 failed", summary="test_average_of_one_item: expected 250")
+
+    def failed(name: str) -> ChangeActivity:
+        return ChangeActivity(host="github", repo=REPO, number=number, kind="check_failed",
+                              check_name=name, head_sha=made_head)
+
+    with ChatStandIn(review_script) as chat:
+        app = app_of(world, fix={"agent": {"base_url": chat.url, "api_key": "k"}})
+        try:
+            assert "fails on the base commit" in apply_activity(app.deps, failed("lint"))
+            started = app.clock()
+            assert apply_activity(app.deps, failed("tests")).endswith("repair started")
+            assert "repair" not in apply_activity(app.deps, failed("tests"))  # redelivered
+            [run_id] = retries_started(app.deps, started)
+            for stage in (stages.fix, stages.verify, stages.publish):
+                stage(app.deps, run_id)
+            run = app.store.get_run(run_id)
+            assert run.state == RunState.PROPOSED and run.record.follow.repairs == 1
+            assert "test_average_of_one_item: expected 250" in chat.chat_requests[0].body.decode()
+            new_head = standin.pulls(OWNER, NAME)[0]["head"]["sha"]
+            assert new_head != made_head
+            standin.add_check_run(OWNER, NAME, new_head, "tests", conclusion="failure")
+            again = ChangeActivity(host="github", repo=REPO, number=number,
+                                   kind="check_failed", check_name="tests", head_sha=new_head)
+            assert "repair attempt was already made" in apply_activity(app.deps, again)
         finally:
             app.close()

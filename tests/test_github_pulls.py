@@ -106,12 +106,20 @@ def _world(standin: GitHubStandIn, host: GitHubPulls, source: Path, *, bot: str,
     def set_writer(login: str, may: bool) -> None:
         standin.set_permission(OWNER, NAME, login, "write" if may else "read")
 
+    def add_check(sha: str, name: str, conclusion: str, summary: str) -> object:
+        if conclusion == "pending":
+            return standin.add_check_run(OWNER, NAME, sha, name, conclusion=None,
+                                         status="in_progress")
+        return standin.add_check_run(OWNER, NAME, sha, name, conclusion=conclusion,
+                                     title=f"{name}: {conclusion}", summary=summary)
+
     return World(host=host, repo=REPO,
                  push=lambda branch: push_commit(source, host.push_access(REPO), branch),
                  changes=lambda: _changes(standin), close=close,
                  merge=lambda number: standin.merge_pull(OWNER, NAME, number, by=REVIEWER),
                  comment_as=comment_as, set_writer=set_writer,
-                 checks=lambda: _checks(standin), reviewer=REVIEWER, bot=bot, foreign=foreign)
+                 checks=lambda: _checks(standin), add_check=add_check, reviewer=REVIEWER,
+                 bot=bot, foreign=foreign)
 
 
 class TestGitHubContract(CodeHostContract):

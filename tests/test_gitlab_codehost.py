@@ -87,6 +87,7 @@ def draft(**overrides: Any) -> ChangeDraft:
 FOREIGN = "elsewhere/private"
 REVIEWER = "octocat"
 _OUTCOMES = {"success": "success", "failed": "failure", "skipped": "neutral"}
+_PIPELINE_STATES = {"success": "success", "failure": "failed", "pending": "running"}
 
 
 def _contract_view(merge_request: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +129,9 @@ class TestGitLabContract(CodeHostContract):
             checks=lambda: [{"sha": status["sha"], "name": status["name"],
                              "outcome": _OUTCOMES.get(status["status"], status["status"])}
                             for status in standin.statuses(REPO)],
+            add_check=lambda sha, name, conclusion, summary: standin.add_pipeline(
+                REPO, sha, status=_PIPELINE_STATES[conclusion], name=name,
+                failed_jobs=[summary] if summary else []),
             reviewer=REVIEWER, bot=standin.login, foreign=FOREIGN)
 
 

@@ -83,6 +83,17 @@ class CheckPosted(BaseModel):
     url: str = ""
 
 
+class CheckResult(BaseModel):
+    """The latest CI result of one name on one commit, as the host reports it: a check run or
+    commit status (GitHub), a pipeline (GitLab). `summary` is the host's text for it (a check
+    run's output title and summary, a pipeline's failed jobs), raw: scrub it before use."""
+
+    name: str
+    conclusion: Literal["success", "failure", "pending"]
+    summary: str = ""
+    url: str = ""
+
+
 class Signature(BaseModel):
     """Who a commit is by, and when (the same `when` makes the same commit)."""
 

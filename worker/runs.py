@@ -145,7 +145,8 @@ class FollowRecord(BaseModel):
     handled: list[str] = Field(default_factory=list)  # comment ids acted on or ignored
     ignored: dict[str, str] = Field(default_factory=dict)  # comment id → why it was ignored
     reminded_at: datetime | None = None
-    retries: int = 0  # new attempts asked for in review
+    retries: int = 0  # new attempts asked for in review (or for a failing check)
+    repairs: int = 0  # of which started by a failing check on the pull request (at most one)
     retry_pending: bool = False  # one is being made: its result goes to the same change
     review: list[str] = Field(default_factory=list)  # its feedback, then the thread (scrubbed)
 

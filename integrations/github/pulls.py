@@ -11,7 +11,8 @@ lag), then by the marker in its body through issue search (`is:pr`; lags, 30 req
 Opening is create-first: GitHub's 422 "A pull request already exists" means the change is there,
 so it is listed again and adopted. Review requests leave out the bot and the author, and a login
 GitHub refuses is skipped with GitHub's reason without losing the others. Reading a change back,
-its conversation and who may push, and closing it, are `following`'s (`PullFollowing`). As in
+its conversation and who may push, and closing it, are `following`'s (`PullFollowing`); a
+commit's CI result is `checks`' (`CommitChecks`). As in
 `tickets`, nothing sleeps on a rate limit and every failure surfaces as `TransientError` or
 `PermanentError`.
 """
@@ -33,6 +34,7 @@ from github.Repository import Repository
 from urllib3.util.retry import Retry
 
 from integrations.github.app import GitHubApp
+from integrations.github.checks import CommitChecks
 from integrations.github.errors import DEFAULT_RETRY, github_message, translate_github_error
 from integrations.github.following import PullFollowing, change_record
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
@@ -51,7 +53,7 @@ TOKEN_MARGIN = timedelta(minutes=5)  # renew an installation token this long bef
 STATUS_STATES = {"success": "success", "failure": "failure", "neutral": "error"}
 
 
-class GitHubPulls(PullFollowing):
+class GitHubPulls(CommitChecks, PullFollowing):
     """Proposes changes as draft pull requests labelled `settings.labels` plus the draft's.
 
     PyGithub's pacing (0.25 s between requests, 1 s between writes) keeps clear of GitHub's

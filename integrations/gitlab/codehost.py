@@ -9,7 +9,8 @@ has no check runs, so verification evidence is a commit status whose `target_url
 report's details. Reviewers are resolved from usernames to ids, and every one left out is
 reported with its reason (the bot itself, the author, unknown or blocked accounts, and those
 GitLab drops because they cannot read the merge request). Reading a change back, its notes and
-who may push, and closing it, are `following`'s (`MergeRequestFollowing`).
+who may push, and closing it, are `following`'s (`MergeRequestFollowing`); a commit's CI
+result is `pipelines`' (`PipelineChecks`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import SecretStr
 
 from integrations.gitlab.client import WorkerGitlab, translate_gitlab_error
 from integrations.gitlab.following import MergeRequestFollowing, change_record
+from integrations.gitlab.pipelines import PipelineChecks
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
 from worker.ports import PermanentError, TransientError
 from worker.settings import GitLabSettings
@@ -42,7 +44,7 @@ SEARCH_SCAN_LIMIT = 100  # one page of search results
 _STATUS = {"success": "success", "failure": "failed", "neutral": "skipped"}
 
 
-class GitLabMergeRequests(MergeRequestFollowing):
+class GitLabMergeRequests(PipelineChecks, MergeRequestFollowing):
     """Proposes changes as draft GitLab merge requests carrying `settings.labels`.
 
     Recommended credential: a project access token on the one project (role Developer, scopes

@@ -13,6 +13,7 @@ from worker.codehost import (
     ChangeDraft,
     CheckPosted,
     CheckReport,
+    CheckResult,
     PushAccess,
     ReviewRequest,
 )
@@ -60,6 +61,12 @@ class CodeHost(Protocol):
 
     def report_check(self, repo: str, report: CheckReport) -> CheckPosted:
         """Attach the verification evidence to the head commit."""
+        ...
+
+    def check_result(self, repo: str, sha: str, name: str) -> CheckResult | None:
+        """The latest CI result named `name` on commit `sha` (GitHub: a check run, else a
+        commit status of that context; GitLab: the latest pipeline with that `name`, or the
+        latest of all for "pipeline"); None when there is none yet."""
         ...
 
     def change(self, repo: str, number: int) -> Change:

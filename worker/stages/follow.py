@@ -27,6 +27,7 @@ from worker.ports import CodeHost, PermanentError, SutureError, UpstreamLinks
 from worker.runs import FollowRecord, Run, RunRecord
 from worker.scrub import scrub_text
 from worker.stages.deps import Deps, RunContext, open_run
+from worker.stages.repair import on_check_failed
 
 log = logging.getLogger("suture.follow")
 
@@ -61,6 +62,8 @@ def apply_activity(deps: Deps, activity: ChangeActivity) -> str:
         return merged(deps, opened, activity)
     if activity.kind == "closed":
         return closed(deps, deps.code_host, opened, activity)
+    if activity.kind == "check_failed":
+        return on_check_failed(deps, deps.code_host, opened, activity)
     if activity.kind in ("comment", "review") and activity.comment_id:
         comment = ChangeComment(id=activity.comment_id, author=activity.actor,
                                 body=activity.body, author_is_bot=activity.actor_is_bot)

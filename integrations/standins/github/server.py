@@ -9,7 +9,8 @@ queued with `fail_secondary_rate_limit` and `fail_server_error`. State is in mem
 readable in GitHub's shapes through `issues()`, and seeded with `add_issue`, `add_account` and
 `add_commit`. Pull requests, branches, comments, checks, GitHub Apps and git over HTTP come from
 `ChangeHosting` (`hosting`) and the `pulls` (with `conversation`), `checks` and `apps` routes;
-what people do to pull requests (merge, close, comment, review, roles) from `following`.
+what people do to pull requests (merge, close, comment, review, roles) from `following`; CI
+results on commits (listed check runs, the combined status, `add_check_run`) from `checkruns`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from integrations.standins.base import Call, Handler, Reply
 from integrations.standins.github import apps, checks, deployments, pulls, search, shapes, wire
+from integrations.standins.github.checkruns import CheckRunActions
 from integrations.standins.github.following import ConversationActions
 from integrations.standins.github.state import CommitRecord, ForgeState, IssueRecord, RepoState
 
@@ -35,7 +37,7 @@ _UNSEARCHABLE = (
 RepoHandler = Callable[[Call, RepoState], Reply]
 
 
-class GitHubStandIn(ConversationActions):
+class GitHubStandIn(CheckRunActions, ConversationActions):
     """GitHub's REST API on 127.0.0.1 for one personal token (and the installation tokens of
     its Apps); `repos` are `owner/name` strings; bare repositories live in `git_root`."""
 
@@ -126,6 +128,7 @@ class GitHubStandIn(ConversationActions):
         self._route("GET", _REPO + r"/commits/(?P<ref>[^/]+)", self._in_repo(self._get_commit))
         for module in (pulls, checks, apps, deployments):
             module.register(self)
+        self._serve_ci_results()
 
     def _route(self, method: str, pattern: str, handler: Handler,
                resource: str | None = "core") -> None:

@@ -9,7 +9,8 @@ whose password is the token (GitLab's convention is the user `oauth2`; any user 
 GitLab's refusals are reproduced where the adapter meets them: 409 for a second open merge
 request on the same branches, 422 for a source branch that was never pushed, 404 for unknown
 projects. Faults are queued with `fail_rate_limit` and `fail_server_error`. What people do to
-merge requests (merge, close, notes, roles) and the routes that read it back are `following`'s.
+merge requests (merge, close, notes, roles) and the routes that read it back are `following`'s;
+CI pipelines on commits (`add_pipeline`, listing pipelines and their jobs) are `pipelines`'.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from urllib.parse import unquote
 from integrations.git.command import call_git, run_git
 from integrations.standins.base import Call, Handler, Reply
 from integrations.standins.githttp import GitHttp
-from integrations.standins.gitlab import following, shapes, wire
+from integrations.standins.gitlab import following, pipelines, shapes, wire
 from integrations.standins.gitlab.following import MergeRequestActions
 from integrations.standins.gitlab.merge_requests import MergeRequestRoutes, params
+from integrations.standins.gitlab.pipelines import PipelineActions
 from integrations.standins.gitlab.state import GitLabState, ProjectRecord, StatusRecord
 
 API = "/api/v4"
@@ -37,7 +39,7 @@ ProjectHandler = Callable[[Call, ProjectRecord], Reply]
 _EVENTS = {"pending": "enqueue", "running": "run"}  # the state machine event into each state
 
 
-class GitLabStandIn(MergeRequestActions):
+class GitLabStandIn(PipelineActions, MergeRequestActions):
     """GitLab on 127.0.0.1 for one token; bare repositories live under `root` (a temporary
     folder removed at `stop` when not given)."""
 
@@ -191,6 +193,7 @@ class GitLabStandIn(MergeRequestActions):
         self._route("PUT", one, self._in_project(mrs.update))
         self._route("POST", one + "/notes", self._in_project(mrs.add_note))
         following.register(self)  # users, members, listing notes
+        pipelines.register(self)  # a commit's pipelines and their jobs
 
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         def guarded(call: Call) -> Reply:

@@ -1,5 +1,5 @@
-"""In-memory state of the GitLab stand-in: users, projects, their merge requests (with notes)
-and commit statuses.
+"""In-memory state of the GitLab stand-in: users, projects, their merge requests (with notes),
+commit statuses and pipelines.
 
 `GitLabState` owns every record and hands out ids; a project is found by its numeric id or its
 `group/project` path, as GitLab's `:id` parameter allows. Merge requests are numbered per
@@ -72,6 +72,22 @@ class StatusRecord:
 
 
 @dataclass
+class PipelineRecord:
+    """One CI pipeline of a commit; `jobs` are (job id, name, status, failure reason)."""
+
+    id: int
+    iid: int
+    sha: str
+    ref: str
+    status: str
+    name: str | None = None
+    source: str = "push"
+    jobs: list[tuple[int, str, str, str | None]] = field(default_factory=list)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
 class MergeRequestRecord:
     """One merge request; `reviewers` holds usernames."""
 
@@ -114,6 +130,7 @@ class ProjectRecord:
     merge_requests: dict[int, MergeRequestRecord] = field(default_factory=dict)
     access: dict[str, int] = field(default_factory=dict)  # lower-cased username → role
     statuses: list[StatusRecord] = field(default_factory=list)
+    pipelines: list[PipelineRecord] = field(default_factory=list)
 
     @property
     def name(self) -> str:
