@@ -336,8 +336,9 @@ def test_a_github_replay_is_a_duplicate_whatever_its_delivery_id(client, app):
     replayed = client.post("/hooks/github", content=body, headers=gh_headers(body,
                                                                              "issue_comment"))
     for again in (redelivered, replayed):
-        assert again.status_code == 200 and again.json() == {
-            "duplicate": True, "delivery": first.json()["delivery"]}
+        assert again.status_code == 409 and again.json() == {
+            "error": "duplicate delivery: already received", "duplicate": True,
+            "delivery": first.json()["delivery"]}
     assert app.store.count_deliveries() == 1 and len(sent(app)) == 1
 
 
@@ -350,7 +351,7 @@ def test_a_known_github_delivery_id_with_another_body_is_not_followed_again(clie
     again = client.post("/hooks/github", content=pretty,
                         headers=gh_headers(pretty, "issue_comment",
                                            delivery=headers["X-GitHub-Delivery"]))
-    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.status_code == 409 and again.json()["duplicate"] is True
     assert app.store.get_delivery(again.json()["delivery"]).status == "ignored"
     assert len(sent(app)) == 1
 
@@ -422,10 +423,10 @@ def test_a_gitlab_replay_is_a_duplicate(client, app):
             if key not in ("Idempotency-Key", "X-Gitlab-Event-UUID")}
     unnamed = client.post("/hooks/gitlab", content=body, headers=bare)
     for again in (retried, replayed, unnamed):
-        assert again.status_code == 200 and again.json()["duplicate"] is True
+        assert again.status_code == 409 and again.json()["duplicate"] is True
     other = json.dumps(gl("note.merge_request")).encode()
     same_key = client.post("/hooks/gitlab", content=other, headers=headers)
-    assert same_key.status_code == 200 and same_key.json()["duplicate"] is True
+    assert same_key.status_code == 409 and same_key.json()["duplicate"] is True
     assert len(sent(app)) == 1
 
 

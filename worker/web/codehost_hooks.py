@@ -7,12 +7,12 @@ read up to `webhook_max_bytes`, authenticated over its raw bytes, parsed, normal
 reason, an unconfigured secret refuses everything, and an event suture does not follow is
 acknowledged without being stored.
 
-A delivery is a duplicate when its body was received before (`add_delivery` keeps one delivery
-per source and body hash) or when its host's delivery id was: GitHub's `X-GitHub-Delivery` is kept
-by a redelivery, GitLab's `Idempotency-Key` by a retry (older GitLab sends only
-`X-Gitlab-Event-UUID`, which need not survive a resend; the body hash still matches). Ids are
-claimed in the store's once-only slots after the body is stored, so a crash between the two never
-loses a delivery: at worst its id goes unclaimed.
+A delivery is a duplicate (409, nothing stored or enqueued) when its body was received before
+(`add_delivery` keeps one delivery per source and body hash) or when its host's delivery id was:
+GitHub's `X-GitHub-Delivery` is kept by a redelivery, GitLab's `Idempotency-Key` by a retry
+(older GitLab sends only `X-Gitlab-Event-UUID`, which need not survive a resend; the body hash
+still matches). Ids are claimed in the store's once-only slots after the body is stored, so a
+crash between the two never loses a delivery: at worst its id goes unclaimed.
 """
 
 from __future__ import annotations
@@ -160,7 +160,10 @@ def _accept(deps: WebDeps, source: str, event: str, delivery: str, body: bytes,
 
 
 def _duplicate(delivery_id: int) -> JSONResponse:
-    return JSONResponse({"duplicate": True, "delivery": delivery_id}, status_code=200)
+    # A 4xx: a replayed body changes nothing, and says so (the host's own redelivery of a
+    # delivery already stored gets the same answer, which is true of it too).
+    return JSONResponse({"error": "duplicate delivery: already received", "duplicate": True,
+                         "delivery": delivery_id}, status_code=409)
 
 
 def _claim(event: str, delivery: str) -> str:
