@@ -17,6 +17,7 @@ not have is GitHub's 422, a `PermanentError`.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from typing import Literal
 
@@ -34,15 +35,17 @@ STATUS_CONCLUSIONS: dict[str, Conclusion] = {"success": "success", "failure": "f
 RUN_SCAN_LIMIT = 100  # one page; a commit rarely has more runs of one name
 
 
-class CommitChecks:
+class CommitChecks(ABC):
     """`check_result` of the `CodeHost` port; mixed into `GitHubPulls`, which provides the
     plumbing below."""
 
+    @abstractmethod
     def _repo(self, full_name: str) -> Repository:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _reaching(self, repo: str, action: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        ...
 
     def check_result(self, repo: str, sha: str, name: str) -> CheckResult | None:
         """The newest check run named `name` on `sha`, else the status of context `name`;

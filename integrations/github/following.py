@@ -16,6 +16,7 @@ the same text is not repeated, so a retry after a crash between the two steps st
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Literal
@@ -33,27 +34,32 @@ WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
-class PullFollowing:
+class PullFollowing(ABC):
     """The `CodeHost` methods that read a change and close it; mixed into `GitHubPulls`,
     which provides the plumbing below."""
 
     # -- plumbing `GitHubPulls` provides -------------------------------------------------------
 
+    @abstractmethod
     def _github(self, repo: str) -> Github:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _repo(self, full_name: str) -> Repository:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _reaching(self, repo: str, action: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _bot_login(self) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def comment(self, repo: str, number: int, body: str) -> str:
         """Comment on the change (`GitHubPulls.comment`)."""
-        raise NotImplementedError
+        ...
 
     # -- the port -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ with the same text is not repeated, so a retry after a crash between the two ste
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal
@@ -31,7 +32,7 @@ STATES: dict[str, ChangeState] = {"opened": "open", "locked": "open", "closed": 
                                   "merged": "merged"}
 
 
-class MergeRequestFollowing:
+class MergeRequestFollowing(ABC):
     """The `CodeHost` methods that read a change and close it; mixed into
     `GitLabMergeRequests`, which provides the plumbing below."""
 
@@ -41,15 +42,18 @@ class MergeRequestFollowing:
 
     # -- plumbing `GitLabMergeRequests` provides ----------------------------------------------
 
+    @abstractmethod
     def _project(self, repo: str) -> Project:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _errors(self, action: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def comment(self, repo: str, number: int, body: str) -> str:
         """Add a note (`GitLabMergeRequests.comment`)."""
-        raise NotImplementedError
+        ...
 
     # -- the port -----------------------------------------------------------------------------
 

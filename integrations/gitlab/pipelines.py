@@ -13,6 +13,7 @@ failed pipeline's summary names its failed jobs and why each failed
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from typing import Any, Literal
 
@@ -28,15 +29,17 @@ SCAN_LIMIT = 100  # one page of a commit's pipelines
 JOB_LIMIT = 20  # failed jobs named in a summary
 
 
-class PipelineChecks:
+class PipelineChecks(ABC):
     """`check_result` of the `CodeHost` port; mixed into `GitLabMergeRequests`, which provides
     the plumbing below."""
 
+    @abstractmethod
     def _project(self, repo: str) -> Project:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _errors(self, action: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        ...
 
     def check_result(self, repo: str, sha: str, name: str) -> CheckResult | None:
         """The latest pipeline of `sha` named `name` (any name for "pipeline"), or None."""

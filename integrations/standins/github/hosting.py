@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ _GIT_REPO = re.compile(r"/(?P<owner>[^/]+)/(?P<repo>[^/]+?)\.git/")
 _LOG_FORMAT = "%H%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%P%x00%B"
 
 
-class ChangeHosting(StandIn):
+class ChangeHosting(StandIn, ABC):
     """Bare repositories, GitHub Apps and the readers tests use on pull requests and checks."""
 
     token: str  # the personal token and its login; all four are set by `GitHubStandIn`
@@ -60,15 +61,18 @@ class ChangeHosting(StandIn):
 
     # -- hooks `GitHubStandIn` provides ---------------------------------------------------------
 
+    @abstractmethod
     def _route(self, method: str, pattern: str, handler: Handler,
                resource: str | None = "core") -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _in_repo(self, handler: RepoHandler) -> Handler:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _issue_json(self, repo: RepoState, record: IssueRecord) -> dict[str, Any]:
-        raise NotImplementedError
+        ...
 
     # -- test-facing API ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ gave, else Developer (30) for a `member` account; the token's own user has the s
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from integrations.standins.base import Call, Reply, StandIn
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 DEVELOPER = 30  # the role of a `member` account without one of its own
 
 
-class MergeRequestActions(StandIn):
+class MergeRequestActions(StandIn, ABC):
     """Test-facing actions of people on merge requests; the base of `GitLabStandIn`."""
 
     state: GitLabState  # these are set by `GitLabStandIn`
@@ -44,12 +45,14 @@ class MergeRequestActions(StandIn):
     login: str
     access_level: int
 
+    @abstractmethod
     def _project_or_raise(self, path: str) -> ProjectRecord:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def note_json(self, project: ProjectRecord, record: Any, note: Any) -> dict[str, Any]:
         """A note in GitLab's shape (`GitLabStandIn.note_json`)."""
-        raise NotImplementedError
+        ...
 
     def merge(self, path: str, iid: int, *, by: str, squash: bool = False) -> str:
         """Merge open merge request `iid` of `path` as `by`; the commit now on the target

@@ -12,6 +12,7 @@ set for the stand-in; a job's `commit` is read from the bare repository.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -38,19 +39,21 @@ def _recorded(kind: str) -> dict[str, Any]:
     return dict(recorded(f"gitlab/{kind}.list.json")[0])
 
 
-class PipelineActions(StandIn):
+class PipelineActions(StandIn, ABC):
     """Test-facing: CI reporting pipelines on commits; a base of `GitLabStandIn`."""
 
     state: GitLabState  # these are set by `GitLabStandIn`
     git: GitHttp
     login: str
 
+    @abstractmethod
     def _project_or_raise(self, path: str) -> ProjectRecord:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def user_json(self, username: str) -> dict[str, Any]:
         """The basic user of `username` (`GitLabStandIn.user_json`)."""
-        raise NotImplementedError
+        ...
 
     def add_pipeline(self, path: str, sha: str, *, status: str, name: str = UNNAMED,
                      failed_jobs: Iterable[str] = (), ref: str | None = None) -> dict[str, Any]:
