@@ -114,3 +114,22 @@ def _retry_after(headers: dict[str, str]) -> float | None:
         return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
     except (TypeError, ValueError):
         return None
+
+
+MAX_TITLE = 256  # GitHub rejects longer issue and pull request titles
+MAX_BODY = 65_536  # and longer bodies ("body is too long")
+
+
+def fit_title(title: str, fallback: str) -> str:
+    """`title` on one line within GitHub's limit (`fallback` when it is empty)."""
+    flat = " ".join(title.split()) or fallback
+    return flat if len(flat) <= MAX_TITLE else flat[: MAX_TITLE - 1] + "…"
+
+
+def fit_body(body: str, marker: str) -> str:
+    """`body` within GitHub's limit, always carrying `marker` (cut before it when too long)."""
+    tail = "" if marker in body else f"\n\n{marker}\n"
+    if len(body) + len(tail) <= MAX_BODY:
+        return body + tail
+    note = "\n\n[truncated]\n"
+    return body[: MAX_BODY - len(note) - len(marker) - 2] + note + marker + "\n"

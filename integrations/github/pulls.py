@@ -35,7 +35,15 @@ from urllib3.util.retry import Retry
 
 from integrations.github.app import GitHubApp
 from integrations.github.checks import CommitChecks
-from integrations.github.errors import DEFAULT_RETRY, github_message, translate_github_error
+from integrations.github.errors import (
+    DEFAULT_RETRY,
+    MAX_BODY,
+    MAX_TITLE,
+    fit_body,
+    fit_title,
+    github_message,
+    translate_github_error,
+)
 from integrations.github.following import PullFollowing, change_record
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
 from worker.ports import PermanentError, TransientError
@@ -43,8 +51,6 @@ from worker.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
 
-MAX_TITLE = 256  # GitHub refuses longer pull request titles
-MAX_BODY = 65_536  # and longer bodies and comments
 MAX_OUTPUT = 65_535  # a check run's summary and text, each
 MAX_DESCRIPTION = 140  # a commit status's description
 SEARCH_SCAN_LIMIT = 100  # one page of search results; more would spend the 30/minute budget
@@ -334,14 +340,8 @@ def _clip(text: str, limit: int, *, keep_tail: bool = False) -> str:
 
 
 def _fit_title(title: str) -> str:
-    flat = " ".join(title.split()) or "suture fix"
-    return flat if len(flat) <= MAX_TITLE else flat[: MAX_TITLE - 1] + "…"
+    return fit_title(title, "suture fix")
 
 
 def _fit_body(body: str, marker: str) -> str:
-    """The body within GitHub's limit, always carrying the marker."""
-    tail = "" if marker in body else f"\n\n{marker}\n"
-    if len(body) + len(tail) <= MAX_BODY:
-        return body + tail
-    note = "\n\n[truncated]\n"
-    return body[: MAX_BODY - len(note) - len(marker) - 2] + note + marker + "\n"
+    return fit_body(body, marker)

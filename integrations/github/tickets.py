@@ -20,7 +20,13 @@ from github.Issue import Issue
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
-from integrations.github.errors import DEFAULT_RETRY, github_errors, translate_github_error
+from integrations.github.errors import (
+    DEFAULT_RETRY,
+    fit_body,
+    fit_title,
+    github_errors,
+    translate_github_error,
+)
 from worker.models import Ticket
 from worker.ports import PermanentError, TicketDraft
 from worker.settings import GitHubSettings
@@ -30,8 +36,6 @@ log = logging.getLogger(__name__)
 # `DEFAULT_RETRY` and `translate_github_error` are also imported from here by older callers.
 __all__ = ["DEFAULT_RETRY", "GitHubTickets", "translate_github_error"]
 
-MAX_TITLE = 256  # GitHub rejects longer issue titles
-MAX_BODY = 65_536  # and longer bodies ("body is too long")
 SEARCH_SCAN_LIMIT = 100  # one page of search results; more would spend the 30/minute budget
 
 
@@ -152,14 +156,8 @@ def _merge(first: list[str], second: list[str]) -> list[str]:
 
 
 def _fit_title(title: str) -> str:
-    flat = " ".join(title.split()) or "suture ticket"
-    return flat if len(flat) <= MAX_TITLE else flat[: MAX_TITLE - 1] + "…"
+    return fit_title(title, "suture ticket")
 
 
 def _fit_body(body: str, marker: str) -> str:
-    """The body within GitHub's limit, always ending with the marker if it lacked it."""
-    tail = "" if marker in body else f"\n\n{marker}\n"
-    if len(body) + len(tail) <= MAX_BODY:
-        return body + tail
-    note = "\n\n[truncated]\n"
-    return body[: MAX_BODY - len(note) - len(marker) - 2] + note + marker + "\n"
+    return fit_body(body, marker)
