@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     tickets_dir: Path = Path(".suture/tickets")
     error_dsn: OptionalSecret = Field(
         default=None, description="Sentry DSN for suture's own errors; unset: not reported")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line (time, level, logger, message, "
+                                    "run_id, state, ...) for a log collector")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     webhook_max_age_seconds: int = Field(default=300, ge=1)
