@@ -44,6 +44,7 @@ from worker.actors import Actors, declare
 from worker.broker import make_broker
 from worker.doctor import Probes, SystemProbes
 from worker.env.services import with_test_services
+from worker.metrics import serve_metrics
 from worker.observability import init_error_reporting
 from worker.ports import (
     AccountDirectory,
@@ -80,9 +81,11 @@ class App:
     clock: Callable[[], datetime]
 
     def web(self) -> FastAPI:
-        """The webhook and health HTTP application."""
-        return create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
-                                  clock=self.clock, artifacts=make_artifacts(self.settings)))
+        """The webhook, health and metrics HTTP application."""
+        web = create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
+                                 clock=self.clock, artifacts=make_artifacts(self.settings)))
+        serve_metrics(web, self.store, self.broker)
+        return web
 
     def worker(self, threads: int = 4, queues: set[str] | None = None) -> dramatiq.Worker:
         """A Dramatiq worker consuming `queues` (default: all of them), not yet started."""
