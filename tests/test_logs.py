@@ -59,6 +59,13 @@ def test_a_text_line_is_scrubbed_and_shows_the_extra_fields():
     assert " INFO suture.test refused: " in line
 
 
+def test_uvicorns_coloured_copy_of_a_message_is_not_an_extra_field():
+    made = record("Uvicorn running on %s", "http://127.0.0.1:8000",
+                  color_message="Uvicorn running on \x1b[1m%s\x1b[0m")
+    assert "color_message" not in json.loads(JsonFormatter().format(made))
+    assert TextFormatter().format(made).endswith("Uvicorn running on http://127.0.0.1:8000")
+
+
 def test_the_log_format_setting_makes_the_cli_log_json(capsys, monkeypatch):
     monkeypatch.setenv("SUTURE_LOG_FORMAT", "json")
     root = logging.getLogger()
