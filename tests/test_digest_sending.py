@@ -270,3 +270,23 @@ def test_the_command_refuses_bad_input_with_a_reason(tmp_path, monkeypatch, args
     monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{tmp_path / 'suture.db'}")
     result = CliRunner().invoke(cli, ["digest", *args])
     assert result.exit_code == 2 and reason in result.stderr
+
+
+def test_the_doctor_names_a_digest_channel_without_its_settings(tmp_path, slack):
+    from worker.doctor.digest import check_digest
+    from worker.doctor.model import Status
+
+    off = check_digest(settings_for(tmp_path))
+    half = check_digest(settings_for(tmp_path, digest={"channels": ["slack", "github", "email"],
+                                                       "github_repo": REPO},
+                                     notify={"slack_webhook_url": slack.webhook_url}))
+    whole = check_digest(settings_for(tmp_path, digest={"channels": ["slack", "github"],
+                                                        "github_repo": REPO},
+                                      notify={"slack_webhook_url": slack.webhook_url},
+                                      github={"token": GITHUB_TOKEN}))
+
+    assert off.status is Status.OK and "not sent" in off.found
+    assert half.status is Status.ERROR
+    assert half.found == "digest.channels names github, email, which are not configured"
+    assert "SUTURE_GITHUB__TOKEN" in half.fix and "SUTURE_NOTIFY__SMTP_HOST" in half.fix
+    assert whole.status is Status.OK and "github (acme/ops)" in whole.found
