@@ -35,8 +35,9 @@ class NoticeOutlet:
 
     def send(self, digest: Digest) -> str:
         """Send the digest as a `digest` notice keyed by its week."""
+        # The notice's label already says "Weekly digest": the week is the title.
         return self._notifier.send(Notice(key=f"digest:{digest.week}", kind="digest",
-                                          title=digest.title, text=digest.text,
+                                          title=digest.week, text=digest.text,
                                           html=digest.html))
 
 

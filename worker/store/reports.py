@@ -18,6 +18,9 @@ from worker.store import recording
 from worker.store.sql import SqlStore, _run
 from worker.store.tables import ClusterRow, EventRow, RunRow, SlotRow, TransitionRow
 
+# After these a pull request is no longer open (a recurrence opens a new run).
+DECIDED = (RunState.MERGED, RunState.CLOSED, RunState.HELD, RunState.RECURRED)
+
 
 class ClusterSighting(BaseModel):
     """A cluster seen in the week: its title and its first and last events ever."""
@@ -98,10 +101,14 @@ def _clusters(session: Session, start: datetime, end: datetime,
 
 def _run_ids(session: Session, start: datetime, end: datetime) -> list[int]:
     moved = select(TransitionRow.run_id).where(TransitionRow.at >= start, TransitionRow.at < end)
-    # Open pull requests may be stale at the week's end without moving in it.
+    # Open pull requests may be stale at the week's end without moving in it; one decided
+    # before the week began cannot be.
     proposed = select(TransitionRow.run_id).where(
         TransitionRow.to_state == RunState.PROPOSED.value, TransitionRow.at < end)
-    return sorted(set(session.scalars(moved)) | set(session.scalars(proposed)))
+    decided = select(TransitionRow.run_id).where(
+        TransitionRow.to_state.in_([state.value for state in DECIDED]), TransitionRow.at < start)
+    still_open = set(session.scalars(proposed)) - set(session.scalars(decided))
+    return sorted(set(session.scalars(moved)) | still_open)
 
 
 def _transitions(session: Session, run_ids: list[int], end: datetime) -> list[RunTransition]:
