@@ -149,7 +149,9 @@ def test_the_html_parses_holds_the_svg_and_escapes_titles(seeded, settings):
                   "median 4 h 30 min, max 5 h (2 opened)", "median 7 changed lines, max 10",
                   "50 % (1 merged, 1 closed)", "50 % (1 of 2 needed a retry or repair)",
                   "$1.10 for the runs attempted (20,000 tokens); $0.40 per merged fix",
-                  f"2 × {SKIP_REASON}", "KeyError: 'sku'"):
+                  f"2 × {SKIP_REASON}", "KeyError: 'sku'",
+                  "3 attempted, 2 skipped, 2 pull requests, 1 ticket, 1 merged, 1 closed, "
+                  "1 stale (open over 7 days at the week's end), 1 held, 0 recurred."):
         assert shown in text, shown
 
 
