@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
 from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
@@ -224,6 +225,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

@@ -186,6 +186,21 @@ def suspects(
 
 
 @cli.command()
+def digest(
+    week: Annotated[str | None, typer.Option("--week", help="ISO week YYYY-Www "
+                                             "(default: the last whole week).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
+    send: Annotated[bool, typer.Option("--send", help="Send it to digest.channels too "
+                                       "(each channel gets a week's digest once).")] = False,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Print the weekly digest of what suture saw and did, and optionally send it."""
+    from worker.cli.digest import run_digest
+
+    raise typer.Exit(run_digest(_settings(config), week, fmt, send))
+
+
+@cli.command()
 def status(
     config: Path | None = ConfigOption,
     follow: Annotated[bool, typer.Option(
