@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from worker.env.services import TestServices
+from worker.health_settings import HealthSettings
 from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
 from worker.settings_base import ConfigError as ConfigError
@@ -224,6 +225,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

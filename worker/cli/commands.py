@@ -15,6 +15,7 @@ import typer
 import uvicorn
 
 from worker.cli.env import env_cli
+from worker.cli.health import health
 from worker.settings import ConfigError, Settings, load_settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -26,6 +27,7 @@ cli.add_typer(playbooks_cli, name="playbooks")
 sandbox_cli = typer.Typer(help="The sandbox agents run in.")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(env_cli, name="env")
+cli.command("health")(health)
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -103,6 +105,7 @@ def worker(
     """
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.health import start_heartbeat, worker_alive
 
     if queues and "agent" in queues:
         # Prefetch no more agent jobs than there are threads, or one worker hoards them.
@@ -117,12 +120,15 @@ def worker(
     app = build_app(settings)
     dramatiq_worker = app.worker(threads, set(queues) if queues else None)
     dramatiq_worker.start()
+    heartbeat = start_heartbeat(settings.health, worker_alive(dramatiq_worker))
     report = app.reconcile()
     logging.getLogger("suture").info("worker started; re-sent %d runs, %d deliveries",
                                      len(report.runs), len(report.deliveries))
     try:
         _wait_for_signal()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         dramatiq_worker.stop()
         app.close()
 
@@ -132,6 +138,7 @@ def scheduler(config: Path | None = ConfigOption) -> None:
     """Periodic polls and reconciler passes; one leader across processes through Redis."""
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.health import start_heartbeat
     from worker.scheduler import RedisLeader, Scheduler
 
     _logging()
@@ -141,9 +148,12 @@ def scheduler(config: Path | None = ConfigOption) -> None:
     leader = RedisLeader(settings.broker_url) if settings.broker_url else None
     ticker = Scheduler(app, leader)
     ticker.start()
+    heartbeat = start_heartbeat(settings.health, ticker.running)
     try:
         _wait_for_signal()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         ticker.stop()
         app.close()
 
