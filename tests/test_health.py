@@ -52,6 +52,10 @@ def test_suture_health_exits_non_zero_and_says_why(tmp_path, monkeypatch):
     result = CliRunner().invoke(commands.cli, ["health"])
     assert result.exit_code == 1
     assert "FAIL heartbeat" in result.output and "ok database" in result.output
+    monkeypatch.setenv("SUTURE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    Heartbeat(tmp_path / "never-written", 10, lambda: True).beat()
+    live = CliRunner().invoke(commands.cli, ["health", "--liveness"])
+    assert live.exit_code == 0 and "database" not in live.output  # the process itself is alive
 
 
 def test_a_stale_limit_below_the_beat_is_refused():
