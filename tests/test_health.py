@@ -58,6 +58,11 @@ def test_suture_health_exits_non_zero_and_says_why(tmp_path, monkeypatch):
     assert live.exit_code == 0 and "database" not in live.output  # the process itself is alive
 
 
+def test_a_blank_heartbeat_file_means_none(monkeypatch):
+    monkeypatch.setenv("SUTURE_HEALTH__HEARTBEAT_FILE", "")
+    assert load_settings(None).health.heartbeat_file is None
+
+
 def test_a_stale_limit_below_the_beat_is_refused():
     with pytest.raises(ConfigError, match="stale_after_seconds"):
         load_settings(None, health={"heartbeat_seconds": 30, "stale_after_seconds": 20})

@@ -9,16 +9,18 @@ checks only the database and the broker.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from worker.settings_base import Section
+from worker.settings_base import Section, _blank_is_unset
 
 
 class HealthSettings(Section):
     """The heartbeat file of a worker or scheduler process."""
 
-    heartbeat_file: Path | None = Field(
+    # Blank (an env file's empty line) is unset, not the current folder.
+    heartbeat_file: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
         default=None, description="written by `suture worker` and `suture scheduler`; unset: none")
     heartbeat_seconds: float = Field(default=10, gt=0)
     stale_after_seconds: float = Field(default=60, gt=0)
