@@ -134,6 +134,8 @@ def test_secrets_are_referenced_by_name_and_never_inlined():
     (["existingSecret=s", "config.SUTURE_GITHUB__TOKEN=x"], "looks like a secret"),
     (["existingSecret=s", "autoscaling.keda.enabled=true", "autoscaling.hpa.enabled=true"],
      "not both"),
+    (["existingSecret=s", "agentWorkers.replicas=2"], "additional properties"),  # a typo
+    (["existingSecret=s", "secrets.GITHUB_TOKEN=x"], "GITHUB_TOKEN"),  # not a SUTURE_ variable
 ])
 def test_the_chart_refuses_what_would_deploy_wrongly(sets, reason):
     args = ["template", "rel", str(CHART)]
