@@ -23,13 +23,14 @@ import pytest
 from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
 from tests.support import SECRET, compact
+from tests.test_store import event
 from worker import stages
 from worker.app import build_app
 from worker.models import RunState
 from worker.reconcile import reconcile
 from worker.settings import ConfigError, load_settings
 from worker.stages.publish import READY
-from worker.store.waiting import live_leases
+from worker.store.waiting import live_leases, refund_attempt
 
 TOKEN = "waiting-test-token"
 LEASE = 6.0  # seconds the dead worker's publication lease lasts here
@@ -172,3 +173,22 @@ def test_contradictory_settings_are_refused_at_start_with_a_reason(overrides, wo
 def test_the_default_settings_agree_with_each_other():
     settings = load_settings(None)
     assert settings.stuck_after_seconds >= settings.publish_lease_seconds
+
+
+def test_the_store_tells_live_leases_and_gives_an_attempt_back(store):
+    run_id = store.record_event(event("e1"), "fp1", sample_size=5).run_id
+    other = store.record_event(event("e2"), "fp2", sample_size=5).run_id
+    now = datetime.now(UTC)
+    assert live_leases(store, now) == {}
+    held = store.lease_publication("ticket:fp1:1", run_id, "ticket", "a", ttl_seconds=60)
+    store.lease_publication("ticket:fp2:1", other, "ticket", "a", ttl_seconds=60)
+    store.complete_publication("ticket:fp2:1", "7", "https://x/7")  # done: nothing to wait for
+    assert live_leases(store, now) == {run_id: held.until}
+    assert live_leases(store, now, [other]) == {}
+    assert held.until is not None
+    assert live_leases(store, held.until + timedelta(seconds=1)) == {}  # run out: not waiting
+
+    assert store.start_attempt(run_id) == 1
+    refund_attempt(store, run_id)
+    refund_attempt(store, run_id)  # never below zero
+    assert store.get_run(run_id).attempts == 0
