@@ -26,6 +26,7 @@ from worker.stages import Deps
 from worker.stages.deps import AGENT_STAGE_SECONDS
 from worker.stages.follow import follow_delivery, poll_changes, retries_started
 from worker.stages.watch import check_held, remind_stale
+from worker.waiting import refund_attempt, wait_for_lease
 
 log = logging.getLogger("suture.actors")
 
@@ -137,6 +138,7 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
 
     def publish_run(run_id: int) -> None:
         try:
+            wait_for_lease(deps, run_id)  # before counting: waiting is not an attempt
             _run_stage(deps, run_id, stages.publish)
         except stages.Deferred as exc:
             delay = _delay_until(deps, exc.until)
@@ -210,6 +212,9 @@ def _run_stage(deps: Deps, run_id: int,
                                    f"{stage.__name__}")
     try:
         return stage(deps, run_id)
+    except stages.Deferred:
+        refund_attempt(deps.store, run_id)  # the stage found a lease held: it only waited
+        raise
     except PermanentError as exc:
         log.error("run %s failed at %s: %s", run_id, stage.__name__, exc)
         return _fail(deps, run_id, f"{stage.__name__}: {exc}")

@@ -129,6 +129,11 @@ class Scheduler:
                                     max_instances=1, coalesce=True)
         self._scheduler.start()
 
+    def running(self) -> bool:
+        """Whether the timers' thread is running (what the heartbeat reports)."""
+        thread = getattr(self._scheduler, "_thread", None)
+        return bool(self._scheduler.running) and (thread is None or thread.is_alive())
+
     def stop(self) -> None:
         """Stop the timers and give up leadership."""
         self._scheduler.shutdown(wait=False)

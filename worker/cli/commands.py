@@ -15,6 +15,7 @@ import typer
 import uvicorn
 
 from worker.cli.env import env_cli
+from worker.cli.health import health
 from worker.cli.runs import runs_cli
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -28,6 +29,7 @@ sandbox_cli = typer.Typer(help="The sandbox agents run in.")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(env_cli, name="env")
 cli.add_typer(runs_cli, name="runs")
+cli.command("health")(health)
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -109,6 +111,7 @@ def worker(
     """
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.health import start_heartbeat, worker_alive
 
     if queues and "agent" in queues:
         # Prefetch no more agent jobs than there are threads, or one worker hoards them.
@@ -123,12 +126,15 @@ def worker(
     app = build_app(settings)
     dramatiq_worker = app.worker(threads, set(queues) if queues else None)
     dramatiq_worker.start()
+    heartbeat = start_heartbeat(settings.health, worker_alive(dramatiq_worker))
     report = app.reconcile()
     logging.getLogger("suture").info("worker started; re-sent %d runs, %d deliveries",
                                      len(report.runs), len(report.deliveries))
     try:
         _wait_for_signal()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         dramatiq_worker.stop()
         app.close()
 
@@ -138,6 +144,7 @@ def scheduler(config: Path | None = ConfigOption) -> None:
     """Periodic polls and reconciler passes; one leader across processes through Redis."""
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.health import start_heartbeat
     from worker.scheduler import RedisLeader, Scheduler
 
     settings = _settings(config)
@@ -147,9 +154,12 @@ def scheduler(config: Path | None = ConfigOption) -> None:
     leader = RedisLeader(settings.broker_url) if settings.broker_url else None
     ticker = Scheduler(app, leader)
     ticker.start()
+    heartbeat = start_heartbeat(settings.health, ticker.running)
     try:
         _wait_for_signal()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         ticker.stop()
         app.close()
 

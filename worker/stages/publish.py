@@ -176,7 +176,9 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
             # Another worker holds the lease, or a dead one's request may still land: wait for
             # the lease to run out, then look on the forge before creating anything.
             raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
+        reached("ticket-create")
         ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
+        reached("ticket-created")  # on the forge, not yet in the store
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
     deps.store.set_ticket(run_id, url)
