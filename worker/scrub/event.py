@@ -23,12 +23,17 @@ from worker.scrub.denylist import is_denylisted
 from worker.scrub.text import FIELD, scrub_mapping, scrub_name, scrub_text
 
 _PSEUDONYM = re.compile(r"user-[0-9a-f]{8}")
+# Ids and names an SDK or a payload sets: only tokens and emails are taken out of them, so a
+# release such as 1.2.3.4 or an event id stays what correlation and dedupe compare.
+_IDENTIFIERS = ("event_id", "issue_id", "short_id", "project", "platform", "release",
+                "environment", "link")
 
 
 def scrub_event(event: ErrorEvent) -> ErrorEvent:
     """A copy of `event` with secrets and personal data removed from every text field."""
     return event.model_copy(
         update={
+            **{field: _maybe(scrub_name, getattr(event, field)) for field in _IDENTIFIERS},
             "title": scrub_text(event.title),
             "message": scrub_text(event.message),
             "exceptions": [_scrub_exception(exc) for exc in event.exceptions],
