@@ -21,7 +21,8 @@ from urllib.parse import unquote_plus
 
 from worker.scrub.findings import Finding, Rule, detect
 
-_URL_RUN = re.compile(r"[^\s&=;,\"'<>?#\[\]]*(?:%[0-9A-Fa-f]{2}|\+)[^\s&=;,\"'<>?#\[\]]*")
+# A URL's path segments and query values are decoded one by one, so a redaction takes one.
+_URL_RUN = re.compile(r"[^\s&=;,\"'<>?#/\[\]]*(?:%[0-9A-Fa-f]{2}|\+)[^\s&=;,\"'<>?#/\[\]]*")
 _HTML_RUN = re.compile(
     r"[^\s<>\"']*&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});[^\s<>\"']*"
 )

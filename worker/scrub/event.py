@@ -67,12 +67,13 @@ def _scrub_exception(exc: ExceptionInfo) -> ExceptionInfo:
             "type": scrub_name(exc.type),
             "value": scrub_text(exc.value),
             "module": _maybe(scrub_name, exc.module),
-            "frames": [_scrub_frame(frame) for frame in exc.frames],
+            "frames": [scrub_frame(frame) for frame in exc.frames],
         }
     )
 
 
-def _scrub_frame(frame: Frame) -> Frame:
+def scrub_frame(frame: Frame) -> Frame:
+    """A frame with its paths and names scrubbed of tokens and emails, its line of all secrets."""
     return frame.model_copy(
         update={
             "filename": _maybe(scrub_name, frame.filename),
