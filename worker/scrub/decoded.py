@@ -21,21 +21,30 @@ from urllib.parse import unquote_plus
 
 from worker.scrub.findings import Finding, Rule, detect
 
-# A URL's path segments and query values are decoded one by one, so a redaction takes one.
-_URL_RUN = re.compile(r"[^\s&=;,\"'<>?#/\[\]]*(?:%[0-9A-Fa-f]{2}|\+)[^\s&=;,\"'<>?#/\[\]]*")
+# Each candidate may only start where a token starts (the lookbehind), so a long token without
+# the encoding is scanned once, not once per position. URL runs stop at `/`, so a path segment
+# or a query value is redacted alone.
+_URL = r"[^\s&=;,\"'<>?#/\[\]]"
+_URL_RUN = re.compile(rf"(?<!{_URL}){_URL}*?(?:%[0-9A-Fa-f]{{2}}|\+){_URL}*")
+_HTML = r"[^\s<>\"']"
 _HTML_RUN = re.compile(
-    r"[^\s<>\"']*&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});[^\s<>\"']*"
+    rf"(?<!{_HTML}){_HTML}*?&(?:#[0-9]{{1,7}}|#[xX][0-9A-Fa-f]{{1,6}}|[A-Za-z]{{2,8}});{_HTML}*"
 )
-_JSON_RUN = re.compile(
-    r"(?:[^\s\"'\\<>]|\\u[0-9A-Fa-f]{4}|\\[\\/bfnrt])*"
-    r"\\u[0-9A-Fa-f]{4}(?:[^\s\"'\\<>]|\\u[0-9A-Fa-f]{4}|\\[\\/bfnrt])*"
-)
+_JSON = r"(?:[^\s\"'\\<>]|\\u[0-9A-Fa-f]{4}|\\[\\/bfnrt])"
+_JSON_RUN = re.compile(rf"(?<![^\s\"'<>]){_JSON}*?\\u[0-9A-Fa-f]{{4}}{_JSON}*")
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/_=-])")
 _PRINTABLE_SHARE = 0.9
 
 
+_MIXED_ALNUM_PLUS = re.compile(r"(?=[^a-z]*[a-z])(?=[^A-Z]*[A-Z])[A-Za-z0-9+]+")
+
+
 def url_decoded(run: str) -> str | None:
-    """`run` URL-decoded; a leading `+` (a phone number's) is kept as a plus."""
+    """`run` URL-decoded; a leading `+` (a phone number's) is kept as a plus. A run of mixed
+    case letters, digits and `+` without `%` is a piece of base64, left to the base64 decoder
+    (decoding each piece of a large blob would cost a scan per piece)."""
+    if "%" not in run and _MIXED_ALNUM_PLUS.fullmatch(run):
+        return None
     if run.startswith("+"):
         return "+" + unquote_plus(run[1:])
     return unquote_plus(run)
