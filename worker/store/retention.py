@@ -42,7 +42,8 @@ class PurgeReport:
         return self.finished + self.failed + self.expired
 
 
-def _holds_payload() -> ColumnElement[bool]:
+def holds_payload() -> ColumnElement[bool]:
+    """True for a delivery whose payload has not been emptied yet."""
     # JSON has no equality operator on PostgreSQL; its text form does, on both databases.
     return cast(DeliveryRow.payload, Text) != "{}"
 
@@ -60,13 +61,13 @@ def purge(store: SqlStore, settings: RetentionSettings, now: datetime) -> PurgeR
     with store.session() as session:
         finished = session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.status.in_(FINISHED), _holds_payload())
+            .where(DeliveryRow.status.in_(FINISHED), holds_payload())
             .values(payload=EMPTY)
         ).rowcount  # type: ignore[attr-defined]
         failed = session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.status == "failed", DeliveryRow.received_at < cutoff,
-                   _holds_payload())
+                   holds_payload())
             .values(payload=EMPTY)
         ).rowcount  # type: ignore[attr-defined]
         expired = session.execute(
