@@ -8,10 +8,13 @@ import base64
 import html
 import json
 import random
+import string
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests import fakes
 from worker.scrub import find_secrets, scrub_event, scrub_text
@@ -250,3 +253,21 @@ def test_scrub_event_applies_the_new_detectors_to_request_parts() -> None:
     dumped = scrub_event(event.model_copy(update={"request": request})).model_dump_json()
     for value in (phone, iban, nino, quote_plus(phone)):
         assert value not in dumped
+
+
+# -- properties --------------------------------------------------------------------------------
+
+PROSE_CHARS = string.ascii_letters + " .,;:!?()'\"_/\n"
+planted_kinds = st.sampled_from([k for k in fakes.KINDS
+                                 if k.name not in ("password", "api-key")])
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text(PROSE_CHARS, max_size=40), planted_kinds, st.randoms(use_true_random=False),
+       st.text(PROSE_CHARS, max_size=40), st.sampled_from(["", " 12 times", " ok"]))
+def test_a_generated_value_between_words_is_always_removed(
+        before: str, kind: fakes.Kind, rng: random.Random, after: str, tail: str) -> None:
+    value = kind.make(rng)
+    scrubbed = scrub_text(f"{before} {value}{tail} {after}")
+    assert value not in scrubbed
+    assert scrub_text(scrubbed) == scrubbed

@@ -17,7 +17,7 @@ times), so a number is only a phone number when something marks it as one:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from worker.scrub.findings import Finding
 
@@ -60,6 +60,25 @@ def _national_ok(candidate: str) -> bool:
     return not (shape in ((2, 2, 4), (4, 2, 2)) and set(separators[:2]) & {"-", "/"})
 
 
+_LAST_GROUP = re.compile(r"[ ./-]\(?\d+\)?$")
+
+
+def _span(match: re.Match[str], ok: Callable[[str], bool]) -> tuple[int, int] | None:
+    """The match, or the match without its last group when only that makes it a number (a
+    count after it: `020 7946 0958 12 times`); never shorter, so digit lists stay whole."""
+    candidate = match.group()
+    if ok(candidate):
+        return match.span()
+    last = _LAST_GROUP.search(candidate)
+    if last and last.start() and ok(candidate[:last.start()]):
+        return match.start(), match.start() + last.start()
+    return None
+
+
+def _international_ok(candidate: str) -> bool:
+    return 8 <= _digits(candidate) <= 15
+
+
 class PhoneRule:
     """Finds telephone numbers (see the module's docstring for what counts as one)."""
 
@@ -68,14 +87,16 @@ class PhoneRule:
     def find(self, text: str) -> Iterator[Finding]:
         """Spans of telephone numbers in `text`."""
         for match in _INTERNATIONAL.finditer(text):
-            if 8 <= _digits(match.group()) <= 15:
-                yield Finding(KIND, *match.span())
+            span = _span(match, _international_ok)
+            if span:
+                yield Finding(KIND, *span)
         for pattern in (_NANP_PAREN, _NANP):
             for match in pattern.finditer(text):
                 yield Finding(KIND, *match.span())
         for match in _NATIONAL.finditer(text):
-            if _national_ok(match.group()):
-                yield Finding(KIND, *match.span())
+            span = _span(match, _national_ok)
+            if span:
+                yield Finding(KIND, *span)
         for match in _CONTEXT.finditer(text):
             number = match.group("number").rstrip(" ().-")
             if 7 <= _digits(number) <= 15:
