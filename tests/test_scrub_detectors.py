@@ -113,6 +113,7 @@ PROSE = [
     "passwd {}",
     "the passphrase was {}.",
     "db password changed to {}",
+    'ValueError: password "{}" is too common',
 ]
 
 

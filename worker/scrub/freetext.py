@@ -18,7 +18,7 @@ from worker.scrub.findings import MARKER, Finding
 _PASSWORD = re.compile(
     r"(?i)(?<![A-Za-z0-9_])(?:password|passwd|passphrase|passcode|pwd)"
     r"(?:\s+(?:is|was|of|for \S{1,64} (?:is|was)|set to|changed to))?[ \t]*[:=]?[ \t]+"
-    r"(?P<value>[^\s\"'`,;<>()\[\]{}]{3,128})"
+    r"""["'`]?(?P<value>[^\s"'`,;<>()\[\]{}\\]{3,128})"""
 )
 _KEY = re.compile(
     r"(?i)(?<![A-Za-z0-9_])(?:api[ _-]?key|secret(?:[ _-]key)?|access[ _-]?key|client[ _-]?secret"
