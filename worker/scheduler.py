@@ -105,6 +105,9 @@ class Scheduler:
                 jobs["follow:changes"] = (settings.follow.poll_seconds,
                                           self.app.actors.follow_changes.send)
             jobs["follow:watch"] = (3600, self.app.actors.watch_fixes.send)
+        if self.app.deps.digest_outlets:
+            # Hourly: the first tick of a week sends last week's digest, the rest find it sent.
+            jobs["digest"] = (3600, self.app.actors.send_digest.send)
         return jobs
 
     def tick(self, job: str, interval: int, send: Callable[[], object],

@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
 from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
@@ -199,6 +200,9 @@ class Settings(BaseSettings):
     tickets_dir: Path = Path(".suture/tickets")
     error_dsn: OptionalSecret = Field(
         default=None, description="Sentry DSN for suture's own errors; unset: not reported")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line (time, level, logger, message, "
+                                    "run_id, state, ...) for a log collector")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     webhook_max_age_seconds: int = Field(default=300, ge=1)
@@ -223,6 +227,7 @@ class Settings(BaseSettings):
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

@@ -15,6 +15,7 @@ import typer
 import uvicorn
 
 from worker.cli.env import env_cli
+from worker.cli.runs import runs_cli
 from worker.settings import ConfigError, Settings, load_settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -26,6 +27,7 @@ cli.add_typer(playbooks_cli, name="playbooks")
 sandbox_cli = typer.Typer(help="The sandbox agents run in.")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(env_cli, name="env")
+cli.add_typer(runs_cli, name="runs")
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -39,8 +41,10 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(settings: Settings) -> None:
+    from worker.logs import configure_logging
+
+    configure_logging(settings.log_format)
 
 
 def _wait_for_signal() -> None:
@@ -58,8 +62,8 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
     from worker.cli.doctor import preflight
     from worker.scheduler import Scheduler
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     preflight(settings, "run")
     app = build_app(settings)
     worker = app.worker(threads)
@@ -67,7 +71,8 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
     scheduler = Scheduler(app)
     scheduler.start()
     try:
-        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
+        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",
+                    log_config=None)
     finally:
         scheduler.stop()
         worker.stop()
@@ -80,12 +85,13 @@ def web(config: Path | None = ConfigOption) -> None:
     from worker.app import build_app
     from worker.cli.doctor import preflight
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     preflight(settings, "web")
     app = build_app(settings)
     try:
-        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
+        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",
+                    log_config=None)
     finally:
         app.close()
 
@@ -107,8 +113,8 @@ def worker(
     if queues and "agent" in queues:
         # Prefetch no more agent jobs than there are threads, or one worker hoards them.
         os.environ.setdefault("dramatiq_queue_prefetch", str(threads))
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     if not settings.broker_url:
         typer.echo("suture: `suture worker` needs SUTURE_BROKER_URL (use `suture run` for the "
                    "embedded mode)", err=True)
@@ -134,8 +140,8 @@ def scheduler(config: Path | None = ConfigOption) -> None:
     from worker.cli.doctor import preflight
     from worker.scheduler import RedisLeader, Scheduler
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     preflight(settings, "scheduler")
     app = build_app(settings)
     leader = RedisLeader(settings.broker_url) if settings.broker_url else None
@@ -153,9 +159,10 @@ def ingest(file: Path, config: Path | None = ConfigOption) -> None:
     """Feed a payload file (a Sentry or Datadog event or webhook body) through the webhook path."""
     from worker.cli.ingest_file import ingest_file
 
-    _logging()
+    settings = _settings(config)
+    _logging(settings)
     try:
-        report = ingest_file(_settings(config), file)
+        report = ingest_file(settings, file)
     except ValueError as exc:
         typer.echo(f"suture: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -179,18 +186,45 @@ def suspects(
 
 
 @cli.command()
-def status(config: Path | None = ConfigOption) -> None:
-    """Clusters and their runs, newest first."""
+def digest(
+    week: Annotated[str | None, typer.Option("--week", help="ISO week YYYY-Www "
+                                             "(default: the last whole week).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
+    send: Annotated[bool, typer.Option("--send", help="Send it to digest.channels too "
+                                       "(each channel gets a week's digest once).")] = False,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Print the weekly digest of what suture saw and did, and optionally send it."""
+    from worker.cli.digest import run_digest
+
+    raise typer.Exit(run_digest(_settings(config), week, fmt, send))
+
+
+@cli.command()
+def status(
+    config: Path | None = ConfigOption,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Then print each run transition as it happens, until Ctrl-C.")
+    ] = False,
+    for_seconds: Annotated[float | None, typer.Option(
+        "--for", min=0, help="With --follow: stop after this many seconds.")] = None,
+) -> None:
+    """Clusters and their runs, newest first (`suture runs show N` for one run's history)."""
+    from worker.cli.runs import follow_status
+    from worker.scrub import scrub_text
     from worker.store import SqlStore
 
     settings = _settings(config)
     store = SqlStore(settings.database_url)
     store.migrate()
     for cluster in store.list_clusters():
-        typer.echo(f"cluster {cluster.id} [{cluster.status}] {cluster.title} "
+        typer.echo(f"cluster {cluster.id} [{cluster.status}] {scrub_text(cluster.title)} "
                    f"({cluster.event_count} events, {cluster.user_count} users)")
         for run in store.list_runs(cluster.id):
-            typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - {run.reason}")
+            typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - "
+                       f"{scrub_text(run.reason)}")
+    if follow:
+        follow_status(store, for_seconds)
     store.close()
 
 
