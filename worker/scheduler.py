@@ -18,6 +18,7 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from worker.app import App
+from worker.store import retention
 
 log = logging.getLogger("suture.scheduler")
 
@@ -90,6 +91,8 @@ class Scheduler:
         settings = self.app.settings
         jobs: dict[str, tuple[int, Callable[[], object]]] = {
             "reconcile": (settings.reconcile_interval_seconds, self.app.reconcile),
+            "retention:purge": (settings.retention.purge_seconds, lambda: retention.purge(
+                self.app.store, settings.retention, self.app.clock())),
         }
         for name in self.app.deps.sources:
             jobs[f"poll:{name}"] = (settings.poll_interval_seconds,

@@ -35,6 +35,7 @@ from worker.env.services import TestServices
 from worker.health_settings import HealthSettings
 from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
+from worker.retention_settings import RetentionSettings
 from worker.settings_base import ConfigError as ConfigError
 from worker.settings_base import OptionalSecret as OptionalSecret
 from worker.settings_base import Section as Section
@@ -229,6 +230,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)

@@ -336,6 +336,14 @@ def db_upgrade(config: Path | None = ConfigOption) -> None:
     typer.echo("database is up to date")
 
 
+@db_cli.command("scrub")
+def db_scrub(config: Path | None = ConfigOption) -> None:
+    """Scrub secrets and personal data out of rows stored before ingestion scrubbed them."""
+    from worker.cli.scrub_store import scrub_store_cli
+
+    raise typer.Exit(scrub_store_cli(_settings(config)))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="suture")
