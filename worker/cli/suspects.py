@@ -16,6 +16,7 @@ import typer
 from worker.app import open_local_repository
 from worker.correlate.engine import correlate
 from worker.correlate.models import Correlation
+from worker.correlate.presented import presented
 from worker.normalise import PayloadError, detect_and_normalise
 from worker.ports import SutureError
 
@@ -34,7 +35,8 @@ def print_suspects(repo: Path, event_file: Path, *, top: int, as_json: bool,
     except SutureError as exc:
         typer.echo(f"suture: {exc}", err=True)
         return 1
-    typer.echo(json.dumps(contract(found), indent=2) if as_json else table(found))
+    shown = presented(found)
+    typer.echo(json.dumps(contract(shown), indent=2) if as_json else table(shown))
     return 0
 
 

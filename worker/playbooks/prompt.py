@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, Field
 
 from worker.correlate.models import Suspect
+from worker.correlate.presented import NO_EVIDENCE, with_evidence
 from worker.models import ErrorEvent, ExceptionInfo, Frame, RequestData
 from worker.playbooks.catalogue import PlaybookError
 from worker.playbooks.model import Playbook
@@ -116,13 +117,17 @@ def _suspect(suspect: Suspect) -> dict[str, Any]:
 
 def template_variables(playbook: Playbook, context: PromptContext) -> dict[str, Any]:
     """Everything a fix-prompt template may use."""
+    shown = with_evidence(context.suspects)
     return {
         "playbook": playbook.model_dump(include={"name", "description", "guidance", "checks",
                                                  "diff_policy"}),
         "event": event_view(context.event),
         "crash": {"file": _clean(context.crash_file, name=True), "line": context.crash_line,
                   "function": _clean(context.crash_function, name=True)},
-        "suspects": [_suspect(suspect) for suspect in context.suspects[:_MAX_SUSPECTS]],
+        "suspects": [_suspect(suspect) for suspect in shown[:_MAX_SUSPECTS]],
+        # Said when correlation ranked commits but none has evidence, so the agent is not
+        # left to guess whether the history was looked at.
+        "suspects_note": NO_EVIDENCE if context.suspects and not shown else "",
         "instructions": neutralise(scrub_text(context.instructions)),
         "test_command": _clean(context.test_command or playbook.checks.test_command, "url"),
         "review": [_clean(text, "body") for text in context.review[:_MAX_REVIEW]],

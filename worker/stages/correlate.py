@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from worker.correlate.engine import correlate as correlate_event
 from worker.correlate.models import Correlation
+from worker.correlate.presented import presented
 from worker.models import RunState
 from worker.ports import PermanentError
 from worker.runs import RunRecord
@@ -44,9 +45,10 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
         return _moved(deps, run_id, f"correlation failed: {exc}")
     # Suspects' logins let a pull request ask their authors to review it.
     kept = found.model_copy(update={"frames": found.frames[-MAX_FRAMES_KEPT:]})
-    best = found.suspects[0] if found.suspects else None
+    shown = presented(found)
+    best = shown.suspects[0] if shown.suspects else None
     reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {best.summary[:80]}"
-              if best else f"no suspect: {found.note}")
+              if best else f"no suspect: {shown.note}")
     return _moved(deps, run_id, reason, kept)
 
 

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from worker.correlate.presented import presented
 from worker.models import Cluster, RunState
 from worker.ports import PermanentError, TicketDraft
 from worker.preview.outcome import PreviewOutcome
@@ -199,7 +200,7 @@ def draft_ticket(deps: Deps, run_id: int, key: str, fallback: str = "") -> Ticke
     body = deps.renderer.render(
         "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
         service=service, stack=format_stack(event) if event else "", marker=marker,
-        correlation=run.record.correlation, fix=run.record.fix, fallback=fallback,
+        correlation=presented(run.record.correlation), fix=run.record.fix, fallback=fallback,
         fix_reason=next((t.reason for t in reversed(deps.store.transitions(run_id))
                          if t.to_state in (RunState.VERIFIED, RunState.UNVERIFIED)), ""),
         commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
