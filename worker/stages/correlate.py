@@ -14,6 +14,7 @@ from worker.models import RunState
 from worker.ports import PermanentError
 from worker.runs import RunRecord
 from worker.stages.deps import Deps, accounts_for, open_run
+from worker.titles import shorten
 
 MAX_FRAMES_KEPT = 30
 
@@ -47,7 +48,7 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
     kept = found.model_copy(update={"frames": found.frames[-MAX_FRAMES_KEPT:]})
     shown = presented(found)
     best = shown.suspects[0] if shown.suspects else None
-    reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {best.summary[:80]}"
+    reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {shorten(best.summary, 80)}"
               if best else f"no suspect: {shown.note}")
     return _moved(deps, run_id, reason, kept)
 

@@ -22,6 +22,7 @@ from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 from worker.stages.revision import is_revision, revise
+from worker.titles import one_line
 
 log = logging.getLogger("suture.publish")
 
@@ -217,5 +218,5 @@ def scrubbed_cluster(cluster: Cluster) -> Cluster:
 
 
 def scrub_title(title: str) -> str:
-    """A one-line, scrubbed, bounded ticket title."""
-    return " ".join(scrub_text(title).split())[:200] or "error"
+    """A one-line, scrubbed ticket title, cut at a word to 200 characters."""
+    return one_line(scrub_text(title), 200, "error")
