@@ -5,7 +5,7 @@ the policy settings turn tickets for them back on."""
 from __future__ import annotations
 
 from integrations.standins.base import recorded
-from tests.support import compact, drain, make_app
+from tests.support import DD_SECRET, compact, drain, make_app, served
 from worker.models import RunState
 
 TEST_NOTIFICATION = "datadog/monitor-webhook.rendered-example.json"
@@ -96,4 +96,17 @@ def test_a_mapped_project_is_ticketed_under_the_default_policy(tmp_path):
     deliver(app, "sentry", "event_alert", recorded("sentry/webhook-event-alert-triggered.json"))
     drain(app)
     assert only_run(app).state == RunState.TICKETED, only_run(app).reason
+    app.close()
+
+
+def test_a_test_notification_posted_to_the_webhook_is_accepted_and_skipped(tmp_path):
+    app = make_app(tmp_path)
+    with served(app) as client:
+        reply = client.post("/hooks/datadog", content=compact(recorded(TEST_NOTIFICATION)),
+                            headers={"X-Suture-Token": DD_SECRET})
+    assert reply.status_code == 202, reply.text  # Datadog must not retry it
+    drain(app)
+    run = only_run(app)
+    assert run.state == RunState.SKIPPED and "test notification" in run.reason
+    assert tickets(tmp_path) == []
     app.close()
