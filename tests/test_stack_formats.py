@@ -222,3 +222,10 @@ def test_a_javascript_alert_becomes_a_ticket_with_a_v8_stack(tmp_path):
     assert all(line.startswith("    at ") for line in frames)
     assert "Traceback" not in stack
     app.close()
+
+
+def test_javascript_frames_without_a_file_or_column_still_read_as_v8():
+    frames = [Frame(function="runMicrotasks", lineno=3), Frame(filename="/app/a.js", lineno=1)]
+    exc = ExceptionInfo(type="Error", value="boom", frames=frames)
+    assert format_stack(event([exc], "javascript")) == (
+        "Error: boom\n    at /app/a.js:1\n    at runMicrotasks")

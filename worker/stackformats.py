@@ -56,8 +56,8 @@ def javascript(exc: ExceptionInfo, frames: list[Frame], omitted: int) -> str:
     lines = [_header(exc.type, exc.value)]
     for frame in reversed(frames):
         path = _path(frame, prefer_absolute=True)
-        where = path + "".join(f":{n}" for n in (frame.lineno, frame.colno) if n is not None) \
-            if frame.lineno is not None else path
+        where = (path + "".join(f":{n}" for n in (frame.lineno, frame.colno) if n is not None)
+                 if path and frame.lineno is not None else path)
         if not where:
             lines.append(f"    at {frame.function or '<anonymous>'}")
         elif frame.function:
