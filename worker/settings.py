@@ -86,7 +86,9 @@ class PolicySettings(Section):
     levels: list[str] = Field(default_factory=lambda: ["error", "fatal", "critical"])
     ignore_types: list[str] = Field(default_factory=list)
     require_service: bool = Field(
-        default=False, description="skip clusters whose project maps to no configured service")
+        default=True, description="skip clusters whose project maps to no configured service")
+    skip_test_notifications: bool = Field(
+        default=True, description="skip a vendor's test notifications (a Datadog [TEST] monitor)")
 
 
 class CorrelateSettings(Section):

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from worker.correlate.presented import presented
 from worker.models import Cluster, RunState
 from worker.ports import PermanentError, TicketDraft
 from worker.preview.outcome import PreviewOutcome
@@ -21,6 +22,7 @@ from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 from worker.stages.revision import is_revision, revise
+from worker.titles import one_line
 
 log = logging.getLogger("suture.publish")
 
@@ -205,7 +207,7 @@ def draft_ticket(deps: Deps, run_id: int, key: str, fallback: str = "") -> Ticke
     body = deps.renderer.render(
         "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
         service=service, stack=format_stack(event) if event else "", marker=marker,
-        correlation=run.record.correlation, fix=run.record.fix, fallback=fallback,
+        correlation=presented(run.record.correlation), fix=run.record.fix, fallback=fallback,
         fix_reason=next((t.reason for t in reversed(deps.store.transitions(run_id))
                          if t.to_state in (RunState.VERIFIED, RunState.UNVERIFIED)), ""),
         commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
@@ -222,5 +224,5 @@ def scrubbed_cluster(cluster: Cluster) -> Cluster:
 
 
 def scrub_title(title: str) -> str:
-    """A one-line, scrubbed, bounded ticket title."""
-    return " ".join(scrub_text(title).split())[:200] or "error"
+    """A one-line, scrubbed ticket title, cut at a word to 200 characters."""
+    return one_line(scrub_text(title), 200, "error")
