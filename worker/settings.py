@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from worker.env.services import TestServices
 from worker.notify_settings import NotifySettings
+from worker.pages_settings import PagesSettings
 from worker.preview.settings import PreviewSettings
 from worker.settings_base import ConfigError as ConfigError
 from worker.settings_base import OptionalSecret as OptionalSecret
@@ -221,6 +222,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

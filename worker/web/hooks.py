@@ -31,6 +31,7 @@ from worker.ports import ArtifactStore
 from worker.settings import Settings
 from worker.store import SqlStore
 from worker.web.artifacts import artifact_routes
+from worker.web.pages import install_pages
 from worker.web.signatures import verify_secret_header, verify_sentry
 
 log = logging.getLogger("suture.web")
@@ -126,6 +127,8 @@ def create_web(deps: WebDeps) -> FastAPI:
     web.include_router(codehost_routes(deps))
     if deps.artifacts is not None:
         web.include_router(artifact_routes(deps.artifacts))
+    install_pages(web, deps.settings, deps.store, deps.actors, deps.clock,
+                  artifacts_served=deps.artifacts is not None)
     return web
 
 
