@@ -226,6 +226,8 @@ def test_a_post_without_the_right_form_token_is_403_and_changes_nothing(signed_i
     data = {"note": "x"} if csrf is None else {"csrf": csrf}
     answer = signed_in.post(f"/runs/{seeded.failed}/retry", data=data)
     assert answer.status_code == 403 and "form token" in answer.text
+    assert "REDACTED" not in answer.text  # suture's own reason reads as written
+    assert f'href="/runs/{seeded.failed}"' in answer.text  # back to where it came from
     assert app.store.get_run(seeded.failed).state == RunState.FAILED
 
 

@@ -102,7 +102,8 @@ def test_on_call_reviews_a_run_and_retries_it_in_chromium(browser, site, tmp_pat
     with page.expect_response(f"{url}/runs/{seeded.proposed}/retry") as sent:
         page.get_by_role("button", name="Retry run").click()
     assert sent.value.status == 403
-    expect(page.locator("#reason")).to_contain_text("form token is wrong")
+    expect(page.locator("#reason")).to_have_text(
+        "the form token is wrong (or was made for another sign-in); reload the page and try again")
     page.screenshot(path=str(tmp_path / "refused.png"), full_page=True)
     assert app.store.get_run(seeded.proposed).state == RunState.PROPOSED
 

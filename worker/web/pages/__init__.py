@@ -38,6 +38,6 @@ def install_pages(web: FastAPI, settings: Settings, store: SqlStore, actors: Act
     @web.exception_handler(PageRefusal)
     async def _refused(_request: Request, exc: PageRefusal) -> Response:
         return render("refused.html", exc.status, user=None, status=exc.status,
-                      reason=exc.reason, back="/")
+                      reason=exc.reason, back=exc.back)
 
     return True

@@ -126,7 +126,8 @@ def form_refusal(signer: Signer, user: Principal | None, given: str) -> str:
     if not given:
         return "the form token is missing: reload the page and try again"
     if not signer.valid("form", user.binding, given):
-        return "the form token is wrong or from another session: reload the page and try again"
+        return ("the form token is wrong (or was made for another sign-in); reload the page "
+                "and try again")
     return ""
 
 

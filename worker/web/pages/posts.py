@@ -99,7 +99,7 @@ def post_routes(deps: ActionDeps) -> APIRouter:
     @router.post("/runs/{run_id}/retry")
     async def retry(request: Request, run_id: Id) -> Response:
         form = await read_form(request)
-        user = _authorised(pages, request, form)
+        user = _authorised(pages, request, form, f"/runs/{run_id}")
         note = clean_note(form.get("note", ""))
         done = actions.retry(pages.store, deps.actors, deps.settings, run_id, user.name, note)
         return _answer(done, f"/runs/{run_id}", "retried")
@@ -107,7 +107,7 @@ def post_routes(deps: ActionDeps) -> APIRouter:
     @router.post("/clusters/{cluster_id}/ignore")
     async def ignore(request: Request, cluster_id: Id) -> Response:
         form = await read_form(request)
-        user = _authorised(pages, request, form)
+        user = _authorised(pages, request, form, f"/clusters/{cluster_id}")
         why = clean_note(form.get("why", ""))
         done = actions.ignore(pages.store, cluster_id, user.name, why)
         return _answer(done, f"/clusters/{cluster_id}", "ignored")
@@ -120,12 +120,13 @@ def clean_note(raw: str) -> str:
     return clean_name(raw[:actions.MAX_NOTE * 4], actions.MAX_NOTE)
 
 
-def _authorised(pages: PageDeps, request: Request, form: dict[str, str]) -> Principal:
+def _authorised(pages: PageDeps, request: Request, form: dict[str, str],
+                back: str = "/") -> Principal:
     """The signed-in user whose form token this post carries; PageRefusal 403 otherwise."""
     user = pages.user(request)
     why = form_refusal(pages.signer, user, form.get("csrf", ""))
     if why or user is None:
-        raise PageRefusal(403, why)
+        raise PageRefusal(403, why, back)
     return user
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,15 +25,24 @@ from worker.web.pages.audit import entry_fields, run_audit
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The longest text shown in one place; patches and logs beyond it are cut (the PR has them).
 MAX_SHOWN = 20_000
+SHORT = 256  # values up to this long are remembered once scrubbed
 
 
 class PageRefusal(Exception):
     """A page request refused, with the status and the reason shown on the page."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, back: str = "/") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.back = back  # the page the refused request came from
+
+
+@lru_cache(maxsize=8192)
+def _scrubbed_short(text: str) -> str:
+    # Pages repeat the same short values (states, projects, culprits) on every row, and
+    # scrubbing is pure: each distinct one is scrubbed once.
+    return scrub_text(text)
 
 
 def _finalize(value: Any) -> Any:
@@ -42,6 +52,8 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
     if isinstance(value, str):
+        if len(value) <= SHORT:
+            return _scrubbed_short(value)
         return scrub_text(value[:MAX_SHOWN] + ("…" if len(value) > MAX_SHOWN else ""))
     return value
 
