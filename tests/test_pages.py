@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from tests.pages_seed import HOSTILE_TITLE, PNG, SECRET, Clock, event, seed
-from tests.support import make_app
+from tests.pages_seed import HOSTILE_TITLE, PNG, SECRET, Clock, event, new_run, seed, walk
+from tests.support import drain, make_app
 from worker import stages
 from worker.models import ClusterStatus, RunState
 from worker.web.pages.auth import SESSION_COOKIE
@@ -298,3 +298,20 @@ def test_a_trusted_proxy_header_signs_in_without_a_token(tmp_path, clock):
     assert other.status_code == 403
     app.close()
 
+
+
+def test_a_retried_run_goes_through_the_real_pipeline_again(tmp_path):
+    app = make_app(tmp_path, settings={"pages": {"token": TOKEN}})
+    run_id = new_run(app.store, "fp-again", "ZeroDivisionError in average")
+    walk(app.store, run_id, (RunState.FAILED, "triage: the database went away", None))
+    client = client_of(app)
+    log_in(client)
+    csrf = csrf_of(client.get(f"/runs/{run_id}").text)
+    assert client.post(f"/runs/{run_id}/retry", data={"csrf": csrf}).status_code == 303
+    drain(app)
+    steps = [(t.from_state, t.to_state) for t in app.store.transitions(run_id)]
+    assert steps[2:5] == [("failed", RunState.NEW), ("new", RunState.TRIAGED),
+                          ("triaged", RunState.CORRELATED)]
+    assert app.store.get_run(run_id).state == RunState.TICKETED  # no service: a ticket
+    assert len(list((tmp_path / "tickets").rglob("*.md"))) == 1
+    app.close()
