@@ -70,6 +70,7 @@ def test_on_call_reviews_a_run_and_retries_it_in_chromium(browser, site, tmp_pat
 
     page.get_by_role("link", name="KeyError: 'sku'").click()
     expect(page.get_by_role("heading", name="KeyError: 'sku'")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "cluster.png"), full_page=True)
     page.get_by_role("link", name=f"run {seeded.failed}", exact=True).click()
     expect(page).to_have_url(f"{url}/runs/{seeded.failed}")
     timeline = page.locator("#timeline")
@@ -93,8 +94,12 @@ def test_on_call_reviews_a_run_and_retries_it_in_chromium(browser, site, tmp_pat
         "naturalWidth", 1)
     shot = tmp_path / "run-page.png"
     page.screenshot(path=str(shot), full_page=True)
-    print(f"screenshot: {shot}")
-    print(f"screenshot: {tmp_path / 'clusters.png'}")
+    for name in ("reviews", "skips"):
+        page.get_by_role("link", name={"reviews": "Awaiting review", "skips": "Skips"}[name],
+                         exact=True).click()
+        page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+    for taken in sorted(tmp_path.glob("*.png")):
+        print(f"screenshot: {taken}")
 
     # A wrong form token, sent by the page's own form: 403 with the reason on the page.
     page.goto(f"{url}/runs/{seeded.proposed}")
