@@ -12,7 +12,7 @@ from tests.pages_seed import HOSTILE_TITLE, PNG, SECRET, Clock, event, new_run, 
 from tests.support import drain, make_app
 from worker import stages
 from worker.models import ClusterStatus, RunState
-from worker.web.pages.auth import SESSION_COOKIE
+from worker.web.pages.auth import SESSION_COOKIE, LoginThrottle
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather its test client ran on `httpx2`; with `httpx` it works the same.
@@ -315,3 +315,30 @@ def test_a_retried_run_goes_through_the_real_pipeline_again(tmp_path):
     assert app.store.get_run(run_id).state == RunState.TICKETED  # no service: a ticket
     assert len(list((tmp_path / "tickets").rglob("*.md"))) == 1
     app.close()
+
+
+def test_wrong_tokens_from_one_address_are_throttled_for_a_while(app, seeded, clock):
+    client = client_of(app)
+    for _ in range(10):
+        assert log_in(client, token="guess").status_code == 401
+    throttled = log_in(client)  # even the right token: the address must wait
+    assert throttled.status_code == 429 and "too many wrong tokens" in throttled.text
+    clock.advance(minutes=11)
+    assert log_in(client).status_code == 303
+
+
+def test_logging_out_needs_the_form_token_and_ends_the_session_in_the_browser(signed_in):
+    assert signed_in.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    answer = signed_in.post("/logout", data={"csrf": csrf_of(signed_in.get("/").text)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert SESSION_COOKIE not in signed_in.cookies
+    assert signed_in.get("/").status_code == 303
+
+
+def test_the_login_throttle_forgets_the_quietest_address_when_full(clock):
+    throttle = LoginThrottle(limit=1, max_addresses=2)
+    for address in ("a", "b", "c"):
+        throttle.failed(address, clock())
+        clock.advance(seconds=1)
+    assert not throttle.blocked("a", clock())  # forgotten to make room
+    assert throttle.blocked("b", clock()) and throttle.blocked("c", clock())

@@ -150,3 +150,35 @@ def secure_cookie(settings: PagesSettings, request: Request) -> bool:
     if settings.secure_cookie is not None:
         return settings.secure_cookie
     return request.url.scheme == "https"
+
+
+class LoginThrottle:
+    """Wrong tokens counted per client address: after `limit` within `window`, that address
+    is refused until the oldest of them is `window` old. Memory is bounded: past
+    `max_addresses` the quietest addresses are forgotten first."""
+
+    def __init__(self, limit: int = 10, window: timedelta = timedelta(minutes=10),
+                 max_addresses: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_addresses = max_addresses
+        self._failures: dict[str, list[datetime]] = {}
+
+    def _recent(self, address: str, now: datetime) -> list[datetime]:
+        kept = [at for at in self._failures.get(address, []) if now - at < self.window]
+        if kept:
+            self._failures[address] = kept
+        else:
+            self._failures.pop(address, None)
+        return kept
+
+    def blocked(self, address: str, now: datetime) -> bool:
+        """True when `address` has used up its wrong tokens for now."""
+        return len(self._recent(address, now)) >= self.limit
+
+    def failed(self, address: str, now: datetime) -> None:
+        """Count one wrong token from `address`."""
+        if address not in self._failures and len(self._failures) >= self.max_addresses:
+            quietest = min(self._failures, key=lambda key: self._failures[key][-1])
+            del self._failures[quietest]
+        self._failures[address] = [*self._recent(address, now), now]

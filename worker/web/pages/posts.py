@@ -23,6 +23,7 @@ from worker.web.pages.auth import (
     LOGIN_COOKIE,
     LOGIN_SECONDS,
     SESSION_COOKIE,
+    LoginThrottle,
     Principal,
     clean_name,
     form_refusal,
@@ -59,6 +60,7 @@ def post_routes(deps: ActionDeps) -> APIRouter:
     """The router for the pages' POSTs and the login form."""
     router = APIRouter()
     pages = deps.pages
+    throttle = LoginThrottle()
 
     @router.get("/login")
     def login_form(request: Request) -> Response:
@@ -79,7 +81,12 @@ def post_routes(deps: ActionDeps) -> APIRouter:
         if not name:
             return _login_page(request, pages, target, "say who you are: actions are recorded "
                                                        "under this name", 400)
+        address = request.client.host if request.client else ""
+        if throttle.blocked(address, pages.clock()):
+            return _login_page(request, pages, target, "too many wrong tokens from your "
+                                                       "address: wait ten minutes", 429)
         if not token_matches(pages.settings, form.get("token", "")):
+            throttle.failed(address, pages.clock())
             return _login_page(request, pages, target, "that is not the token", 401)
         cookie = issue_session(pages.signer, name, pages.clock(), pages.settings.session_hours)
         response = RedirectResponse(target, status_code=303)
