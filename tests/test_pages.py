@@ -209,6 +209,7 @@ def test_retry_of_a_proposed_run_makes_a_new_attempt_for_the_same_pull_request(
     run = app.store.get_run(seeded.proposed)
     assert run.state == RunState.CORRELATED and run.record.follow.retry_pending
     assert run.record.follow.review == ["Dana Oncall: use Decimal"]
+    assert "Dana Oncall: use Decimal" in signed_in.get(f"/runs/{seeded.proposed}").text
     assert app.broker.queues["agent"].qsize() == 1
 
 
