@@ -34,6 +34,7 @@ from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
 from worker.health_settings import HealthSettings
 from worker.notify_settings import NotifySettings
+from worker.pages_settings import PagesSettings
 from worker.preview.settings import PreviewSettings
 from worker.retention_settings import RetentionSettings
 from worker.settings_base import ConfigError as ConfigError
@@ -235,6 +236,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

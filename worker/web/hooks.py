@@ -31,6 +31,7 @@ from worker.ports import ArtifactStore
 from worker.settings import Settings
 from worker.store import SqlStore
 from worker.web.artifacts import artifact_routes
+from worker.web.pages import install_pages
 from worker.web.refusals import refused
 from worker.web.signatures import verify_secret_header, verify_sentry
 
@@ -128,6 +129,8 @@ def create_web(deps: WebDeps) -> FastAPI:
     web.include_router(codehost_routes(deps))
     if deps.artifacts is not None:
         web.include_router(artifact_routes(deps.artifacts))
+    install_pages(web, deps.settings, deps.store, deps.actors, deps.clock,
+                  artifacts_served=deps.artifacts is not None)
     return web
 
 
