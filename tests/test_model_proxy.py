@@ -1,0 +1,269 @@
+"""The model proxy on its unix socket, driven by httpx as a sandboxed CLI would drive it: the
+real key reaches the OpenAI-style and Anthropic-style stand-ins (which refuse calls without it),
+answers stream back whole and as server-sent events with the key cut out, usage is read in every
+shape and charged, and a spent budget is refused with the API's own error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from integrations.agents.model_meter import ModelMeter
+from integrations.agents.model_proxy import ModelProxy, Upstream
+from integrations.agents.model_usage import UsageReader
+from integrations.agents.proxy_wire import Redactor
+from integrations.standins.anthropic import MessagesStandIn
+from integrations.standins.base import Reply
+from integrations.standins.chat import ChatStandIn
+
+OPENAI_KEY = "sk-proj-real0openai0key0abcdefghijklmnop"
+ANTHROPIC_KEY = "sk-ant-api03-real0anthropic0key0abcdefghij"
+PLACEHOLDER = "placeholder"
+TEXT = "The division by zero happens when the cart is empty."
+
+
+def script(body: dict[str, Any], index: int) -> dict[str, Any]:
+    return {"content": TEXT, "usage": {"prompt_tokens": 100, "completion_tokens": 20,
+                                       "total_tokens": 120, "input_tokens": 100,
+                                       "output_tokens": 20}}
+
+
+@contextmanager
+def proxy_for(tmp_path: Path, max_tokens: int = 10_000, max_cost: float = 10.0,
+              ) -> Iterator[tuple[httpx.Client, ModelProxy, ChatStandIn, MessagesStandIn]]:
+    with ChatStandIn(script, api_key=OPENAI_KEY) as chat, \
+            MessagesStandIn(script, api_key=ANTHROPIC_KEY) as claude:
+        upstreams = [
+            Upstream(style="openai", base_url=chat.url + "/v1", api_key=SecretStr(OPENAI_KEY),
+                     price_per_1k_tokens=0.5),
+            Upstream(style="anthropic", base_url=claude.url,
+                     api_key=SecretStr(ANTHROPIC_KEY), price_per_1k_tokens=3.0)]
+        socket_path = tmp_path / "model.sock"
+        with ModelProxy(socket_path, upstreams, ModelMeter(max_tokens, max_cost)) as proxy, \
+                httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)),
+                             base_url="http://127.0.0.1:4100") as client:
+            yield client, proxy, chat, claude
+
+
+def chat_body(**extra: Any) -> dict[str, Any]:
+    return {"model": "gpt-test", "messages": [{"role": "user", "content": "why?"}], **extra}
+
+
+def claude_body(**extra: Any) -> dict[str, Any]:
+    return {"model": "claude-test", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "why?"}], **extra}
+
+
+ANTHROPIC_HEADERS = {"x-api-key": PLACEHOLDER, "anthropic-version": "2023-06-01"}
+
+
+def sse(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line[5:]) for line in text.splitlines()
+            if line.startswith("data:") and line[5:].strip() != "[DONE]"]
+
+
+def test_an_openai_chat_call_carries_the_real_key_and_is_charged(tmp_path: Path) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, _):
+        response = client.post("/v1/chat/completions", json=chat_body(),
+                               headers={"Authorization": f"Bearer {PLACEHOLDER}"})
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] == TEXT
+        [sent] = chat.chat_requests
+        assert sent.headers["authorization"] == f"Bearer {OPENAI_KEY}"
+        assert sent.path == "/v1/chat/completions"
+        spent = proxy.meter.summary()
+        assert (spent.calls, spent.input_tokens, spent.output_tokens) == (1, 100, 20)
+        assert spent.cost_usd == pytest.approx(120 * 0.5 / 1000)
+        assert OPENAI_KEY not in response.text and PLACEHOLDER not in sent.body.decode()
+
+
+def test_a_streamed_chat_call_is_relayed_as_events_and_its_usage_asked_for(
+        tmp_path: Path) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, _):
+        with client.stream("POST", "/v1/chat/completions",
+                           json=chat_body(stream=True)) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            text = "".join(response.iter_text())
+        chunks = sse(text)
+        content = "".join(c["choices"][0]["delta"].get("content") or ""
+                          for c in chunks if c["choices"])
+        assert content == TEXT and text.rstrip().endswith("data: [DONE]")
+        assert json.loads(chat.chat_requests[0].body)["stream_options"] == {
+            "include_usage": True}
+        assert chunks[-1]["usage"]["total_tokens"] == 120
+        [call] = proxy.meter.summary().log
+        assert call.stream and (call.input_tokens, call.output_tokens) == (100, 20)
+        assert not call.estimated
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_responses_api_is_forwarded_and_counted(tmp_path: Path, stream: bool) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, _):
+        response = client.post("/v1/responses", json={"model": "gpt-test", "input": "why?",
+                                                      "stream": stream})
+        assert response.status_code == 200, response.text
+        if stream:
+            [done] = [e for e in sse(response.text) if e["type"] == "response.completed"]
+            assert done["response"]["output"][0]["content"][0]["text"] == TEXT
+        else:
+            assert response.json()["output"][0]["content"][0]["text"] == TEXT
+        assert chat.chat_requests[0].headers["authorization"] == f"Bearer {OPENAI_KEY}"
+        assert proxy.meter.summary().tokens == 120
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_anthropic_message_carries_the_real_key_and_version(tmp_path: Path,
+                                                               stream: bool) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, claude):
+        response = client.post("/v1/messages", json=claude_body(stream=stream),
+                               headers=ANTHROPIC_HEADERS)
+        assert response.status_code == 200, response.text
+        if stream:
+            deltas = [e["delta"]["text"] for e in sse(response.text)
+                      if e["type"] == "content_block_delta"]
+            assert "".join(deltas) == TEXT
+        else:
+            assert response.json()["content"][0]["text"] == TEXT
+        [sent] = claude.message_requests
+        assert sent.headers["x-api-key"] == ANTHROPIC_KEY
+        assert sent.headers["anthropic-version"] == "2023-06-01"
+        assert "authorization" not in sent.headers and chat.calls == []
+        spent = proxy.meter.summary()
+        assert (spent.input_tokens, spent.output_tokens) == (100, 20)
+        assert spent.cost_usd == pytest.approx(120 * 3.0 / 1000)
+
+
+def test_models_are_listed_by_the_api_the_client_speaks(tmp_path: Path) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, claude):
+        openai = client.get("/v1/models")
+        anthropic = client.get("/v1/models", headers=ANTHROPIC_HEADERS)
+        assert openai.json()["object"] == "list"
+        assert anthropic.json()["has_more"] is False
+        assert [c.path for c in chat.calls] == ["/v1/models"]
+        assert [c.path for c in claude.calls] == ["/v1/models"]
+        assert proxy.meter.summary().tokens == 0, "a listing costs nothing"
+
+
+def test_the_budget_once_spent_refuses_further_calls_with_a_reason(tmp_path: Path) -> None:
+    with proxy_for(tmp_path, max_tokens=150) as (client, proxy, chat, claude):
+        assert client.post("/v1/chat/completions", json=chat_body()).status_code == 200
+        assert client.post("/v1/chat/completions", json=chat_body()).status_code == 200
+        refused = client.post("/v1/chat/completions", json=chat_body())
+        assert refused.status_code == 402
+        assert refused.headers["x-should-retry"] == "false"
+        error = refused.json()["error"]
+        assert error["code"] == "budget_exhausted"
+        assert error["message"] == "the attempt's token budget is spent: 240 of 150 tokens used"
+        anthropic = client.post("/v1/messages", json=claude_body(), headers=ANTHROPIC_HEADERS)
+        assert anthropic.status_code == 402
+        assert anthropic.json()["error"]["type"] == "budget_exhausted"
+        assert len(chat.chat_requests) == 2 and claude.calls == []
+        spent = proxy.meter.summary()
+        assert (spent.calls, spent.refused, spent.tokens) == (4, 2, 240)
+
+
+def test_the_cost_budget_binds_too(tmp_path: Path) -> None:
+    with proxy_for(tmp_path, max_cost=0.3) as (client, _, _chat, claude):
+        assert client.post("/v1/messages", json=claude_body(),
+                           headers=ANTHROPIC_HEADERS).status_code == 200
+        refused = client.post("/v1/messages", json=claude_body(), headers=ANTHROPIC_HEADERS)
+        assert refused.status_code == 402
+        assert "cost budget is spent: $0.3600 of $0.3" in refused.json()["error"]["message"]
+        assert len(claude.message_requests) == 1
+
+
+def test_a_key_the_upstream_echoes_is_cut_from_the_answer(tmp_path: Path) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, _):
+        chat.fail_next(Reply(401, {"error": {"message": f"Incorrect API key {OPENAI_KEY}"}}))
+        response = client.post("/v1/chat/completions", json=chat_body())
+        assert response.status_code == 401
+        assert OPENAI_KEY not in response.text
+        assert response.json()["error"]["message"] == "Incorrect API key [REDACTED]"
+        assert proxy.meter.summary().tokens == 0, "a failed call reports no usage"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "words"), [
+    ("POST", "/v1/files", {"purpose": "x"}, 404, "serves only the model APIs"),
+    ("GET", "/v1/chat/completions", None, 404, "serves only the model APIs"),
+    ("POST", "/v1/chat/completions", "not json", 400, "must be a JSON object"),
+    ("POST", "/v1/chat/completions", [1, 2], 400, "must be a JSON object"),
+])
+def test_anything_but_a_model_call_is_refused_with_a_reason(tmp_path: Path, method: str,
+                                                            path: str, body: Any, status: int,
+                                                            words: str) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, claude):
+        content = body if isinstance(body, str) or body is None else json.dumps(body)
+        response = client.request(method, path, content=content)
+        assert response.status_code == status
+        assert words in response.json()["error"]["message"]
+        assert chat.calls == [] and claude.calls == []
+        assert proxy.meter.summary().refused == 1
+
+
+def test_an_unconfigured_api_is_refused_with_a_reason(tmp_path: Path) -> None:
+    with ChatStandIn(script) as chat:
+        socket_path = tmp_path / "model.sock"
+        upstream = Upstream(style="openai", base_url=chat.url + "/v1",
+                            api_key=SecretStr(OPENAI_KEY))
+        with ModelProxy(socket_path, [upstream], ModelMeter(1000, 1.0)), \
+                httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path))) as client:
+            response = client.post("http://proxy/v1/messages", json=claude_body(),
+                                   headers=ANTHROPIC_HEADERS)
+        assert response.status_code == 503
+        assert response.json()["error"]["message"] == (
+            "no anthropic-style model endpoint is configured for this worker")
+
+
+def test_an_unreachable_upstream_is_a_502_not_a_hang(tmp_path: Path) -> None:
+    socket_path = tmp_path / "model.sock"
+    upstream = Upstream(style="openai", base_url="http://127.0.0.1:9/v1",
+                        api_key=SecretStr(OPENAI_KEY))
+    with ModelProxy(socket_path, [upstream], ModelMeter(1000, 1.0)), \
+            httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path))) as client:
+        response = client.post("http://proxy/v1/chat/completions", json=chat_body())
+    assert response.status_code == 502
+    assert "could not be reached" in response.json()["error"]["message"]
+
+
+def test_the_redactor_cuts_a_key_split_across_chunks() -> None:
+    key = b"sk-secret-0123456789"
+    stream = b"before " + key + b" middle " + key + b" after"
+    for size in (1, 3, 7, len(key), 64):
+        redactor = Redactor([key])
+        out = b"".join(redactor.feed(stream[i:i + size]) for i in range(0, len(stream), size))
+        out += redactor.flush()
+        assert out == b"before [REDACTED] middle [REDACTED] after", size
+
+
+def test_usage_is_read_from_events_split_anywhere() -> None:
+    events = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"usage":'
+        b'{"input_tokens":40,"cache_read_input_tokens":10,"output_tokens":1}}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":5}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":9}}\n\n')
+    for size in (1, 5, 50, len(events)):
+        reader = UsageReader(streaming=True)
+        for i in range(0, len(events), size):
+            reader.feed(events[i:i + size])
+        usage = reader.usage()
+        assert usage is not None and (usage.input_tokens, usage.output_tokens) == (50, 9)
+    quiet = UsageReader(streaming=True)
+    quiet.feed(b'data: {"choices": []}\n\ndata: [DONE]\n\n')
+    assert quiet.usage() is None
+
+
+def test_a_response_without_usage_is_estimated_so_the_budget_still_binds(
+        tmp_path: Path) -> None:
+    with proxy_for(tmp_path) as (client, proxy, chat, _):
+        chat.fail_next(Reply(200, {"choices": [{"message": {"content": "x" * 400}}]}))
+        assert client.post("/v1/chat/completions", json=chat_body()).status_code == 200
+        [call] = proxy.meter.summary().log
+        assert call.estimated and call.output_tokens >= 100 and call.input_tokens > 0
