@@ -50,7 +50,8 @@ class ModelAccess:
         """The variables a CLI finds its model by; no key among them."""
         base = f"http://127.0.0.1:{self.port}"
         styles = {upstream.style for upstream in self.upstreams}
-        env: dict[str, str] = {}
+        # The proxy is on the sandbox's own loopback: never through the egress proxy.
+        env = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
         if "openai" in styles:
             env |= {"OPENAI_BASE_URL": f"{base}/v1", "OPENAI_API_BASE": f"{base}/v1",
                     "OPENAI_API_KEY": PLACEHOLDER_KEY}

@@ -33,7 +33,7 @@ def secret_reason(name: str, value: str) -> str:
         return f"{name} is named like a credential"
     kinds = sorted({found.kind for found in find_secrets(value)} - _NOT_SECRETS)
     if kinds:
-        return f"the value of {name} looks like a {kinds[0]}"
+        return f"the value of {name} looks like a credential ({kinds[0]})"
     return ""
 
 
