@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from integrations.agents.model_meter import ModelMeter
 from integrations.agents.model_proxy import ModelProxy, Upstream
 from integrations.agents.model_usage import UsageReader
-from integrations.agents.proxy_wire import Redactor
+from integrations.agents.proxy_wire import ProxyError, Redactor
 from integrations.standins.anthropic import MessagesStandIn
 from integrations.standins.base import Reply
 from integrations.standins.chat import ChatStandIn
@@ -267,3 +267,13 @@ def test_a_response_without_usage_is_estimated_so_the_budget_still_binds(
         assert client.post("/v1/chat/completions", json=chat_body()).status_code == 200
         [call] = proxy.meter.summary().log
         assert call.estimated and call.output_tokens >= 100 and call.input_tokens > 0
+
+
+@pytest.mark.parametrize("path", ["/v1/models/..", "/v1/models/.", "http://evil/v1/models",
+                                  "/v1/models/a/b", "/v2/models"])
+def test_a_models_path_cannot_climb_to_other_endpoints(tmp_path: Path, path: str) -> None:
+    proxy = ModelProxy(tmp_path / "unused.sock", [], ModelMeter(1, 1.0))
+    with pytest.raises(ProxyError) as raised:
+        proxy.route("GET", path, {})
+    assert raised.value.status == 404
+    proxy.stop()

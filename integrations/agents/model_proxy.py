@@ -41,7 +41,7 @@ MAX_IN_FLIGHT = 4  # model calls forwarded at once
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 _OPENAI_PATHS = re.compile(r"/v1/(chat/completions|responses)")
 _ANTHROPIC_PATHS = re.compile(r"/v1/messages(/count_tokens)?")
-_MODELS_PATH = re.compile(r"/v1/models(/[A-Za-z0-9._:@-]{1,200})?")
+_MODELS_PATH = re.compile(r"/v1/models(/(?!\.\.?$)[A-Za-z0-9._:@-]{1,200})?")  # no . or ..
 _PASSED_HEADERS = ("content-type", "accept", "anthropic-version", "anthropic-beta",
                    "openai-beta", "user-agent")
 _RETURNED_HEADERS = ("content-type", "retry-after", "request-id", "x-request-id",
