@@ -6,8 +6,10 @@ shape and charged, and a spent budget is refused with the API's own error."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +40,9 @@ def script(body: dict[str, Any], index: int) -> dict[str, Any]:
 @contextmanager
 def proxy_for(tmp_path: Path, max_tokens: int = 10_000, max_cost: float = 10.0,
               ) -> Iterator[tuple[httpx.Client, ModelProxy, ChatStandIn, MessagesStandIn]]:
-    with ChatStandIn(script, api_key=OPENAI_KEY) as chat, \
-            MessagesStandIn(script, api_key=ANTHROPIC_KEY) as claude:
+    chat = ChatStandIn(script, api_key=OPENAI_KEY)
+    claude = MessagesStandIn(script, api_key=ANTHROPIC_KEY)
+    with chat, claude:
         upstreams = [
             Upstream(style="openai", base_url=chat.url + "/v1", api_key=SecretStr(OPENAI_KEY),
                      price_per_1k_tokens=0.5),
@@ -241,6 +244,9 @@ def test_the_redactor_cuts_a_key_split_across_chunks() -> None:
         out = b"".join(redactor.feed(stream[i:i + size]) for i in range(0, len(stream), size))
         out += redactor.flush()
         assert out == b"before [REDACTED] middle [REDACTED] after", size
+    live = Redactor([key])
+    assert live.feed(b"data: {}\n\n") == b"data: {}\n\n", "nothing that could start a key"
+    assert live.feed(b"data: sk-sec") == b"data: " and live.flush() == b"sk-sec"
 
 
 def test_usage_is_read_from_events_split_anywhere() -> None:
@@ -277,3 +283,53 @@ def test_a_models_path_cannot_climb_to_other_endpoints(tmp_path: Path, path: str
         proxy.route("GET", path, {})
     assert raised.value.status == 404
     proxy.stop()
+
+
+class _GatedStream(BaseHTTPRequestHandler):
+    """An upstream that sends one event, then holds the rest until the test opens the gate."""
+
+    protocol_version = "HTTP/1.1"
+    gate = threading.Event()
+
+    def do_POST(self) -> None:  # noqa: N802 - the base class's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for number, text in enumerate(["first", "second"]):
+            if number:
+                self.gate.wait(30)
+            event = f'data: {{"choices": [{{"delta": {{"content": "{text}"}}}}]}}\n\n'.encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+def test_events_reach_the_client_as_they_arrive_not_when_the_answer_ends(tmp_path: Path) -> None:
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _GatedStream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    socket_path = tmp_path / "model.sock"
+    base = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
+    try:
+        with ModelProxy(socket_path, [Upstream(style="openai", base_url=base,
+                                               api_key=SecretStr(OPENAI_KEY))],
+                        ModelMeter(1000, 1.0)), \
+                httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)),
+                             timeout=20) as client, \
+                client.stream("POST", "http://proxy/v1/chat/completions",
+                              json=chat_body(stream=True)) as response:
+            lines = response.iter_lines()
+            # The upstream holds its second event until the first has reached the client:
+            # a proxy that buffered the answer would never deliver it (the read times out).
+            assert next(line for line in lines if line) == (
+                'data: {"choices": [{"delta": {"content": "first"}}]}')
+            _GatedStream.gate.set()
+            assert "second" in next(line for line in lines if line)
+    finally:
+        _GatedStream.gate.set()
+        upstream.shutdown()
+        upstream.server_close()

@@ -26,17 +26,17 @@ class ProxyError(Exception):
 
 class Redactor:
     """Replaces every occurrence of the secrets in a byte stream, even one split across
-    chunks: the last `longest - 1` bytes are held back until more arrive or the stream ends."""
+    chunks. Only a tail that could begin a secret is held back until more arrives (or the
+    stream ends), so an event ending in a newline goes out at once: streaming stays live."""
 
     def __init__(self, secrets: list[bytes]) -> None:
         self._secrets = [s for s in secrets if s]
-        self._hold = max((len(s) for s in self._secrets), default=1) - 1
         self._pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
         """The part of the stream so far that is safe to send."""
         text = self._clean(self._pending + chunk)
-        cut = max(len(text) - self._hold, 0)
+        cut = len(text) - self._held(text)
         self._pending = text[cut:]
         return text[:cut]
 
@@ -44,6 +44,16 @@ class Redactor:
         """Whatever is still held back, once the stream has ended."""
         text, self._pending = self._clean(self._pending), b""
         return text
+
+    def _held(self, text: bytes) -> int:
+        """The length of the longest tail of `text` that is the start of a secret."""
+        longest = 0
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(text)), longest, -1):
+                if text.endswith(secret[:size]):
+                    longest = size
+                    break
+        return longest
 
     def _clean(self, text: bytes) -> bytes:
         for secret in self._secrets:
