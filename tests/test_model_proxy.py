@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from integrations.agents.model_access import model_access
 from integrations.agents.model_meter import ModelMeter
 from integrations.agents.model_proxy import ModelProxy, Upstream
 from integrations.agents.model_usage import UsageReader
@@ -24,6 +25,7 @@ from integrations.agents.proxy_wire import ProxyError, Redactor
 from integrations.standins.anthropic import MessagesStandIn
 from integrations.standins.base import Reply
 from integrations.standins.chat import ChatStandIn
+from worker.settings import FixSettings
 
 OPENAI_KEY = "sk-proj-real0openai0key0abcdefghijklmnop"
 ANTHROPIC_KEY = "sk-ant-api03-real0anthropic0key0abcdefghij"
@@ -333,3 +335,26 @@ def test_events_reach_the_client_as_they_arrive_not_when_the_answer_ends(tmp_pat
         _GatedStream.gate.set()
         upstream.shutdown()
         upstream.server_close()
+
+
+def test_model_access_offers_the_configured_endpoints_and_no_key_to_the_sandbox() -> None:
+    assert model_access(FixSettings()) is None
+    local = model_access(FixSettings(agent={"base_url": "http://127.0.0.1:8080/v1"}))
+    assert local is not None
+    [upstream] = local.upstreams
+    assert upstream.style == "openai" and upstream.auth_headers() == {}
+    assert "ANTHROPIC_BASE_URL" not in local.sandbox_env()
+    both = model_access(FixSettings(
+        agent={"base_url": "https://api.openai.com/v1", "api_key": OPENAI_KEY,
+               "price_per_1k_tokens": 0.01},
+        anthropic={"api_key": ANTHROPIC_KEY, "price_per_1k_tokens": 0.02}))
+    assert both is not None
+    assert [(u.style, u.price_per_1k_tokens) for u in both.upstreams] == [
+        ("openai", 0.01), ("anthropic", 0.02)]
+    assert both.upstreams[1].auth_headers() == {"x-api-key": ANTHROPIC_KEY}
+    assert both.upstreams[1].url("/v1/messages") == "https://api.anthropic.com/v1/messages"
+    assert both.upstreams[0].url("/v1/responses") == "https://api.openai.com/v1/responses"
+    env = both.sandbox_env()
+    assert env["OPENAI_BASE_URL"] == "http://127.0.0.1:4100/v1"
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4100"
+    assert OPENAI_KEY not in str(env) and ANTHROPIC_KEY not in str(env)

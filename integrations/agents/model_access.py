@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from integrations.agents.model_meter import ModelMeter
 from integrations.agents.model_proxy import ModelProxy, Upstream
 from worker.fix.models import FixTask, SocketRoute
@@ -72,13 +74,13 @@ class ModelAccess:
 
 
 def model_access(settings: FixSettings) -> ModelAccess | None:
-    """The endpoints the settings give keys for (`fix.agent` for OpenAI-style calls,
-    `fix.anthropic` for Anthropic's), or None when there is none."""
+    """The configured endpoints (`fix.agent` for OpenAI-style calls, with or without a key;
+    `fix.anthropic` for Anthropic's, once it has a key), or None when there is none."""
     upstreams: list[Upstream] = []
     openai = settings.agent
-    if openai.base_url and openai.api_key is not None:
+    if openai.base_url:  # a local OpenAI-compatible server may need no key
         upstreams.append(Upstream(style="openai", base_url=openai.base_url,
-                                  api_key=openai.api_key,
+                                  api_key=openai.api_key or SecretStr(""),
                                   price_per_1k_tokens=openai.price_per_1k_tokens))
     anthropic = settings.anthropic
     if anthropic.api_key is not None:

@@ -66,6 +66,8 @@ class Upstream(BaseModel):
     def auth_headers(self) -> dict[str, str]:
         """The credentials this upstream wants."""
         key = self.api_key.get_secret_value()
+        if not key:
+            return {}
         if self.style == "anthropic":
             return {"x-api-key": key}
         return {"Authorization": f"Bearer {key}"}
