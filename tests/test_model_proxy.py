@@ -19,7 +19,8 @@ from pydantic import SecretStr
 
 from integrations.agents.model_access import model_access
 from integrations.agents.model_meter import ModelMeter
-from integrations.agents.model_proxy import ModelProxy, Upstream
+from integrations.agents.model_proxy import ModelProxy
+from integrations.agents.model_upstream import Upstream
 from integrations.agents.model_usage import UsageReader
 from integrations.agents.proxy_wire import ProxyError, Redactor
 from integrations.standins.anthropic import MessagesStandIn

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from integrations.agents.cli_agent import CliAgent
 from integrations.agents.model_access import PLACEHOLDER_KEY, ModelAccess
-from integrations.agents.model_proxy import Upstream
+from integrations.agents.model_upstream import Upstream
 from integrations.sandbox.bwrap import BubblewrapSandbox
 from integrations.standins.anthropic import MessagesStandIn
 from integrations.standins.chat import ChatStandIn

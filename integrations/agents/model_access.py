@@ -20,7 +20,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from integrations.agents.model_meter import ModelMeter
-from integrations.agents.model_proxy import ModelProxy, Upstream
+from integrations.agents.model_proxy import ModelProxy
+from integrations.agents.model_upstream import Upstream
 from worker.fix.models import FixTask, SocketRoute
 from worker.settings import FixSettings
 

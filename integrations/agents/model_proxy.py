@@ -27,18 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, SecretStr
 
 from integrations.agents.model_meter import ModelCall, ModelMeter
+from integrations.agents.model_upstream import Streamed, Upstream
 from integrations.agents.model_usage import UsageReader, estimate
 from integrations.agents.proxy_wire import ProxyError, Redactor, error_response, send_plain
 from integrations.sandbox.unixserver import UnixServer
+from worker.scrub import scrub_text
 
 log = logging.getLogger("suture.agents.model_proxy")
 
 MAX_BODY = 16 * 1024 * 1024  # bytes of one request body
 MAX_IN_FLIGHT = 4  # model calls forwarded at once
-DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 _OPENAI_PATHS = re.compile(r"/v1/(chat/completions|responses)")
 _ANTHROPIC_PATHS = re.compile(r"/v1/messages(/count_tokens)?")
 _MODELS_PATH = re.compile(r"/v1/models(/(?!\.\.?$)[A-Za-z0-9._:@-]{1,200})?")  # no . or ..
@@ -46,31 +46,6 @@ _PASSED_HEADERS = ("content-type", "accept", "anthropic-version", "anthropic-bet
                    "openai-beta", "user-agent")
 _RETURNED_HEADERS = ("content-type", "retry-after", "request-id", "x-request-id",
                      "x-should-retry")
-
-
-class Upstream(BaseModel):
-    """Where one API style is forwarded: the base URL in its SDK's convention (OpenAI's
-    includes `/v1`, Anthropic's does not), the key, and the price of its tokens."""
-
-    style: str  # "openai" or "anthropic"
-    base_url: str
-    api_key: SecretStr
-    price_per_1k_tokens: float = 0.0
-    anthropic_version: str = DEFAULT_ANTHROPIC_VERSION
-
-    def url(self, path: str) -> str:
-        """The upstream URL for a proxy path (`/v1/...`, query included)."""
-        base = self.base_url.rstrip("/")
-        return base + (path[len("/v1"):] if self.style == "openai" else path)
-
-    def auth_headers(self) -> dict[str, str]:
-        """The credentials this upstream wants."""
-        key = self.api_key.get_secret_value()
-        if not key:
-            return {}
-        if self.style == "anthropic":
-            return {"x-api-key": key}
-        return {"Authorization": f"Bearer {key}"}
 
 
 class ModelProxy(UnixServer):
@@ -127,7 +102,7 @@ class ModelProxy(UnixServer):
         return upstream
 
     def open(self, upstream: Upstream, method: str, path: str, headers: dict[str, str],
-             body: bytes) -> Any:
+             body: bytes) -> Streamed:
         """Send the request upstream; a context manager yielding the streamed response."""
         sent = {name: value for name, value in headers.items() if name in _PASSED_HEADERS}
         if upstream.style == "anthropic":
@@ -137,7 +112,7 @@ class ModelProxy(UnixServer):
         request = self._http.build_request(method, upstream.url(path), headers=sent,
                                            content=body if method == "POST" else None,
                                            timeout=timeout)
-        return _Streamed(self._http, request)
+        return Streamed(self._http, request)
 
     def redactor(self) -> Redactor:
         """A fresh filter that cuts the keys out of one response."""
@@ -150,22 +125,6 @@ class ModelProxy(UnixServer):
     def release(self) -> None:
         """Give a call's slot back."""
         self._in_flight.release()
-
-
-class _Streamed:
-    """A request sent on entering and its response closed on leaving."""
-
-    def __init__(self, http: httpx.Client, request: httpx.Request) -> None:
-        self._http, self._request = http, request
-        self._response: httpx.Response | None = None
-
-    def __enter__(self) -> httpx.Response:
-        self._response = self._http.send(self._request, stream=True)
-        return self._response
-
-    def __exit__(self, *_: object) -> None:
-        if self._response is not None:
-            self._response.close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -194,9 +153,6 @@ class _Handler(BaseHTTPRequestHandler):
             upstream = self.server.route(method, self.path, headers)
             style = upstream.style
             body, stream, model = self._body(method, headers, upstream)
-            refusal = self.server.meter.refusal()
-            if refusal:
-                raise ProxyError(402, style, "budget_exhausted", refusal)
         except ProxyError as error:
             self._refuse(error, started)
             return
@@ -205,7 +161,12 @@ class _Handler(BaseHTTPRequestHandler):
                                     "too many model calls at once"), started)
             return
         try:
-            self._forward(upstream, method, headers, body, stream, model, started)
+            # Asked once the call holds its slot: the calls it waited for have been charged.
+            refusal = self.server.meter.refusal()
+            if refusal:
+                self._refuse(ProxyError(402, style, "budget_exhausted", refusal), started)
+            else:
+                self._forward(upstream, method, headers, body, stream, model, started)
         finally:
             self.server.release()
 
@@ -312,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
                          status=error.status, refused=str(error),
                          seconds=round(time.monotonic() - started, 3))
         self.server.meter.charge(call, None, 0.0)  # counted before the client hears of it
-        log.warning("model call refused (%s): %s", error.status, error)
+        log.warning("model call refused (%s): %s", error.status, scrub_text(str(error)))
         self._error(error)
 
     def _error(self, error: ProxyError) -> None:
