@@ -84,9 +84,9 @@ class CliAgent:
                 transcript.append(_command_entry(result, task.prompt))
                 error = _failure(result)
                 if proxy is not None:
-                    entry = _proxy_entry(proxy)
-                    transcript.append(entry)
-                    tokens, cost = proxy.meter.summary().tokens, proxy.meter.summary().cost_usd
+                    transcript.append(_proxy_entry(proxy))
+                    spent = proxy.meter.summary()
+                    tokens, cost = spent.tokens, spent.cost_usd
         except (PermanentError, OSError) as exc:
             error = f"could not run the agent command: {exc}"
             transcript.append({"kind": "command", "argv": _shown(argv, task.prompt),
