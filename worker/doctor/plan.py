@@ -3,8 +3,8 @@
 - `suture doctor` and `suture run`: all of them.
 - `suture worker`: git, the repositories, the forge, the code host, the database, the broker,
   the playbooks and the error sources; the sandbox, the environment cache, the package indexes,
-  the test services and the previews too when it consumes the `agent` queue, where fixes are
-  made and verified (without `--queue` it consumes every queue).
+  the test services, the previews and the model endpoints too when it consumes the `agent`
+  queue, where fixes are made and verified (without `--queue` it consumes every queue).
 - `suture web` and `suture scheduler`: the database and the broker.
 
 Repository URLs are asked with `git ls-remote` by `doctor` (20 s limit) and, to keep start-up
@@ -39,16 +39,17 @@ from worker.doctor.environment import (
     no_test_services,
 )
 from worker.doctor.model import Check, Probes
+from worker.doctor.models import check_models
 from worker.doctor.publishing import check_code_host, check_following, check_previews
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
 ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
        "previews", "forge", "code host", "following", "database", "broker", "playbooks",
-       "sentry", "datadog")
+       "sentry", "datadog", "models")
 # What only the `agent` queue's fix and verify stages use.
 AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
-                        "previews"})
+                        "previews", "models"})
 DOCTOR_REMOTE_TIMEOUT = 20.0
 START_REMOTE_TIMEOUT = 10.0
 
@@ -100,6 +101,7 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
         "playbooks": lambda: check_playbooks(settings, probes),
         "sentry": lambda: check_sentry(settings),
         "datadog": lambda: check_datadog(settings),
+        "models": lambda: check_models(settings),
     }
     return checks[name]
 
