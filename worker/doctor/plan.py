@@ -44,9 +44,10 @@ from worker.doctor.publishing import check_code_host, check_following, check_pre
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
-ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
+ALL = ("git", "sandbox", "models", "environment cache", "package indexes", "repositories",
+       "test services",
        "previews", "forge", "code host", "following", "database", "broker", "playbooks",
-       "sentry", "datadog", "models")
+       "sentry", "datadog")
 # What only the `agent` queue's fix and verify stages use.
 AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
                         "previews", "models"})
@@ -89,6 +90,7 @@ def run_checks(settings: Settings, probes: Probes, names: Collection[str] = ALL,
 def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
     checks: dict[str, Callable[[], Check]] = {
         "git": lambda: check_git(probes),
+        "models": lambda: check_models(settings),
         "sandbox": lambda: check_sandbox(settings, probes),
         "environment cache": lambda: check_env_cache(settings, probes),
         "package indexes": lambda: check_package_indexes(settings, probes),
@@ -101,7 +103,6 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
         "playbooks": lambda: check_playbooks(settings, probes),
         "sentry": lambda: check_sentry(settings),
         "datadog": lambda: check_datadog(settings),
-        "models": lambda: check_models(settings),
     }
     return checks[name]
 
