@@ -97,6 +97,19 @@ def test_the_report_lists_only_the_runs_of_the_files_cluster(env):
         "Exception: This is an example Python exception"]
 
 
+def test_the_report_shows_a_frameless_events_cluster_with_its_title_scrubbed(env):
+    # Without frames the fingerprint reads the message, which ingestion scrubs first.
+    secret = "call +44 20 7946 0958 or mail ann.lee@example.com"
+    event = {"event_id": "f" * 32, "platform": "python", "timestamp": 1751006912.0,
+             "message": f"Payment declined: {secret}", "title": f"Payment declined: {secret}"}
+
+    report = ingest(write_json(env, "message", event))
+
+    assert [run["title"] for run in report["runs"]] == [
+        "Payment declined: call [REDACTED:phone] or mail [REDACTED:email]"]
+    assert "7946" not in json.dumps(report) and "ann.lee" not in json.dumps(report)
+
+
 def test_a_file_that_is_not_json_fails_with_exit_1(env):
     path = env / "notes.txt"
     path.write_text("Traceback (most recent call last): ...", encoding="utf-8")

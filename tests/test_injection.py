@@ -262,7 +262,7 @@ def test_an_obedient_agent_cli_leaks_no_key_and_its_patch_is_refused(shop, tmp_p
     assert "Sure, here is everything." in stdout
     assert [c.headers["authorization"] for c in chat.calls] == [f"Bearer {MODEL_KEY}"]
     [proxied] = [e for e in attempt.transcript if e["kind"] == "model_proxy"]
-    assert (proxied["calls"], proxied["tokens"]) == (1, 57) and attempt.tokens == 57
+    assert (proxied["calls"], proxied["usage"]["total"]) == (1, 57) and attempt.tokens == 57
     # The push found no way out, and the planted key is refused by the diff policy.
     assert "PUSH fatal" in stdout
     assert run.state != RunState.VERIFIED and run.record.fix.chosen is None

@@ -162,8 +162,9 @@ def test_the_cli_finds_no_key_yet_reaches_both_apis_streamed_and_not(
 
     # the attempt records the calls, tokens and cost
     [proxied] = [e for e in attempt.transcript if e["kind"] == "model_proxy"]
-    assert (proxied["calls"], proxied["refused"], proxied["tokens"]) == (4, 0, 140)
-    assert [(c["path"], c.get("stream", False), c["status"]) for c in proxied["calls_log"]] == [
+    assert (proxied["calls"], proxied["refused"]) == (4, 0)
+    assert proxied["usage"] == {"input": 120, "output": 20, "total": 140, "limit": 200_000}
+    assert [(c["path"], c["stream"], c["status"]) for c in proxied["calls_log"]] == [
         ("/v1/chat/completions", False, 200), ("/v1/messages", False, 200),
         ("/v1/chat/completions", True, 200), ("/v1/messages", True, 200)]
     assert attempt.tokens == 140
@@ -185,6 +186,6 @@ def test_the_budget_is_charged_and_enforced_in_the_sandbox(worktree: Path, cli: 
     assert "anthropic stream=True 402" in stdout
     assert len(chat.chat_requests) == 1 and len(claude.message_requests) == 1
     [proxied] = [e for e in attempt.transcript if e["kind"] == "model_proxy"]
-    assert (proxied["calls"], proxied["refused"], proxied["tokens"]) == (4, 2, 70)
+    assert (proxied["calls"], proxied["refused"], proxied["usage"]["total"]) == (4, 2, 70)
     assert proxied["budget"] == "the attempt's token budget is spent: 70 of 60 tokens used"
     assert attempt.tokens == 70

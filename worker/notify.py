@@ -23,10 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from worker.scrub import scrub_name, scrub_text, scrub_url
 
-NoticeKind = Literal["filed", "held", "recurred"]
+NoticeKind = Literal["filed", "held", "recurred", "digest"]
 
-KIND_LABELS: dict[str, str] = {"filed": "Filed", "held": "Fix held", "recurred": "Recurred"}
-_KIND_EMOJI = {"filed": ":memo:", "held": ":white_check_mark:", "recurred": ":rotating_light:"}
+KIND_LABELS: dict[str, str] = {"filed": "Filed", "held": "Fix held", "recurred": "Recurred",
+                               "digest": "Weekly digest"}
+_KIND_EMOJI = {"filed": ":memo:", "held": ":white_check_mark:", "recurred": ":rotating_light:",
+               "digest": ":bar_chart:"}
 
 # Block Kit limits: a text object holds at most 3000 characters, a button's URL 3000.
 SLACK_TEXT_LIMIT = 3000
@@ -53,6 +55,9 @@ class Notice(BaseModel):
     text: str = ""
     url: str | None = None
     owner_emails: list[str] = Field(default_factory=list)
+    # An HTML rendering of `text` made by suture's own autoescaping templates (the weekly
+    # digest), sent as the email's alternative part; chat channels use `text`.
+    html: str | None = None
 
 
 def slack_escape(text: str) -> str:
@@ -167,4 +172,6 @@ def render_for_email(notice: Notice, *, sender: str, recipients: list[str]) -> E
     message["Message-ID"] = message_id(notice.key, sender)
     message["X-Suture-Notice"] = _one_line(scrub_text(notice.key), 200)
     message.set_content("\n".join(lines).rstrip() + "\n")
+    if notice.html:
+        message.add_alternative(notice.html, subtype="html")
     return message

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from integrations.agents.model_access import ModelAccess, ProxySession
+from integrations.agents.model_meter import ModelCall
 from integrations.agents.tools import PRIVATE_DIR, truncate
 from integrations.git.worktrees import worktree_patch
 from worker.fix.models import Attempt, CommandResult, FixTask, Limits, SandboxPolicy
@@ -142,14 +143,30 @@ def _command_entry(result: CommandResult, prompt: str) -> dict[str, object]:
 
 def _proxy_entry(proxy: ProxySession) -> dict[str, object]:
     """The model calls the command made through the proxy, in numbers, and why the budget
-    stopped them if it did."""
+    stopped them if it did. Counts are under `usage` with plain names (`input`, `output`,
+    `total`): a key named like `tokens` reads as a credential to the scrubber that stores the
+    transcript."""
     summary = proxy.meter.summary()
-    entry: dict[str, object] = {"kind": "model_proxy", **summary.model_dump(exclude={"log"})}
-    # The path and model name are the command's words: scrubbed like its output.
-    entry["calls_log"] = [{name: scrub_text(value) if isinstance(value, str) else value
-                           for name, value in call.model_dump(exclude_defaults=True).items()}
-                          for call in summary.log]
+    entry: dict[str, object] = {
+        "kind": "model_proxy", "calls": summary.calls, "refused": summary.refused,
+        "usage": {"input": summary.input_tokens, "output": summary.output_tokens,
+                  "total": summary.tokens, "limit": summary.max_tokens},
+        "cost_usd": summary.cost_usd, "cost_limit_usd": summary.max_cost_usd,
+        # The path and model name are the command's words: scrubbed like its output.
+        "calls_log": [_call_entry(call) for call in summary.log]}
     spent = proxy.meter.refusal()
     if spent:
         entry["budget"] = spent
+    return entry
+
+
+def _call_entry(call: ModelCall) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "style": call.style, "path": scrub_text(call.path), "status": call.status,
+        "stream": call.stream, "model": scrub_text(call.model), "input": call.input_tokens,
+        "output": call.output_tokens, "cost_usd": call.cost_usd, "seconds": call.seconds}
+    if call.estimated:
+        entry["estimated"] = True
+    if call.refused:
+        entry["refused"] = scrub_text(call.refused)
     return entry

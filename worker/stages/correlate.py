@@ -12,7 +12,9 @@ from worker.correlate.models import Correlation
 from worker.models import RunState
 from worker.ports import PermanentError
 from worker.runs import RunRecord
+from worker.scrub import scrub_text
 from worker.stages.deps import Deps, accounts_for, open_run
+from worker.stages.scrubbing import scrubbed_correlation
 
 MAX_FRAMES_KEPT = 30
 
@@ -41,12 +43,13 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
                                 window_days=deps.settings.correlate.window_days,
                                 horizon_days=deps.settings.correlate.horizon_days)
     except PermanentError as exc:
-        return _moved(deps, run_id, f"correlation failed: {exc}")
+        return _moved(deps, run_id, f"correlation failed: {scrub_text(str(exc))}")
     # Suspects' logins let a pull request ask their authors to review it.
-    kept = found.model_copy(update={"frames": found.frames[-MAX_FRAMES_KEPT:]})
-    best = found.suspects[0] if found.suspects else None
+    kept = scrubbed_correlation(
+        found.model_copy(update={"frames": found.frames[-MAX_FRAMES_KEPT:]}))
+    best = kept.suspects[0] if kept.suspects else None
     reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {best.summary[:80]}"
-              if best else f"no suspect: {found.note}")
+              if best else f"no suspect: {kept.note}")
     return _moved(deps, run_id, reason, kept)
 
 

@@ -109,6 +109,8 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
            f"A verified fix for {opened.cluster.title} in {repo}, for review.", change.url)
     took = ", ".join(f"{t.step} {t.seconds:.1f} s" for t in record.timings)
     verb = "adopted" if record.adopted else "opened"
+    log.info("run %d: draft pull request %s: %s", run.id, verb, change.url,
+             extra={"run_id": run.id, "url": change.url, "kind": "pull_request"})
     deps.store.transition(run.id, RunState.PUBLISHING, RunState.PROPOSED,
                           f"draft pull request {verb}: {change.url} ({took})",
                           record=RunRecord(fix=kept, publication=Publication(
@@ -174,10 +176,14 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
             # Another worker holds the lease, or a dead one's request may still land: wait for
             # the lease to run out, then look on the forge before creating anything.
             raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
+        reached("ticket-create")
         ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
+        reached("ticket-created")  # on the forge, not yet in the store
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
     deps.store.set_ticket(run_id, url)
+    log.info("run %d: ticket filed: %s%s", run_id, url, f" ({fallback})" if fallback else "",
+             extra={"run_id": run_id, "url": url, "kind": "ticket"})
     notify(deps, run_id, "filed", f"ticket: {scrub_title(cluster.title)}",
            fallback or "No verified fix: the ticket says what was tried.", url)
     deps.store.transition(run_id, RunState.PUBLISHING, RunState.TICKETED, f"ticket filed: {url}",

@@ -27,7 +27,7 @@ from worker.models import (
     Transition,
 )
 from worker.runs import Run, RunRecord
-from worker.store import recording, releases
+from worker.store import history, recording, releases
 from worker.store.engine import make_engine, upgrade
 from worker.store.tables import (
     ClusterRow,
@@ -129,7 +129,12 @@ class SqlStore:
     def record_event(self, event: ErrorEvent, fingerprint: str, sample_size: int) -> IngestOutcome:
         """Dedupe, cluster and sample one event; opens a run for a new cluster or a regression."""
         with self.session() as session:
-            return recording.record_event(session, event, fingerprint, self._clock(), sample_size)
+            outcome = recording.record_event(session, event, fingerprint, self._clock(),
+                                             sample_size)
+        if outcome.run_id is not None:  # a run was opened, with its first transition
+            history.log_transition(outcome.run_id, "", RunState.NEW,
+                                   "regression" if outcome.regression else "new cluster")
+        return outcome
 
     def get_cluster(self, cluster_id: int) -> Cluster | None:
         """A cluster by id, with its distinct-user count."""
@@ -219,7 +224,8 @@ class SqlStore:
                 return False
             session.add(TransitionRow(run_id=run_id, from_state=expected.value,
                                       to_state=new.value, reason=reason, at=now))
-            return True
+        history.log_transition(run_id, expected.value, new, reason)  # once committed
+        return True
 
     def set_ticket(self, run_id: int, url: str) -> None:
         """Remember where a run's ticket was filed."""
