@@ -359,3 +359,13 @@ def test_model_access_offers_the_configured_endpoints_and_no_key_to_the_sandbox(
     assert env["OPENAI_BASE_URL"] == "http://127.0.0.1:4100/v1"
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4100"
     assert OPENAI_KEY not in str(env) and ANTHROPIC_KEY not in str(env)
+
+
+def test_counting_tokens_is_forwarded_and_costs_nothing(tmp_path: Path) -> None:
+    with proxy_for(tmp_path) as (client, proxy, _, claude):
+        claude.fail_next(Reply(200, {"input_tokens": 1234}))
+        response = client.post("/v1/messages/count_tokens", json=claude_body(),
+                               headers=ANTHROPIC_HEADERS)
+        assert response.json() == {"input_tokens": 1234}
+        assert claude.calls[0].headers["x-api-key"] == ANTHROPIC_KEY
+        assert proxy.meter.summary().tokens == 0

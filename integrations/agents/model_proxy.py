@@ -238,7 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
                 request_bytes: int, response_bytes: int, started: float) -> bool:
         call.seconds = round(time.monotonic() - started, 3)
         usage = reader.usage()
-        if usage is None and call.status == 200 and request_bytes:
+        if call.path.endswith("/count_tokens"):  # counting costs nothing; its count is no usage
+            usage = None
+        elif usage is None and call.status == 200 and request_bytes:
             usage = estimate(request_bytes, response_bytes)
         self.server.meter.charge(call, usage, upstream.price_per_1k_tokens)
         log.info("model call %s %s: %s, %s tokens", upstream.style, call.path, call.status,
