@@ -33,6 +33,7 @@ from pydantic_settings import (
 from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
 from worker.health_settings import HealthSettings
+from worker.model_proxy_settings import AnthropicEndpointSettings
 from worker.notify_settings import NotifySettings
 from worker.pages_settings import PagesSettings
 from worker.preview.settings import PreviewSettings
@@ -122,6 +123,7 @@ class FixSettings(Section):
     max_runs_per_repo_per_day: int = Field(default=5, ge=0)
     cooldown_hours: float = Field(default=24, ge=0, description="wait after a failed fix")
     agent: AgentEndpointSettings = Field(default_factory=AgentEndpointSettings)
+    anthropic: AnthropicEndpointSettings = Field(default_factory=AnthropicEndpointSettings)
     worktrees_dir: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
         default=None, description="default: <data_dir>/worktrees")
     bisect_probes: int = Field(

@@ -3,8 +3,8 @@
 - `suture doctor` and `suture run`: all of them (the review pages' sign-in only there).
 - `suture worker`: git, the repositories, the forge, the code host, the database, the broker,
   the playbooks and the error sources; the sandbox, the environment cache, the package indexes,
-  the test services and the previews too when it consumes the `agent` queue, where fixes are
-  made and verified (without `--queue` it consumes every queue).
+  the test services, the previews and the model endpoints too when it consumes the `agent`
+  queue, where fixes are made and verified (without `--queue` it consumes every queue).
 - `suture web` and `suture scheduler`: the database and the broker.
 
 Repository URLs are asked with `git ls-remote` by `doctor` (20 s limit) and, to keep start-up
@@ -40,17 +40,18 @@ from worker.doctor.environment import (
     no_test_services,
 )
 from worker.doctor.model import Check, Probes
+from worker.doctor.models import check_models
 from worker.doctor.pages import check_pages
 from worker.doctor.publishing import check_code_host, check_following, check_previews
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
-ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
-       "previews", "forge", "code host", "following", "database", "broker", "playbooks",
-       "sentry", "datadog", "digest", "review pages")
+ALL = ("git", "sandbox", "models", "environment cache", "package indexes", "repositories",
+       "test services", "previews", "forge", "code host", "following", "database", "broker",
+       "playbooks", "sentry", "datadog", "digest", "review pages")
 # What only the `agent` queue's fix and verify stages use.
-AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
-                        "previews"})
+AGENT_ONLY = frozenset({"sandbox", "models", "environment cache", "package indexes",
+                        "test services", "previews"})
 # What only the web process serves (the worker has no pages to check).
 WEB_ONLY = frozenset({"review pages"})
 DOCTOR_REMOTE_TIMEOUT = 20.0
@@ -93,6 +94,7 @@ def run_checks(settings: Settings, probes: Probes, names: Collection[str] = ALL,
 def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
     checks: dict[str, Callable[[], Check]] = {
         "git": lambda: check_git(probes),
+        "models": lambda: check_models(settings),
         "sandbox": lambda: check_sandbox(settings, probes),
         "environment cache": lambda: check_env_cache(settings, probes),
         "package indexes": lambda: check_package_indexes(settings, probes),
