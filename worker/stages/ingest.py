@@ -30,6 +30,8 @@ def ingest_delivery(deps: Deps, delivery_id: int) -> IngestResult:
     delivery = deps.store.get_delivery(delivery_id)
     if delivery is None:
         raise PermanentError(f"delivery {delivery_id} does not exist")
+    if delivery.status == "processed":
+        return _resume(deps, delivery_id, delivery.source, delivery.kind, dict(delivery.payload))
     if delivery.status != "pending":
         return IngestResult([], f"delivery {delivery_id} already {delivery.status}")
     try:
@@ -44,6 +46,19 @@ def ingest_delivery(deps: Deps, delivery_id: int) -> IngestResult:
     result = ingest_events(deps, [event])
     deps.store.finish_delivery(delivery_id, "processed", result.summary)
     return result
+
+
+def _resume(deps: Deps, delivery_id: int, source: str, kind: str,
+            payload: dict[str, object]) -> IngestResult:
+    """A processed delivery redelivered: its worker died before the next message went out.
+    Recording its event again changes nothing and hands back a run nobody has started."""
+    try:
+        event = _event_of(source, kind, payload)
+    except PayloadError:
+        event = None
+    if event is None:  # its payload is gone (retention) or carried no error
+        return IngestResult([], f"delivery {delivery_id} already processed")
+    return ingest_events(deps, [event])
 
 
 def _event_of(source: str, kind: str, payload: dict[str, object]) -> ErrorEvent | None:
@@ -75,6 +90,8 @@ def ingest_events(deps: Deps, events: list[ErrorEvent]) -> IngestResult:
                                           deps.settings.event_sample_size)
         if outcome.duplicate:
             notes.append(f"{event.source.value} event {event.event_id} already seen")
+            if outcome.run_id is not None:  # recorded, but its run was never started
+                run_ids.append(outcome.run_id)
             continue
         kind = "regression" if outcome.regression else "new" if outcome.new_cluster else "known"
         notes.append(f"{event.source.value} event {event.event_id} → cluster "

@@ -27,7 +27,7 @@ from worker.models import (
     Transition,
 )
 from worker.runs import Run, RunRecord
-from worker.store import recording, releases
+from worker.store import recording, releases, run_leases
 from worker.store.engine import make_engine, upgrade
 from worker.store.tables import (
     ClusterRow,
@@ -200,6 +200,24 @@ class SqlStore:
             row.updated_at = self._clock()
             return row.attempts
 
+    def claim_run(self, run_id: int, owner: str, seconds: float) -> datetime | None:
+        """Take a run's stage lease for `seconds`; None if taken, else when the holder's ends."""
+        now = self._clock()
+        with self.session() as session:
+            held = run_leases.claim(session, run_id, owner, now + timedelta(seconds=seconds), now)
+        return None if held is None else recording.as_utc(held)
+
+    def renew_run(self, run_id: int, owner: str, seconds: float) -> bool:
+        """Extend a run's stage lease this owner holds; False if it was lost."""
+        now = self._clock()
+        with self.session() as session:
+            return run_leases.renew(session, run_id, owner, now + timedelta(seconds=seconds), now)
+
+    def release_run(self, run_id: int, owner: str) -> None:
+        """Give a run's stage lease back."""
+        with self.session() as session:
+            run_leases.release(session, run_id, owner)
+
     def transition(self, run_id: int, expected: RunState, new: RunState, reason: str, *,
                    record: RunRecord | None = None) -> bool:
         """Move a run from `expected` to `new` with a reason; False if it was not in `expected`.
@@ -251,11 +269,15 @@ class SqlStore:
             return len(session.scalars(query).all())
 
     def stuck_runs(self, older_than: datetime) -> list[Run]:
-        """Runs in a non-terminal state not touched since `older_than`."""
+        """Runs in a non-terminal state not touched since `older_than`, and not held by a
+        worker running one of their stages (a held run is being worked on, however long)."""
         live = [state.value for state in RunState if not state.terminal]
+        now = self._clock()
         with self.session() as session:
             rows = session.scalars(select(RunRow).where(
-                RunRow.state.in_(live), RunRow.updated_at < older_than).order_by(RunRow.id))
+                RunRow.state.in_(live), RunRow.updated_at < older_than,
+                or_(RunRow.lease_until.is_(None), RunRow.lease_until <= now))
+                .order_by(RunRow.id))
             return [_run(row) for row in rows]
 
     # cursors, publications, slots ---------------------------------------------------------

@@ -1,0 +1,44 @@
+"""The lease a worker holds on a run while it runs one of the run's stages.
+
+Claiming is one conditional update: it succeeds when nobody holds the run, the holder's lease
+has run out, or the claimer holds it already. So of two messages for the same run (a broker
+redelivery racing a reconciler re-send, say) only one runs the stage; the other learns until
+when the run is taken and waits that long. A worker that dies stops renewing, and its lease
+runs out after one lease period.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from worker.store.tables import RunRow
+
+
+def claim(session: Session, run_id: int, owner: str, until: datetime,
+          now: datetime) -> datetime | None:
+    """Take the run's lease until `until`; None when taken, else when the holder's lease ends."""
+    result = session.execute(update(RunRow).where(
+        RunRow.id == run_id,
+        or_(RunRow.lease_until.is_(None), RunRow.lease_until <= now, RunRow.lease_owner == owner),
+    ).values(lease_owner=owner, lease_until=until, updated_at=now))
+    if result.rowcount:  # type: ignore[attr-defined]
+        return None
+    held = session.scalars(select(RunRow.lease_until).where(RunRow.id == run_id)).first()
+    return held if held is not None else now  # the run is gone: nothing to wait for
+
+
+def renew(session: Session, run_id: int, owner: str, until: datetime, now: datetime) -> bool:
+    """Extend a lease this owner holds (also the run's heartbeat); False if it was lost."""
+    result = session.execute(update(RunRow).where(
+        RunRow.id == run_id, RunRow.lease_owner == owner,
+    ).values(lease_until=until, updated_at=now))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(session: Session, run_id: int, owner: str) -> None:
+    """Give the lease back, if this owner still holds it."""
+    session.execute(update(RunRow).where(RunRow.id == run_id, RunRow.lease_owner == owner)
+                    .values(lease_owner="", lease_until=None))
