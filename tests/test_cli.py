@@ -24,6 +24,8 @@ def env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{tmp_path / 'suture.db'}")
     monkeypatch.setenv("SUTURE_TICKETS_DIR", str(tmp_path / "tickets"))
     monkeypatch.setenv("SUTURE_DATA_DIR", str(tmp_path / "data"))
+    # The payloads name projects no service maps; these tests follow them to a ticket.
+    monkeypatch.setenv("SUTURE_POLICY__REQUIRE_SERVICE", "false")
     return tmp_path
 
 
@@ -95,6 +97,19 @@ def test_the_report_lists_only_the_runs_of_the_files_cluster(env):
 
     assert [run["title"] for run in report["runs"]] == [
         "Exception: This is an example Python exception"]
+
+
+def test_the_report_shows_a_frameless_events_cluster_with_its_title_scrubbed(env):
+    # Without frames the fingerprint reads the message, which ingestion scrubs first.
+    secret = "call +44 20 7946 0958 or mail ann.lee@example.com"
+    event = {"event_id": "f" * 32, "platform": "python", "timestamp": 1751006912.0,
+             "message": f"Payment declined: {secret}", "title": f"Payment declined: {secret}"}
+
+    report = ingest(write_json(env, "message", event))
+
+    assert [run["title"] for run in report["runs"]] == [
+        "Payment declined: call [REDACTED:phone] or mail [REDACTED:email]"]
+    assert "7946" not in json.dumps(report) and "ann.lee" not in json.dumps(report)
 
 
 def test_a_file_that_is_not_json_fails_with_exit_1(env):

@@ -3,7 +3,10 @@ failing request replayed on previews and screenshots, and shows dedupe and authe
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
+import tempfile
 
 from worker.demo import run_demo
 
@@ -15,9 +18,19 @@ def test_the_demo_opens_one_pull_request_and_leaves_the_configured_database_alon
     monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{elsewhere}")
     monkeypatch.setenv("SUTURE_FORGE", "files")
     monkeypatch.setenv("SUTURE_TICKETS_DIR", str(tmp_path / "tickets"))
+    # The demo's folder lands here, so each line can be checked against its database as it
+    # is said: what the run had reached when the line arrived.
+    demo_tmp = tmp_path / "demo"
+    demo_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(demo_tmp))
     lines: list[str] = []
+    arrivals: list[tuple[str, list[str] | None]] = []
 
-    status = run_demo(say=lines.append)
+    def say(line: str) -> None:
+        lines.append(line)
+        arrivals.append((line, states_so_far(demo_tmp)))
+
+    status = run_demo(say=say)
 
     printed = "\n".join(lines)
     assert status == 0, printed
@@ -43,3 +56,38 @@ def test_the_demo_opens_one_pull_request_and_leaves_the_configured_database_alon
     assert printed.splitlines()[-1].startswith("demo succeeded")
     assert not elsewhere.exists()
     assert not (tmp_path / "tickets").exists()
+    check_steps_arrived_while_running(arrivals)
+
+
+def states_so_far(folder) -> list[str] | None:
+    """The states the demo's run has entered so far (None before suture's database exists)."""
+    found = list(folder.glob("suture-demo-*/suture.db"))
+    if not found:
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{found[0]}?mode=ro", uri=True)) as db:
+        try:
+            return [row[0] for row in db.execute("SELECT to_state FROM transitions ORDER BY id")]
+        except sqlite3.OperationalError:  # the schema is being made
+            return []
+
+
+def check_steps_arrived_while_running(arrivals) -> None:
+    """Each step was said as it happened: the demo's own steps before suture even started, and
+    every transition in order, the first ones while the run was still going."""
+    said = [line for line, _ in arrivals]
+    assert arrivals[0][0].startswith("1. sample app") and arrivals[0][1] is None
+    assert arrivals[1][0].startswith("2. production request") and arrivals[1][1] is None
+    steps = [(index, line, seen) for index, (line, seen) in enumerate(arrivals)
+             if re.match(r"   run \d+: \S+ -> \S+: ", line)]
+    pairs = [re.match(r"   run \d+: (\S+) -> (\S+): ", line).groups() for _, line, _ in steps]
+    assert pairs[0] == ("-", "new") and pairs[-1][1] == "proposed"
+    # In order: each transition starts where the one before it ended.
+    assert all(pairs[n][0] == pairs[n - 1][1] for n in range(1, len(pairs)))
+    # Said between the webhook's delivery and the duplicate's, one per transition stored.
+    delivered = next(n for n, line in enumerate(said) if line.startswith("4. "))
+    again = next(n for n, line in enumerate(said) if line.startswith("5. "))
+    assert delivered < steps[0][0] and steps[-1][0] < again
+    assert len(pairs) == len(arrivals[again][1])
+    # Not all at the end: the run's first transition was said before it was proposed.
+    first_seen = steps[0][2]
+    assert first_seen is not None and "proposed" not in first_seen

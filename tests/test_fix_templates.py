@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -344,3 +345,34 @@ def _event(error_type: str, value: str, frames: list[tuple[str, str, int]],
 def _snake(name: str) -> str:
     return {"ZeroDivisionError": "zero_division_error", "AttributeError": "attribute_error",
             "KeyError": "key_error"}[name]
+
+
+def test_the_regression_test_replays_the_scrubbed_request_with_named_placeholders(
+        shop: Shop, tmp_path: Path) -> None:
+    worktree = clone(shop.repo.path, tmp_path / "fix")
+    event = shop.events["KeyError"]
+    mail, phone, address = "ann.lee@example.com", "+44 20 7946 0958", "203.0.113.9"
+    query = f"cart=full&code=NOPE&email={quote(mail)}&phone={quote_plus(phone)}&ip={address}"
+    event = event.model_copy(update={
+        "exceptions": [primary(event).model_copy(update={"value": f"'NOPE' for {mail}"})],
+        "request": RequestData(method="POST", url=f"https://shop.example/cart/discount?{query}",
+                               query=query, body=f"note=call+{quote_plus(phone)}",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})})
+    site = CrashSite(path="shop/discounts.py", line=11, function="discount_percent",
+                     frame=event.frames[-1])
+
+    written = write_regression_test(event, worktree, site, "KeyError")
+
+    code = (worktree / written.path).read_text()
+    for value in (mail, quote(mail), phone, quote_plus(phone), address, "7946"):
+        assert value not in code
+    strings = {node.value for node in ast.walk(ast.parse(code))
+               if isinstance(node, ast.Constant)}
+    assert ("cart=full&code=NOPE&email=placeholder-email&phone=placeholder-phone"
+            "&ip=placeholder-ipv4") in strings
+    docstring = " ".join(code.split('"""')[1].split())
+    assert "Placeholders stand in for values the scrubber removed:" in docstring
+    for label in ("query (email)", "query (phone)", "query (ipv4)", "body (phone)"):
+        assert label in docstring
+    # The crash does not depend on the removed values: the test still reproduces it.
+    assert pytest_in(worktree, written.path).returncode == 1

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import uuid
 
+import pytest
 import sentry_sdk
+import uvicorn
 from sentry_sdk.transport import Transport
+from typer.testing import CliRunner
 
+import worker.app
+import worker.cli.commands
+import worker.cli.doctor
+from worker.cli import cli
 from worker.observability import init_error_reporting
-from worker.settings import load_settings
+from worker.settings import Settings, load_settings
 
 
 class Capture(Transport):
@@ -82,3 +91,45 @@ def test_a_logged_error_is_scrubbed_with_its_arguments():
     [event] = transport.events
     assert "ops@example.com" not in json.dumps(event)
     assert event["logentry"]["params"][1] == 3
+
+
+@pytest.mark.parametrize("command", ["run", "web", pytest.param("worker", marks=pytest.mark.redis),
+                                     "scheduler"])
+def test_every_process_starts_error_reporting_with_the_dramatiq_integration(
+        command, tmp_path, monkeypatch):
+    # Each long-running command builds its app through `build_app`, which starts reporting;
+    # serving and waiting are cut short so the command returns once it has started.
+    started: list[Settings] = []
+
+    def init(settings: Settings, **options):
+        started.append(settings)
+        return init_error_reporting(settings, transport=Capture(), **options)
+
+    for name in list(os.environ):
+        if name.startswith("SUTURE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SUTURE_ERROR_DSN", "https://key@errors.invalid/1")
+    monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{tmp_path / 'suture.db'}")
+    monkeypatch.setenv("SUTURE_DATA_DIR", str(tmp_path / "data"))
+    if command == "worker":
+        monkeypatch.setenv("SUTURE_BROKER_URL", "redis://127.0.0.1:6379/0")
+        monkeypatch.setenv("SUTURE_BROKER__NAMESPACE", f"suture-test-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setattr(worker.app, "init_error_reporting", init)
+    monkeypatch.setattr(worker.cli.doctor, "preflight", lambda *args, **kwargs: None)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(worker.cli.commands, "_wait_for_signal", lambda: None)
+    root_handlers = list(logging.getLogger().handlers)
+    try:
+        result = CliRunner().invoke(cli, [command])
+        client = sentry_sdk.get_client()
+        assert result.exit_code == 0, result.output
+        assert [s.error_dsn.get_secret_value() for s in started] == [
+            "https://key@errors.invalid/1"]
+        assert client.is_active() and client.dsn == "https://key@errors.invalid/1"
+        assert "dramatiq" in client.integrations
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init(dsn=None)
+        for handler in logging.getLogger().handlers:
+            if handler not in root_handlers:
+                logging.getLogger().removeHandler(handler)

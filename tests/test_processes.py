@@ -61,7 +61,7 @@ class Stack:
             "SUTURE_BROKER__NAMESPACE": f"suture-test-{uuid.uuid4().hex[:8]}",
             "SUTURE_BROKER__HEARTBEAT_TIMEOUT_MS": "2000",
             "SUTURE_BROKER__MAINTENANCE_CHANCE": "1000000",
-            "SUTURE_STUCK_AFTER_SECONDS": "2",
+            "SUTURE_STUCK_AFTER_SECONDS": "8",
             "SUTURE_PUBLISH_LEASE_SECONDS": "8",
             "SUTURE_FORGE": "github",
             "SUTURE_GITHUB__BASE_URL": github.url,

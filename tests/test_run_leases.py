@@ -93,18 +93,42 @@ def test_a_second_message_for_a_held_run_waits_and_spends_no_attempt(tmp_path):
 
 
 def test_a_redelivered_ingestion_resumes_the_run_it_opened(tmp_path):
-    # A worker that died after recording the event, before sending the triage message: the
-    # redelivered message hands the unstarted run back instead of leaving it to the reconciler.
+    # A worker that died after recording the event, before it finished the delivery and sent
+    # the triage message: the redelivered message finds the event seen and hands back the
+    # unstarted run instead of leaving it to the reconciler.
     app = make_app(tmp_path)
     payload = recorded("sentry/webhook-event-alert-triggered.json")
     delivery, _ = app.store.add_delivery("sentry", "event_alert", compact(payload), payload)
-    [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
-    assert app.store.get_delivery(delivery).status == "processed"
-    assert stages.ingest_delivery(app.deps, delivery).run_ids == [run_id]
+    event = from_sentry_webhook("event_alert", payload)
+    [run_id] = stages.ingest_events(app.deps, [event]).run_ids
+    assert app.store.get_delivery(delivery).status == "pending"
     app.actors.ingest_delivery.send(delivery)
     drain(app)
     assert app.store.get_run(run_id).state == RunState.TICKETED
     # Once started, it is not handed back again.
-    assert stages.ingest_delivery(app.deps, delivery).run_ids == []
+    assert stages.ingest_events(app.deps, [event]).run_ids == []
     assert len(app.store.list_runs()) == 1
+    app.close()
+
+
+def test_a_duplicate_message_for_a_finished_delivery_is_no_attempt(store):
+    payload = recorded("sentry/webhook-event-alert-triggered.json")
+    delivery, _ = store.add_delivery("sentry", "event_alert", compact(payload), payload)
+    assert store.start_delivery(delivery) == 1
+    store.finish_delivery(delivery, "processed", "done")
+    for _ in range(10):  # a flood of re-sends cannot turn it into a failure
+        assert store.start_delivery(delivery) == 0
+    assert store.get_delivery(delivery).status == "processed"
+
+
+def test_a_re_sent_run_waits_a_whole_stuck_after_before_the_next_re_send(tmp_path):
+    app = make_app(tmp_path, settings={"stuck_after_seconds": 200, "publish_lease_seconds": 180})
+    payload = recorded("sentry/webhook-event-alert-triggered.json")
+    delivery, _ = app.store.add_delivery("sentry", "event_alert", compact(payload), payload)
+    [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
+    later = datetime.now(UTC) + timedelta(seconds=300)
+    assert reconcile(app.deps, app.actors, later).runs == [run_id]
+    # The workers are away: the next pass, a moment later, does not send it again.
+    assert reconcile(app.deps, app.actors, later + timedelta(seconds=5)).runs == []
+    assert reconcile(app.deps, app.actors, later + timedelta(seconds=400)).runs == [run_id]
     app.close()

@@ -105,7 +105,7 @@ def test_a_scheduler_that_does_not_lead_never_fires_and_claims_nothing(app, seco
 def test_jobs_are_reconcile_alone_without_pollable_sources(app):
     jobs = Scheduler(app).jobs()
 
-    assert list(jobs) == ["reconcile"]
+    assert list(jobs) == ["reconcile", "retention:purge"]
     assert jobs["reconcile"][0] == app.settings.reconcile_interval_seconds
 
 
@@ -117,7 +117,7 @@ def test_jobs_poll_each_configured_source(tmp_path):
     })
     try:
         jobs = Scheduler(app).jobs()
-        assert sorted(jobs) == ["poll:datadog", "poll:sentry", "reconcile"]
+        assert sorted(jobs) == ["poll:datadog", "poll:sentry", "reconcile", "retention:purge"]
         assert jobs["poll:sentry"][0] == jobs["poll:datadog"][0] == 120
 
         jobs["poll:sentry"][1]()
@@ -135,7 +135,7 @@ def test_only_a_source_with_enough_configuration_is_polled(tmp_path):
     app = make_app(tmp_path, settings={"sentry": {"org": "acme"},
                                        "datadog": {"api_key": "dd-api", "app_key": "dd-app"}})
     try:
-        assert sorted(Scheduler(app).jobs()) == ["poll:datadog", "reconcile"]
+        assert sorted(Scheduler(app).jobs()) == ["poll:datadog", "reconcile", "retention:purge"]
     finally:
         app.close()
 

@@ -17,6 +17,7 @@ from typing import Any
 import dramatiq
 
 from worker import stages
+from worker.digest.sending import send_last_week
 from worker.leasing import RunBusy, holding
 from worker.models import RunState
 from worker.normalise.codehost_events import CODEHOST_SOURCES
@@ -26,6 +27,7 @@ from worker.stages import Deps
 from worker.stages.deps import AGENT_STAGE_SECONDS
 from worker.stages.follow import follow_delivery, poll_changes, retries_started
 from worker.stages.watch import check_held, remind_stale
+from worker.waiting import refund_attempt, wait_for_lease
 
 log = logging.getLogger("suture.actors")
 
@@ -51,6 +53,7 @@ class Actors:
     follow_activity: dramatiq.Actor[Any, Any]
     follow_changes: dramatiq.Actor[Any, Any]
     watch_fixes: dramatiq.Actor[Any, Any]
+    send_digest: dramatiq.Actor[Any, Any]
 
     def for_state(self, state: RunState) -> dramatiq.Actor[Any, Any] | None:
         """The actor that moves a run on from `state`; None if it is terminal."""
@@ -160,6 +163,7 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
 
     def publish_run(run_id: int) -> None:
         try:
+            wait_for_lease(deps, run_id)  # before counting: waiting is not an attempt
             _run_stage(deps, run_id, stages.publish)
         except stages.Deferred as exc:
             delay = _delay_until(deps, exc.until)
@@ -196,6 +200,13 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         for line in [*check_held(deps), *remind_stale(deps)]:
             log.info("%s", line)
 
+    def send_digest() -> None:
+        # Last week's digest, once per outlet per week whatever number of ticks send this.
+        report = send_last_week(deps.store, deps.settings, deps.digest_outlets, deps.now())
+        log.info("digest %s: sent to %s, already had it: %s, refused: %s", report.week,
+                 sorted(report.sent) or "none", report.already or "none",
+                 sorted(report.refused) or "none")
+
     actors = Actors(
         ingest_delivery=actor(ingest_delivery, "ingest_delivery"),
         poll_source=actor(poll_source, "poll_source"),
@@ -209,6 +220,7 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         follow_activity=actor(follow_activity, "follow_activity"),
         follow_changes=actor(follow_changes, "follow_changes"),
         watch_fixes=actor(watch_fixes, "watch_fixes"),
+        send_digest=actor(send_digest, "send_digest"),
     )
     return actors
 
@@ -232,6 +244,9 @@ def _attempt_stage(deps: Deps, run_id: int,
                                    f"{stage.__name__}")
     try:
         return stage(deps, run_id)
+    except stages.Deferred:
+        refund_attempt(deps.store, run_id)  # the stage found a lease held: it only waited
+        raise
     except PermanentError as exc:
         log.error("run %s failed at %s: %s", run_id, stage.__name__, exc)
         return _fail(deps, run_id, f"{stage.__name__}: {exc}")

@@ -42,8 +42,10 @@ from integrations.sandbox.environments import SandboxEnvironments
 from integrations.sentry import SentrySource
 from worker.actors import Actors, declare
 from worker.broker import make_broker
+from worker.digest.outlets import DigestOutlet, IssueOutlet, NoticeOutlet
 from worker.doctor import Probes, SystemProbes
 from worker.env.services import with_test_services
+from worker.metrics import serve_metrics
 from worker.observability import init_error_reporting
 from worker.ports import (
     AccountDirectory,
@@ -60,7 +62,7 @@ from worker.ports import (
 )
 from worker.reconcile import ReconcileReport, reconcile
 from worker.render import Renderer
-from worker.settings import ServiceSettings, Settings
+from worker.settings import ConfigError, ServiceSettings, Settings
 from worker.stages import Deps
 from worker.store import SqlStore, utc_now
 from worker.web.hooks import WebDeps, create_web
@@ -80,9 +82,11 @@ class App:
     clock: Callable[[], datetime]
 
     def web(self) -> FastAPI:
-        """The webhook and health HTTP application."""
-        return create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
-                                  clock=self.clock, artifacts=make_artifacts(self.settings)))
+        """The webhook, health and metrics HTTP application."""
+        web = create_web(WebDeps(settings=self.settings, store=self.store, actors=self.actors,
+                                 clock=self.clock, artifacts=make_artifacts(self.settings)))
+        serve_metrics(web, self.store, self.broker)
+        return web
 
     def worker(self, threads: int = 4, queues: set[str] | None = None) -> dramatiq.Worker:
         """A Dramatiq worker consuming `queues` (default: all of them), not yet started."""
@@ -97,7 +101,7 @@ class App:
         """Release the broker's, the adapters' and the store's connections."""
         self.broker.close()
         for adapter in (*self.deps.sources.values(), self.deps.forge, self.deps.accounts,
-                        self.deps.code_host):
+                        self.deps.code_host, *self.deps.digest_outlets):
             close = getattr(adapter, "close", None)
             if callable(close):
                 close()
@@ -134,6 +138,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             request, url, path, chromium=settings.browser.chromium_path),
         artifacts=make_artifacts(settings),
         notifiers=make_notifiers(settings),
+        digest_outlets=make_digest_outlets(settings),
     )
     broker = make_broker(settings)
     actors = declare(broker, deps)
@@ -146,6 +151,28 @@ def make_forge(settings: Settings) -> TicketForge:
     if settings.forge == "github":
         return GitHubTickets(settings.github)
     return FilesForge(settings.tickets_dir)
+
+
+def make_digest_outlets(settings: Settings,
+                        forge: TicketForge | None = None) -> list[DigestOutlet]:
+    """The weekly digest's outlets, in the order `digest.channels` names them: Slack and email
+    through the `notify` section's channels, a GitHub issue through `forge` (default: the
+    `github` section's issues). A channel named without its settings fails at start."""
+    outlets: list[DigestOutlet] = []
+    notifiers = make_notifiers(settings)
+    for channel in settings.digest.channels:
+        if channel == "github":
+            if forge is None and settings.github.token is None:
+                raise ConfigError("digest.channels names github, but github.token is not set")
+            outlets.append(IssueOutlet(forge or GitHubTickets(settings.github),
+                                       settings.digest.github_repo or "", settings.digest.labels))
+            continue
+        chosen = [n for n in notifiers if (n.name == "email") == (channel == "email")]
+        if not chosen:
+            raise ConfigError(f"digest.channels names {channel}, but the notify section "
+                              f"configures no {channel} channel")
+        outlets += [NoticeOutlet(notifier) for notifier in chosen]
+    return outlets
 
 
 def make_preview(service: ServiceSettings) -> Preview | None:

@@ -22,11 +22,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.scrub import scrub_name, scrub_text, scrub_url
+from worker.titles import ELLIPSIS, shorten
 
-NoticeKind = Literal["filed", "held", "recurred"]
+NoticeKind = Literal["filed", "held", "recurred", "digest"]
 
-KIND_LABELS: dict[str, str] = {"filed": "Filed", "held": "Fix held", "recurred": "Recurred"}
-_KIND_EMOJI = {"filed": ":memo:", "held": ":white_check_mark:", "recurred": ":rotating_light:"}
+KIND_LABELS: dict[str, str] = {"filed": "Filed", "held": "Fix held", "recurred": "Recurred",
+                               "digest": "Weekly digest"}
+_KIND_EMOJI = {"filed": ":memo:", "held": ":white_check_mark:", "recurred": ":rotating_light:",
+               "digest": ":bar_chart:"}
 
 # Block Kit limits: a text object holds at most 3000 characters, a button's URL 3000.
 SLACK_TEXT_LIMIT = 3000
@@ -53,6 +56,9 @@ class Notice(BaseModel):
     text: str = ""
     url: str | None = None
     owner_emails: list[str] = Field(default_factory=list)
+    # An HTML rendering of `text` made by suture's own autoescaping templates (the weekly
+    # digest), sent as the email's alternative part; chat channels use `text`.
+    html: str | None = None
 
 
 def slack_escape(text: str) -> str:
@@ -61,11 +67,11 @@ def slack_escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, ending in an ellipsis when cut; an escape
-    sequence (`&amp;`) is never cut in half."""
+    """`text` cut at a word to at most `limit` characters, ending in an ellipsis when cut; an
+    escape sequence (`&amp;`) is never cut in half."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = shorten(text, limit).removesuffix(ELLIPSIS)
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
@@ -167,4 +173,6 @@ def render_for_email(notice: Notice, *, sender: str, recipients: list[str]) -> E
     message["Message-ID"] = message_id(notice.key, sender)
     message["X-Suture-Notice"] = _one_line(scrub_text(notice.key), 200)
     message.set_content("\n".join(lines).rstrip() + "\n")
+    if notice.html:
+        message.add_alternative(notice.html, subtype="html")
     return message

@@ -18,6 +18,7 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from worker.app import App
+from worker.store import retention
 
 log = logging.getLogger("suture.scheduler")
 
@@ -90,6 +91,8 @@ class Scheduler:
         settings = self.app.settings
         jobs: dict[str, tuple[int, Callable[[], object]]] = {
             "reconcile": (settings.reconcile_interval_seconds, self.app.reconcile),
+            "retention:purge": (settings.retention.purge_seconds, lambda: retention.purge(
+                self.app.store, settings.retention, self.app.clock())),
         }
         for name in self.app.deps.sources:
             jobs[f"poll:{name}"] = (settings.poll_interval_seconds,
@@ -102,6 +105,9 @@ class Scheduler:
                 jobs["follow:changes"] = (settings.follow.poll_seconds,
                                           self.app.actors.follow_changes.send)
             jobs["follow:watch"] = (3600, self.app.actors.watch_fixes.send)
+        if self.app.deps.digest_outlets:
+            # Hourly: the first tick of a week sends last week's digest, the rest find it sent.
+            jobs["digest"] = (3600, self.app.actors.send_digest.send)
         return jobs
 
     def tick(self, job: str, interval: int, send: Callable[[], object],
@@ -125,6 +131,11 @@ class Scheduler:
                                     send], id=job, next_run_time=self.app.clock(),
                                     max_instances=1, coalesce=True)
         self._scheduler.start()
+
+    def running(self) -> bool:
+        """Whether the timers' thread is running (what the heartbeat reports)."""
+        thread = getattr(self._scheduler, "_thread", None)
+        return bool(self._scheduler.running) and (thread is None or thread.is_alive())
 
     def stop(self) -> None:
         """Stop the timers and give up leadership."""

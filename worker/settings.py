@@ -19,7 +19,9 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,13 +30,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
+from worker.health_settings import HealthSettings
 from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
+from worker.retention_settings import RetentionSettings
 from worker.settings_base import ConfigError as ConfigError
 from worker.settings_base import OptionalSecret as OptionalSecret
 from worker.settings_base import Section as Section
 from worker.settings_base import _blank_is_unset
+from worker.settings_rules import contradictions
 from worker.vendor_settings import DatadogSettings as DatadogSettings
 from worker.vendor_settings import GitHubSettings as GitHubSettings
 from worker.vendor_settings import GitLabSettings as GitLabSettings
@@ -80,7 +86,9 @@ class PolicySettings(Section):
     levels: list[str] = Field(default_factory=lambda: ["error", "fatal", "critical"])
     ignore_types: list[str] = Field(default_factory=list)
     require_service: bool = Field(
-        default=False, description="skip clusters whose project maps to no configured service")
+        default=True, description="skip clusters whose project maps to no configured service")
+    skip_test_notifications: bool = Field(
+        default=True, description="skip a vendor's test notifications (a Datadog [TEST] monitor)")
 
 
 class CorrelateSettings(Section):
@@ -198,13 +206,16 @@ class Settings(BaseSettings):
     tickets_dir: Path = Path(".suture/tickets")
     error_dsn: OptionalSecret = Field(
         default=None, description="Sentry DSN for suture's own errors; unset: not reported")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line (time, level, logger, message, "
+                                    "run_id, state, ...) for a log collector")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     webhook_max_age_seconds: int = Field(default=300, ge=1)
     webhook_max_bytes: int = Field(default=1_048_576, ge=1024)
     poll_interval_seconds: int = Field(default=300, ge=5)
     reconcile_interval_seconds: int = Field(default=60, ge=1)
-    stuck_after_seconds: int = Field(default=120, ge=1)
+    stuck_after_seconds: int = Field(default=180, ge=1)
     max_attempts: int = Field(default=5, ge=1)
     run_lease_seconds: float = Field(
         default=60.0, ge=3,
@@ -224,6 +235,9 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
@@ -246,6 +260,14 @@ class Settings(BaseSettings):
         if toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return (*sources, file_secret_settings)
+
+    @model_validator(mode="after")
+    def _agree(self) -> Settings:
+        """Refuse settings that contradict each other (`worker.settings_rules`)."""
+        found = contradictions(self)
+        if found:
+            raise PydanticCustomError("contradictory_settings", "; ".join(found))
+        return self
 
     def service_for(self, *, sentry_project: str | None = None,
                     datadog_service: str | None = None) -> ServiceSettings | None:
@@ -285,6 +307,9 @@ def describe_errors(exc: ValidationError) -> str:
     """One line per bad key, naming it both as a dotted path and as its environment variable."""
     lines = ["invalid configuration:"]
     for error in exc.errors():
+        if not error["loc"]:  # settings that contradict each other: the message names them
+            lines.append(f"  {error['msg']}")
+            continue
         path = ".".join(str(part) for part in error["loc"])
         lines.append(f"  {path} ({env_name(error['loc'])}): {error['msg']}")
     return "\n".join(lines)

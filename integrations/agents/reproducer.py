@@ -10,7 +10,8 @@ arguments), the test calls it with those. Anything else gets no test: the caller
 
 Event data is attacker-controlled: it reaches the test only as Python literals written with
 `repr`, or as text reduced to a safe alphabet inside the docstring; module and function names come
-from the repository's own files, never from the event.
+from the repository's own files, never from the event. It is also personal: the request is taken
+from the scrubbed event, with named placeholders where values were removed (`request_data`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from integrations.agents.crash_site import CrashSite, frame_path, module_name
+from integrations.agents.request_data import placeholder_note, replay_data
 from worker.models import ErrorEvent, Frame
+from worker.scrub import scrub_text
 
 APP_NAMES = ("app", "application")
 _WSGI_FACTORIES = {"Flask", "Bottle", "get_wsgi_application", "WSGIHandler"}
@@ -108,7 +111,8 @@ class NoReproduction(Exception):
 def write_regression_test(event: ErrorEvent, worktree: Path, site: CrashSite,
                           error_type: str) -> Reproduction:
     """Write the reproduction test for `event` into the worktree's tests folder."""
-    title = _plain(f"It crashed with {error_type}: {event.primary.value if event.primary else ''}")
+    value = scrub_text(event.primary.value) if event.primary else ""
+    title = _plain(f"It crashed with {error_type}: {value}")
     found = _replay_test(event, worktree, title) or _direct_call_test(event, worktree, site,
                                                                       title)
     if found is None:
@@ -165,12 +169,15 @@ def _app_kind(node: ast.stmt) -> tuple[str, str] | None:
 
 
 def _replay_test(event: ErrorEvent, worktree: Path, title: str) -> tuple[str, str] | None:
-    request = event.request
+    data = replay_data(event)
+    request = data.request
     if request is None or not request.url:
         return None
     app = find_app(event, worktree)
     if app is None:
         return None
+    note = placeholder_note(data)
+    title = f"{title}\n\n{_plain(note)}" if note else title
     module, name, kind = app
     url = urlsplit(request.url)
     method = (request.method or "GET").upper()

@@ -34,7 +34,8 @@ def world(tmp_path):
     sentry.add_issue({"id": "4201", "shortId": "SHOP-1", "title": "ZeroDivisionError"})
     stack = Stack(tmp_path, shop.path, host.standin.url, GITHUB_TOKEN,
                   sentry__base_url=sentry.url, sentry__token=sentry.token,
-                  sentry__org=sentry.org, publish_lease_seconds="40", max_attempts="8")
+                  sentry__org=sentry.org, publish_lease_seconds="40", stuck_after_seconds="40",
+                  max_attempts="8")
     yield stack, host, sentry, shop
     stack.stop()
     host.stop()

@@ -15,6 +15,8 @@ import typer
 import uvicorn
 
 from worker.cli.env import env_cli
+from worker.cli.health import health
+from worker.cli.runs import runs_cli
 from worker.settings import ConfigError, Settings, load_settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -26,6 +28,8 @@ cli.add_typer(playbooks_cli, name="playbooks")
 sandbox_cli = typer.Typer(help="The sandbox agents run in.")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(env_cli, name="env")
+cli.add_typer(runs_cli, name="runs")
+cli.command("health")(health)
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
                             help="TOML configuration file.")
@@ -39,8 +43,10 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(settings: Settings) -> None:
+    from worker.logs import configure_logging
+
+    configure_logging(settings.log_format)
 
 
 def _wait_for_signal() -> None:
@@ -58,8 +64,8 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
     from worker.cli.doctor import preflight
     from worker.scheduler import Scheduler
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     preflight(settings, "run")
     app = build_app(settings)
     worker = app.worker(threads)
@@ -67,7 +73,8 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
     scheduler = Scheduler(app)
     scheduler.start()
     try:
-        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
+        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",
+                    log_config=None)
     finally:
         scheduler.stop()
         worker.stop()
@@ -80,12 +87,13 @@ def web(config: Path | None = ConfigOption) -> None:
     from worker.app import build_app
     from worker.cli.doctor import preflight
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     preflight(settings, "web")
     app = build_app(settings)
     try:
-        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info")
+        uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",
+                    log_config=None)
     finally:
         app.close()
 
@@ -103,12 +111,13 @@ def worker(
     """
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.health import start_heartbeat, worker_alive
 
     if queues and "agent" in queues:
         # Prefetch no more agent jobs than there are threads, or one worker hoards them.
         os.environ.setdefault("dramatiq_queue_prefetch", str(threads))
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     if not settings.broker_url:
         typer.echo("suture: `suture worker` needs SUTURE_BROKER_URL (use `suture run` for the "
                    "embedded mode)", err=True)
@@ -117,12 +126,15 @@ def worker(
     app = build_app(settings)
     dramatiq_worker = app.worker(threads, set(queues) if queues else None)
     dramatiq_worker.start()
+    heartbeat = start_heartbeat(settings.health, worker_alive(dramatiq_worker))
     report = app.reconcile()
     logging.getLogger("suture").info("worker started; re-sent %d runs, %d deliveries",
                                      len(report.runs), len(report.deliveries))
     try:
         _wait_for_signal()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         dramatiq_worker.stop()
         app.close()
 
@@ -132,18 +144,22 @@ def scheduler(config: Path | None = ConfigOption) -> None:
     """Periodic polls and reconciler passes; one leader across processes through Redis."""
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.health import start_heartbeat
     from worker.scheduler import RedisLeader, Scheduler
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     preflight(settings, "scheduler")
     app = build_app(settings)
     leader = RedisLeader(settings.broker_url) if settings.broker_url else None
     ticker = Scheduler(app, leader)
     ticker.start()
+    heartbeat = start_heartbeat(settings.health, ticker.running)
     try:
         _wait_for_signal()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
         ticker.stop()
         app.close()
 
@@ -153,9 +169,10 @@ def ingest(file: Path, config: Path | None = ConfigOption) -> None:
     """Feed a payload file (a Sentry or Datadog event or webhook body) through the webhook path."""
     from worker.cli.ingest_file import ingest_file
 
-    _logging()
+    settings = _settings(config)
+    _logging(settings)
     try:
-        report = ingest_file(_settings(config), file)
+        report = ingest_file(settings, file)
     except ValueError as exc:
         typer.echo(f"suture: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -179,18 +196,45 @@ def suspects(
 
 
 @cli.command()
-def status(config: Path | None = ConfigOption) -> None:
-    """Clusters and their runs, newest first."""
+def digest(
+    week: Annotated[str | None, typer.Option("--week", help="ISO week YYYY-Www "
+                                             "(default: the last whole week).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
+    send: Annotated[bool, typer.Option("--send", help="Send it to digest.channels too "
+                                       "(each channel gets a week's digest once).")] = False,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Print the weekly digest of what suture saw and did, and optionally send it."""
+    from worker.cli.digest import run_digest
+
+    raise typer.Exit(run_digest(_settings(config), week, fmt, send))
+
+
+@cli.command()
+def status(
+    config: Path | None = ConfigOption,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Then print each run transition as it happens, until Ctrl-C.")
+    ] = False,
+    for_seconds: Annotated[float | None, typer.Option(
+        "--for", min=0, help="With --follow: stop after this many seconds.")] = None,
+) -> None:
+    """Clusters and their runs, newest first (`suture runs show N` for one run's history)."""
+    from worker.cli.runs import follow_status
+    from worker.scrub import scrub_text
     from worker.store import SqlStore
 
     settings = _settings(config)
     store = SqlStore(settings.database_url)
     store.migrate()
     for cluster in store.list_clusters():
-        typer.echo(f"cluster {cluster.id} [{cluster.status}] {cluster.title} "
+        typer.echo(f"cluster {cluster.id} [{cluster.status}] {scrub_text(cluster.title)} "
                    f"({cluster.event_count} events, {cluster.user_count} users)")
         for run in store.list_runs(cluster.id):
-            typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - {run.reason}")
+            typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - "
+                       f"{scrub_text(run.reason)}")
+    if follow:
+        follow_status(store, for_seconds)
     store.close()
 
 
@@ -290,6 +334,14 @@ def db_upgrade(config: Path | None = ConfigOption) -> None:
     store.migrate()
     store.close()
     typer.echo("database is up to date")
+
+
+@db_cli.command("scrub")
+def db_scrub(config: Path | None = ConfigOption) -> None:
+    """Scrub secrets and personal data out of rows stored before ingestion scrubbed them."""
+    from worker.cli.scrub_store import scrub_store_cli
+
+    raise typer.Exit(scrub_store_cli(_settings(config)))
 
 
 def main() -> None:

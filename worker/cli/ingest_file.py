@@ -24,6 +24,7 @@ from worker.normalise import (
     from_sentry_webhook,
     resource_of,
 )
+from worker.scrub import scrub_event
 from worker.settings import Settings
 
 
@@ -97,7 +98,8 @@ def _cluster_of(app: Any, event: ErrorEvent) -> Cluster | None:
     By fingerprint; failing that by upstream issue id, because an `issue` webhook is completed
     with its upstream's latest full event before it is recorded, which can change the fingerprint.
     """
-    found: Cluster | None = app.store.find_cluster(fingerprint(event))
+    # Ingestion fingerprints the scrubbed event, so the lookup must too.
+    found: Cluster | None = app.store.find_cluster(fingerprint(scrub_event(event)))
     if found is not None or not event.issue_id:
         return found
     source = event.source.value

@@ -17,7 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from integrations.standins.github import GitHubStandIn
 from worker.demo.sample import build_sample_repo, capture_crash
 from worker.models import RunState
+from worker.scrub import scrub_text
 from worker.settings import load_settings
+from worker.store.history import TransitionEntry
+from worker.tail import drain
 from worker.web.server import free_port, serve_in_thread
 from worker.web.signatures import sentry_signature
 
@@ -33,8 +36,13 @@ PREVIEW = ("python -c \"from wsgiref.simple_server import make_server; from shop
            " make_server('127.0.0.1', {port}, app).serve_forever()\"")
 
 
-def run_demo(keep: bool = False, say: Callable[[str], None] = print) -> int:
-    """Run the demo; returns the process exit status."""
+def say_now(line: str) -> None:
+    """Print a line at once, even when standard output is a pipe."""
+    print(line, flush=True)
+
+
+def run_demo(keep: bool = False, say: Callable[[str], None] = say_now) -> int:
+    """Run the demo, saying each step as it happens; returns the process exit status."""
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="suture-demo-"))
     try:
@@ -80,10 +88,7 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
         body = _webhook_body(event)
         first = _deliver(url, body)
         say(f"4. signed Sentry webhook delivered: HTTP {first.status_code} {first.json()}")
-        run = _wait_for_run(app, timeout=120)
-        for step in app.store.transitions(run.id):
-            say(f"   run {run.id}: {step.from_state or '-'} -> {step.to_state.value}: "
-                f"{step.reason}")
+        run = _follow_run(app, say, timeout=120)
         environment = run.record.fix.environment if run.record.fix else None
         if environment is not None and environment.key:
             how = ("reused" if environment.reused
@@ -198,11 +203,20 @@ def _deliver(url: str, body: bytes, secret: str = SECRET) -> httpx.Response:
     return httpx.post(f"{url}/hooks/sentry", content=body, headers=headers, timeout=10)
 
 
-def _wait_for_run(app: Any, timeout: float) -> Any:
+def _follow_run(app: Any, say: Callable[[str], None], timeout: float) -> Any:
+    """Say each transition of the run as it is made, until the run is done; the run."""
     deadline = time.monotonic() + timeout
+    seen = 0
+
+    def show(entry: TransitionEntry) -> None:
+        say(f"   run {entry.run_id}: {entry.from_state or '-'} -> {entry.to_state.value}: "
+            f"{scrub_text(entry.reason)}")
+
     while time.monotonic() < deadline:
+        seen = drain(app.store, show, seen)
         runs = app.store.list_runs()
         if runs and runs[0].state.terminal:
+            drain(app.store, show, seen)  # made between the last look and the run's end
             return runs[0]
         time.sleep(0.1)
     raise TimeoutError("the run did not finish in time")

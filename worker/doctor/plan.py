@@ -32,6 +32,7 @@ from worker.doctor.checks import (
     check_sandbox,
     no_services,
 )
+from worker.doctor.digest import check_digest
 from worker.doctor.environment import (
     check_env_cache,
     check_package_indexes,
@@ -45,7 +46,7 @@ from worker.settings import Settings
 
 ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
        "previews", "forge", "code host", "following", "database", "broker", "playbooks",
-       "sentry", "datadog")
+       "sentry", "datadog", "digest")
 # What only the `agent` queue's fix and verify stages use.
 AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
                         "previews"})
@@ -100,6 +101,7 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
         "playbooks": lambda: check_playbooks(settings, probes),
         "sentry": lambda: check_sentry(settings),
         "datadog": lambda: check_datadog(settings),
+        "digest": lambda: check_digest(settings),
     }
     return checks[name]
 

@@ -11,9 +11,17 @@ stripped first (`hidden`). Scrubbing is idempotent and never raises.
 from __future__ import annotations
 
 from worker.scrub.denylist import DENYLIST, is_denylisted
-from worker.scrub.event import pseudonym, scrub_body, scrub_event, scrub_query, scrub_url
+from worker.scrub.event import (
+    pseudonym,
+    scrub_body,
+    scrub_event,
+    scrub_frame,
+    scrub_query,
+    scrub_url,
+)
 from worker.scrub.findings import Finding
 from worker.scrub.hidden import strip_hidden
+from worker.scrub.records import scrub_patch, scrub_value
 from worker.scrub.text import find_secrets, scrub_mapping, scrub_name, scrub_text
 
 __all__ = [
@@ -24,10 +32,13 @@ __all__ = [
     "pseudonym",
     "scrub_body",
     "scrub_event",
+    "scrub_frame",
     "scrub_mapping",
     "scrub_name",
+    "scrub_patch",
     "scrub_query",
     "scrub_text",
     "scrub_url",
+    "scrub_value",
     "strip_hidden",
 ]

@@ -15,8 +15,8 @@ from worker.scrub.hidden import strip_hidden
 
 # Normalised fragments (see `normalise_key`). `apikey` covers api_key, x-api-key and dd-api-key;
 # `signature` covers sentry-hook-signature; `cookie` covers set-cookie. The Datadog application
-# key, AWS access keys and PHP/Express session cookies are added because their names carry none
-# of the other fragments.
+# key, AWS access keys, PHP/Express session cookies and `pwd` (mysql_pwd, db_pwd) are added
+# because their names carry none of the other fragments.
 DENYLIST: tuple[str, ...] = (
     "password",
     "passwd",
@@ -35,7 +35,9 @@ DENYLIST: tuple[str, ...] = (
     "appkey",
     "applicationkey",
     "accesskey",
-    "mysqlpwd",
+    "pwd",
+    "passphrase",
+    "passcode",
 )
 
 _SEPARATORS = re.compile(r"[-_.\s]+")

@@ -23,12 +23,17 @@ from worker.scrub.denylist import is_denylisted
 from worker.scrub.text import FIELD, scrub_mapping, scrub_name, scrub_text
 
 _PSEUDONYM = re.compile(r"user-[0-9a-f]{8}")
+# Ids and names an SDK or a payload sets: only tokens and emails are taken out of them, so a
+# release such as 1.2.3.4 or an event id stays what correlation and dedupe compare.
+_IDENTIFIERS = ("event_id", "issue_id", "short_id", "project", "platform", "release",
+                "environment", "link")
 
 
 def scrub_event(event: ErrorEvent) -> ErrorEvent:
     """A copy of `event` with secrets and personal data removed from every text field."""
     return event.model_copy(
         update={
+            **{field: _maybe(scrub_name, getattr(event, field)) for field in _IDENTIFIERS},
             "title": scrub_text(event.title),
             "message": scrub_text(event.message),
             "exceptions": [_scrub_exception(exc) for exc in event.exceptions],
@@ -62,12 +67,13 @@ def _scrub_exception(exc: ExceptionInfo) -> ExceptionInfo:
             "type": scrub_name(exc.type),
             "value": scrub_text(exc.value),
             "module": _maybe(scrub_name, exc.module),
-            "frames": [_scrub_frame(frame) for frame in exc.frames],
+            "frames": [scrub_frame(frame) for frame in exc.frames],
         }
     )
 
 
-def _scrub_frame(frame: Frame) -> Frame:
+def scrub_frame(frame: Frame) -> Frame:
+    """A frame with its paths and names scrubbed of tokens and emails, its line of all secrets."""
     return frame.model_copy(
         update={
             "filename": _maybe(scrub_name, frame.filename),

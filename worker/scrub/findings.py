@@ -27,7 +27,7 @@ KINDS: frozenset[str] = frozenset(
         *("sentry-token", "gitlab-token", "npm-token", "aws-access-key-id", "aws-secret-key"),
         *("stripe-key", "anthropic-key", "openai-key", "google-api-key", "datadog-key", "jwt"),
         *("bearer", "basic-auth", "password", "secret", "email", "credit-card", "ipv4", "ipv6"),
-        *("field", "unscrubbable"),
+        *("phone", "iban", "national-id", "field", "unscrubbable"),
     }
 )
 MARKER = re.compile(r"\[REDACTED:(?:" + "|".join(sorted(KINDS)) + r")\]")

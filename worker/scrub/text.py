@@ -13,15 +13,23 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from worker.scrub.assignment import AssignmentRule
+from worker.scrub.decoded import DecodedRule
 from worker.scrub.denylist import is_denylisted
 from worker.scrub.findings import Finding, Rule, detect, marker, redact
+from worker.scrub.freetext import FREE_TEXT
 from worker.scrub.hidden import strip_hidden
+from worker.scrub.national import IBAN, NATIONAL_ID
+from worker.scrub.phone import PHONE
 from worker.scrub.pii import EMAIL, PII_RULES
 from worker.scrub.vendors import VENDOR_RULES
 
 log = logging.getLogger(__name__)
 
-ALL_RULES: tuple[Rule, ...] = (*VENDOR_RULES, AssignmentRule(), *PII_RULES)
+# The rules that read text as it is; `ALL_RULES` adds them again through decodings.
+PLAIN_RULES: tuple[Rule, ...] = (
+    *VENDOR_RULES, AssignmentRule(), FREE_TEXT, *PII_RULES, IBAN, NATIONAL_ID, PHONE
+)
+ALL_RULES: tuple[Rule, ...] = (*PLAIN_RULES, DecodedRule(PLAIN_RULES))
 # For identifiers and paths (exception types, function names, file paths): only things that are
 # unmistakably secret or personal, so `Foo::bar`, `v1.2.3.4` or `auth.py:12` are never touched.
 NAME_RULES: tuple[Rule, ...] = (*VENDOR_RULES, EMAIL)

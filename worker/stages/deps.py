@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from worker.digest.outlets import DigestOutlet
 from worker.models import Cluster, ErrorEvent, RunState
 from worker.playbooks import AgentSpec, Playbook
 from worker.ports import (
@@ -69,6 +70,8 @@ class Deps:
     artifacts: ArtifactStore | None = None
     # Where people are told of filed, held and recurred fixes (Slack, email).
     notifiers: list[Notifier] = field(default_factory=list)
+    # Where the weekly digest goes (`worker.digest`); empty: it is not sent.
+    digest_outlets: list[DigestOutlet] = field(default_factory=list)
 
     def now(self) -> datetime:
         """The current time from the injected clock."""

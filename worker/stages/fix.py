@@ -31,6 +31,7 @@ from worker.ports import CodingAgent, PermanentError, Repository, Sandbox
 from worker.runs import CommandSummary, FixOutcome, RunRecord
 from worker.settings import ServiceSettings
 from worker.stages.deps import Deps, open_run
+from worker.stages.scrubbing import scrubbed_attempt, scrubbed_command
 
 TRANSCRIPT_KEPT = 60
 
@@ -133,10 +134,10 @@ def attempt_fixes(deps: Deps, run_id: int, service: ServiceSettings, event: Erro
             task = _task(run_id, event, correlation, local, tree, service, review or [])
             result = _safe_attempt(agent, task, tree, sandbox)
             patch = workspace.patch(tree)
-        attempts.append(result.model_copy(update={
-            "patch": patch, "transcript": result.transcript[-TRANSCRIPT_KEPT:]}))
+        attempts.append(scrubbed_attempt(result.model_copy(update={
+            "patch": patch, "transcript": result.transcript[-TRANSCRIPT_KEPT:]})))
     return FixOutcome(playbook=playbook.name, base=base, attempts=attempts,
-                      audit=[CommandSummary.of(c) for c in sandbox.audit],
+                      audit=[scrubbed_command(CommandSummary.of(c)) for c in sandbox.audit],
                       environment=environment)
 
 

@@ -1,4 +1,10 @@
-"""Ingest stages: a delivery or a poll becomes normalised, fingerprinted, clustered events."""
+"""Ingest stages: a delivery or a poll becomes normalised, fingerprinted, clustered events.
+
+Scrubbing happens at the door: every event is passed through `worker.scrub.scrub_event` before
+it is fingerprinted and stored, so the events, cluster titles and culprits at rest hold no
+secret or personal value, and a delivery's raw body is emptied once it has been ingested
+(`worker.store.retention`). Reasons written on a delivery are scrubbed too.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ from worker.normalise import (
     from_sentry_webhook,
 )
 from worker.ports import PermanentError
+from worker.scrub import scrub_event, scrub_text
 from worker.stages.deps import Deps
 from worker.stages.watch import on_regression
+from worker.store.retention import forget_payload
 
 
 @dataclass
@@ -30,35 +38,25 @@ def ingest_delivery(deps: Deps, delivery_id: int) -> IngestResult:
     delivery = deps.store.get_delivery(delivery_id)
     if delivery is None:
         raise PermanentError(f"delivery {delivery_id} does not exist")
-    if delivery.status == "processed":
-        return _resume(deps, delivery_id, delivery.source, delivery.kind, dict(delivery.payload))
     if delivery.status != "pending":
         return IngestResult([], f"delivery {delivery_id} already {delivery.status}")
     try:
         event = _event_of(delivery.source, delivery.kind, dict(delivery.payload))
     except PayloadError as exc:
-        deps.store.finish_delivery(delivery_id, "failed", f"malformed payload: {exc}")
-        return IngestResult([], f"delivery {delivery_id} is malformed: {exc}")
+        # The raw body stays (for at most `retention.raw_hours`) so the failure can be looked at.
+        why = scrub_text(str(exc))
+        deps.store.finish_delivery(delivery_id, "failed", f"malformed payload: {why}")
+        return IngestResult([], f"delivery {delivery_id} is malformed: {why}")
     if event is None:
-        deps.store.finish_delivery(delivery_id, "ignored", f"{delivery.kind} carries no error")
+        deps.store.finish_delivery(delivery_id, "ignored",
+                                   scrub_text(f"{delivery.kind} carries no error"))
+        forget_payload(deps.store, delivery_id)
         return IngestResult([], f"delivery {delivery_id} carries no error")
     event = _complete(deps, event)
     result = ingest_events(deps, [event])
-    deps.store.finish_delivery(delivery_id, "processed", result.summary)
+    deps.store.finish_delivery(delivery_id, "processed", scrub_text(result.summary))
+    forget_payload(deps.store, delivery_id)
     return result
-
-
-def _resume(deps: Deps, delivery_id: int, source: str, kind: str,
-            payload: dict[str, object]) -> IngestResult:
-    """A processed delivery redelivered: its worker died before the next message went out.
-    Recording its event again changes nothing and hands back a run nobody has started."""
-    try:
-        event = _event_of(source, kind, payload)
-    except PayloadError:
-        event = None
-    if event is None:  # its payload is gone (retention) or carried no error
-        return IngestResult([], f"delivery {delivery_id} already processed")
-    return ingest_events(deps, [event])
 
 
 def _event_of(source: str, kind: str, payload: dict[str, object]) -> ErrorEvent | None:
@@ -82,10 +80,11 @@ def _complete(deps: Deps, event: ErrorEvent) -> ErrorEvent:
 
 
 def ingest_events(deps: Deps, events: list[ErrorEvent]) -> IngestResult:
-    """Record events (already normalised) and return the runs they opened."""
+    """Scrub and record events (already normalised); return the runs they opened."""
     run_ids: list[int] = []
     notes = []
-    for event in events:
+    for raw in events:
+        event = scrub_event(raw)
         outcome = deps.store.record_event(event, fingerprint(event),
                                           deps.settings.event_sample_size)
         if outcome.duplicate:

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from worker.correlate.presented import presented
 from worker.models import Cluster, RunState
 from worker.ports import PermanentError, TicketDraft
 from worker.preview.outcome import PreviewOutcome
@@ -21,6 +22,7 @@ from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 from worker.stages.revision import is_revision, revise
+from worker.titles import one_line
 
 log = logging.getLogger("suture.publish")
 
@@ -109,6 +111,8 @@ def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
            f"A verified fix for {opened.cluster.title} in {repo}, for review.", change.url)
     took = ", ".join(f"{t.step} {t.seconds:.1f} s" for t in record.timings)
     verb = "adopted" if record.adopted else "opened"
+    log.info("run %d: draft pull request %s: %s", run.id, verb, change.url,
+             extra={"run_id": run.id, "url": change.url, "kind": "pull_request"})
     deps.store.transition(run.id, RunState.PUBLISHING, RunState.PROPOSED,
                           f"draft pull request {verb}: {change.url} ({took})",
                           record=RunRecord(fix=kept, publication=Publication(
@@ -174,10 +178,14 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
             # Another worker holds the lease, or a dead one's request may still land: wait for
             # the lease to run out, then look on the forge before creating anything.
             raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
+        reached("ticket-create")
         ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
+        reached("ticket-created")  # on the forge, not yet in the store
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
     deps.store.set_ticket(run_id, url)
+    log.info("run %d: ticket filed: %s%s", run_id, url, f" ({fallback})" if fallback else "",
+             extra={"run_id": run_id, "url": url, "kind": "ticket"})
     notify(deps, run_id, "filed", f"ticket: {scrub_title(cluster.title)}",
            fallback or "No verified fix: the ticket says what was tried.", url)
     deps.store.transition(run_id, RunState.PUBLISHING, RunState.TICKETED, f"ticket filed: {url}",
@@ -199,7 +207,7 @@ def draft_ticket(deps: Deps, run_id: int, key: str, fallback: str = "") -> Ticke
     body = deps.renderer.render(
         "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
         service=service, stack=format_stack(event) if event else "", marker=marker,
-        correlation=run.record.correlation, fix=run.record.fix, fallback=fallback,
+        correlation=presented(run.record.correlation), fix=run.record.fix, fallback=fallback,
         fix_reason=next((t.reason for t in reversed(deps.store.transitions(run_id))
                          if t.to_state in (RunState.VERIFIED, RunState.UNVERIFIED)), ""),
         commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
@@ -216,5 +224,5 @@ def scrubbed_cluster(cluster: Cluster) -> Cluster:
 
 
 def scrub_title(title: str) -> str:
-    """A one-line, scrubbed, bounded ticket title."""
-    return " ".join(scrub_text(title).split())[:200] or "error"
+    """A one-line, scrubbed ticket title, cut at a word to 200 characters."""
+    return one_line(scrub_text(title), 200, "error")

@@ -24,6 +24,7 @@ from worker.store.tables import (
     TransitionRow,
 )
 from worker.store.upsert import insert_ignoring_conflict
+from worker.titles import shorten
 
 
 def record_event(
@@ -78,7 +79,7 @@ def _new_cluster(event: ErrorEvent, fingerprint: str) -> dict[str, object]:
     timestamp = as_utc(event.timestamp)
     return {
         "fingerprint": fingerprint,
-        "title": (event.title or (primary.type if primary else "") or "error")[:500],
+        "title": shorten(event.title or (primary.type if primary else "") or "error", 500),
         "exception_type": primary.type[:255] if primary else "",
         "culprit": _culprit(event),
         "project": event.project or "",

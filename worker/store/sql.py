@@ -27,8 +27,9 @@ from worker.models import (
     Transition,
 )
 from worker.runs import Run, RunRecord
-from worker.store import recording, releases, run_leases
+from worker.store import history, recording, releases
 from worker.store.engine import make_engine, upgrade
+from worker.store.run_leases import RunLeases
 from worker.store.tables import (
     ClusterRow,
     CursorRow,
@@ -49,7 +50,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore:
+class SqlStore(RunLeases):
     """The store. `migrate()` once before use (the CLI and the app do it)."""
 
     def __init__(self, url: str, clock: Clock = utc_now) -> None:
@@ -97,10 +98,11 @@ class SqlStore:
             return None if row is None else Delivery.model_validate(row, from_attributes=True)
 
     def start_delivery(self, delivery_id: int) -> int:
-        """Count one processing attempt; returns the attempt number."""
+        """Count one processing attempt; returns the attempt number (0 for a delivery already
+        finished: a duplicate message for it is no attempt, and must not fail it)."""
         with self.session() as session:
             row = session.get(DeliveryRow, delivery_id, with_for_update=True)
-            if row is None:
+            if row is None or row.status != "pending":
                 return 0
             row.attempts += 1
             row.updated_at = self._clock()
@@ -129,7 +131,12 @@ class SqlStore:
     def record_event(self, event: ErrorEvent, fingerprint: str, sample_size: int) -> IngestOutcome:
         """Dedupe, cluster and sample one event; opens a run for a new cluster or a regression."""
         with self.session() as session:
-            return recording.record_event(session, event, fingerprint, self._clock(), sample_size)
+            outcome = recording.record_event(session, event, fingerprint, self._clock(),
+                                             sample_size)
+        if outcome.run_id is not None:  # a run was opened, with its first transition
+            history.log_transition(outcome.run_id, "", RunState.NEW,
+                                   "regression" if outcome.regression else "new cluster")
+        return outcome
 
     def get_cluster(self, cluster_id: int) -> Cluster | None:
         """A cluster by id, with its distinct-user count."""
@@ -200,24 +207,6 @@ class SqlStore:
             row.updated_at = self._clock()
             return row.attempts
 
-    def claim_run(self, run_id: int, owner: str, seconds: float) -> datetime | None:
-        """Take a run's stage lease for `seconds`; None if taken, else when the holder's ends."""
-        now = self._clock()
-        with self.session() as session:
-            held = run_leases.claim(session, run_id, owner, now + timedelta(seconds=seconds), now)
-        return None if held is None else recording.as_utc(held)
-
-    def renew_run(self, run_id: int, owner: str, seconds: float) -> bool:
-        """Extend a run's stage lease this owner holds; False if it was lost."""
-        now = self._clock()
-        with self.session() as session:
-            return run_leases.renew(session, run_id, owner, now + timedelta(seconds=seconds), now)
-
-    def release_run(self, run_id: int, owner: str) -> None:
-        """Give a run's stage lease back."""
-        with self.session() as session:
-            run_leases.release(session, run_id, owner)
-
     def transition(self, run_id: int, expected: RunState, new: RunState, reason: str, *,
                    record: RunRecord | None = None) -> bool:
         """Move a run from `expected` to `new` with a reason; False if it was not in `expected`.
@@ -237,7 +226,8 @@ class SqlStore:
                 return False
             session.add(TransitionRow(run_id=run_id, from_state=expected.value,
                                       to_state=new.value, reason=reason, at=now))
-            return True
+        history.log_transition(run_id, expected.value, new, reason)  # once committed
+        return True
 
     def set_ticket(self, run_id: int, url: str) -> None:
         """Remember where a run's ticket was filed."""

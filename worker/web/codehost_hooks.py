@@ -39,6 +39,7 @@ from worker.normalise.codehost_events import (
 from worker.normalise.fields import PayloadError
 from worker.web.codehost_signatures import verify_github, verify_gitlab
 from worker.web.hooks import Rejection, WebDeps, _parse_json, _read_body
+from worker.web.refusals import refused
 
 log = logging.getLogger("suture.web")
 
@@ -77,7 +78,7 @@ def codehost_routes(deps: WebDeps) -> APIRouter:
         activity = _normalise(lambda: from_github_webhook(event, payload, delivery))
         if activity is None:
             return _ignored(f"{event} {str(payload.get('action'))[:64]!r} is not followed")
-        return _accept(deps, GITHUB, event, delivery, body, activity)
+        return _accept(deps, request, GITHUB, event, delivery, body, activity)
 
     @router.post("/hooks/gitlab", status_code=202)
     async def gitlab_hook(request: Request) -> JSONResponse:
@@ -102,7 +103,7 @@ def codehost_routes(deps: WebDeps) -> APIRouter:
         activity = _normalise(lambda: from_gitlab_webhook(event, payload, delivery))
         if activity is None:
             return _ignored(f"this {event} is not followed")
-        return _accept(deps, GITLAB, event, delivery, body, activity)
+        return _accept(deps, request, GITLAB, event, delivery, body, activity)
 
     return router
 
@@ -140,17 +141,17 @@ def _ignored(reason: str) -> JSONResponse:
     return JSONResponse({"ignored": reason}, status_code=202)
 
 
-def _accept(deps: WebDeps, source: str, event: str, delivery: str, body: bytes,
-            activity: ChangeActivity) -> JSONResponse:
+def _accept(deps: WebDeps, request: Request, source: str, event: str, delivery: str,
+            body: bytes, activity: ChangeActivity) -> JSONResponse:
     delivery_id, created = deps.store.add_delivery(source, activity.kind, body,
                                                    delivery_payload(event, activity))
     if not created:
-        return _duplicate(delivery_id)
+        return _duplicate(request, delivery_id)
     if delivery and not deps.store.claim_slot(f"{source}-delivery", _claim(event, delivery)):
         # The same delivery id with a different body: kept for the record, never followed up.
         deps.store.finish_delivery(delivery_id, "ignored",
                                    f"duplicate: {source} delivery {delivery} was received before")
-        return _duplicate(delivery_id)
+        return _duplicate(request, delivery_id)
     try:
         deps.actors.follow_activity.send(delivery_id)
     except Exception as exc:  # the broker is down: the delivery is stored, the reconciler re-sends
@@ -159,11 +160,13 @@ def _accept(deps: WebDeps, source: str, event: str, delivery: str, body: bytes,
                         status_code=202)
 
 
-def _duplicate(delivery_id: int) -> JSONResponse:
+def _duplicate(request: Request, delivery_id: int) -> JSONResponse:
     # A 4xx: a replayed body changes nothing, and says so (the host's own redelivery of a
     # delivery already stored gets the same answer, which is true of it too).
-    return JSONResponse({"error": "duplicate delivery: already received", "duplicate": True,
-                         "delivery": delivery_id}, status_code=409)
+    reason = "duplicate delivery: already received"
+    refused(request, 409, reason, delivery_id)
+    return JSONResponse({"error": reason, "duplicate": True, "delivery": delivery_id},
+                        status_code=409)
 
 
 def _claim(event: str, delivery: str) -> str:

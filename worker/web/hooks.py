@@ -31,6 +31,7 @@ from worker.ports import ArtifactStore
 from worker.settings import Settings
 from worker.store import SqlStore
 from worker.web.artifacts import artifact_routes
+from worker.web.refusals import refused
 from worker.web.signatures import verify_secret_header, verify_sentry
 
 log = logging.getLogger("suture.web")
@@ -62,7 +63,8 @@ def create_web(deps: WebDeps) -> FastAPI:
     web = FastAPI(title="suture", version="0.1.0", docs_url=None, redoc_url=None)
 
     @web.exception_handler(Rejection)
-    async def _rejected(_request: Request, exc: Rejection) -> JSONResponse:
+    async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
+        refused(request, exc.status, exc.reason)
         # Headers are latin-1 on the wire: the reason may quote attacker text, so keep it ASCII.
         header = exc.reason[:200].encode("ascii", "backslashreplace").decode("ascii")
         return JSONResponse({"error": exc.reason}, status_code=exc.status,
