@@ -48,7 +48,10 @@ def holding(store: SqlStore, run_id: int, seconds: float) -> Iterator[str]:
     finally:
         stop.set()
         renewer.join(timeout=5)
-        store.release_run(run_id, owner)
+        try:
+            store.release_run(run_id, owner)
+        except Exception as exc:  # the database is away: the lease runs out by itself
+            log.warning("run %s: could not give its lease back (%s)", run_id, exc)
 
 
 def _renew(store: SqlStore, run_id: int, owner: str, seconds: float,

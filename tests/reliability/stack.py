@@ -113,8 +113,11 @@ class Stack:
         wait_until(healthy, 60, "the web process")
 
     def start_scheduler(self) -> None:
-        """`suture scheduler`: the reconciler's passes."""
-        self.start("worker.cli", "scheduler")
+        """`suture scheduler`: the reconciler's passes; waited for until it ticks."""
+        proc = self.start("worker.cli", "scheduler")
+        log = self.folder / f"scheduler-{len(self.procs) - 1}.log"
+        wait_until(lambda: proc.poll() is None and "Scheduler started" in log.read_text(
+            errors="replace"), 60, f"the scheduler\n{self.logs()}")
 
     def start_worker(self, schedule: list[str] | None = None) -> subprocess.Popen[bytes]:
         """A worker; with a `schedule` of boundaries, one that kills itself at the first one
@@ -122,7 +125,7 @@ class Stack:
         if schedule:
             return self.start("tests.reliability.dying_worker", ",".join(schedule),
                               str(self.hits_file), "--threads", "2", name="dying")
-        return self.start("worker.cli", "worker", "--threads", "2")
+        return self.start("worker.cli", "worker", "--threads", "2", name="worker")
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """`kill -9` a process group from outside."""

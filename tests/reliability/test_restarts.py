@@ -1,10 +1,11 @@
 """Redis and PostgreSQL restarted in the middle of runs.
 
 Redis runs without persistence here, so its restart loses every queued and in-flight message:
-the store's reconciler must find the runs and deliveries again. PostgreSQL's fast restart cuts
-every open connection while a stage is working: the stage's next statement fails, and the run
-must still end once. A second crash arrives while Redis is down: the web process keeps it and
-acknowledges it, and it is processed when Redis is back.
+the store's reconciler must find the runs and deliveries again. A second crash arrives while
+Redis is down: the web process keeps it and acknowledges it, and it is processed when Redis is
+back. PostgreSQL's fast restart cuts every open connection while a stage is working, and the
+database stays away for five seconds: the stage's statements and its lease renewals fail
+meanwhile, and the run must still end once.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def test_postgres_restarted_mid_run_loses_no_run_and_duplicates_nothing(world):
     assert stack.post(crash_webhook(shop, "/cart/average", "cart=empty", "4201")).status_code == 202
     wait_until(lambda: any(run.state in MID_RUN for run in stack.runs()), 240,
                f"the run to reach the agent stages\n{stack.logs()}")
-    stack.postgres.restart()
+    stack.postgres.restart(down_seconds=5)
     wait_until(lambda: stack.all_settled(1), 300, f"the run to settle\n{stack.logs()}")
     _once_each(stack)
     [run] = stack.runs()
