@@ -117,7 +117,7 @@ class Stack:
         proc = self.start("worker.cli", "scheduler")
         log = self.folder / f"scheduler-{len(self.procs) - 1}.log"
         wait_until(lambda: proc.poll() is None and "Scheduler started" in log.read_text(
-            errors="replace"), 60, f"the scheduler\n{self.logs()}")
+            errors="replace"), 180, f"the scheduler\n{self.logs()}")
 
     def start_worker(self, schedule: list[str] | None = None) -> subprocess.Popen[bytes]:
         """A worker; with a `schedule` of boundaries, one that kills itself at the first one
