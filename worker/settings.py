@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: int = Field(default=60, ge=1)
     stuck_after_seconds: int = Field(default=180, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    run_lease_seconds: float = Field(
+        default=60.0, ge=3,
+        description="how long a dead worker's hold on a run's stage outlives it")
     publish_lease_seconds: float = Field(
         default=180.0, gt=0,
         description="outlasts any forge request a crashed worker left in flight")

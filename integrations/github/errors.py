@@ -47,9 +47,10 @@ def translate_github_error(exc: Exception, action: str) -> SutureError:
     message = github_message(exc)
     text = f"GitHub answered {exc.status} while {action}: {message}"
     if _is_rate_limited(exc.status, headers, message):
-        return TransientError(text, retry_after=_rate_limit_wait(headers, message, exc))
+        return TransientError(text, retry_after=_rate_limit_wait(headers, message, exc),
+                              answered=True)
     if exc.status >= 500 or exc.status == 408:
-        return TransientError(text, retry_after=_retry_after(headers))
+        return TransientError(text, retry_after=_retry_after(headers), answered=True)
     return PermanentError(text)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from worker.correlate.presented import presented
 from worker.models import Cluster, RunState
-from worker.ports import PermanentError, TicketDraft
+from worker.ports import PermanentError, TicketDraft, TransientError
 from worker.preview.outcome import PreviewOutcome
 from worker.runs import Publication, PullRequestRecord, RunRecord
 from worker.scrub import scrub_event, scrub_text
@@ -22,6 +23,7 @@ from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 from worker.stages.revision import is_revision, revise
+from worker.store.waiting import release_publication
 from worker.titles import one_line
 
 log = logging.getLogger("suture.publish")
@@ -72,15 +74,22 @@ def can_propose(deps: Deps, opened: RunContext) -> bool:
 
 def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     """Open (or adopt) the run's draft pull request and record it."""
-    assert deps.code_host is not None and deps.open_workspace is not None
-    assert opened.service is not None and opened.service.slug
-    run, cluster, host = opened.run, opened.cluster, deps.code_host
-    repo = opened.service.slug
+    run, cluster = opened.run, opened.cluster
     key = f"pr:{cluster.fingerprint}:{run.episode}"
-    lease = deps.store.lease_publication(key, run.id, "pull_request", uuid.uuid4().hex,
+    owner = uuid.uuid4().hex
+    lease = deps.store.lease_publication(key, run.id, "pull_request", owner,
                                          deps.settings.publish_lease_seconds)
     if lease.status != "done" and not lease.owned:
         raise Deferred(f"pull request {key} is being opened by another worker", lease.until)
+    with given_back_when_answered(deps, key, owner):
+        return _open_pull_request(deps, opened, key)
+
+
+def _open_pull_request(deps: Deps, opened: RunContext, key: str) -> RunState | None:
+    run, host = opened.run, deps.code_host
+    assert host is not None and deps.open_workspace is not None
+    assert opened.service is not None and opened.service.slug
+    repo = opened.service.slug
     marker = f"suture:{key}"
     fix = run.record.fix
     assert fix is not None and fix.chosen is not None
@@ -158,6 +167,20 @@ def owner_logins(opened: RunContext) -> list[str]:
     return list(dict.fromkeys(owner.login for owner in owners if owner.login))
 
 
+@contextmanager
+def given_back_when_answered(deps: Deps, key: str, owner: str) -> Iterator[None]:
+    """Hold a publication's lease for the block; when the host answered with a transient error
+    (a 429, a 5xx), give it back, so the retry comes with the backoff the answer asked for
+    rather than a lease period later. After a timeout it is kept: the request may still land.
+    """
+    try:
+        yield
+    except TransientError as exc:
+        if exc.answered:
+            release_publication(deps.store, key, owner)
+        raise
+
+
 def pr_title(opened: RunContext) -> str:
     """`Fix <error> (<culprit>)`: scrubbed, one line, bounded."""
     cluster = opened.cluster
@@ -170,7 +193,8 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
     run, cluster = opened.run, opened.cluster
     run_id = run.id
     key = f"ticket:{cluster.fingerprint}:{run.episode}"
-    lease = deps.store.lease_publication(key, run_id, "ticket", uuid.uuid4().hex,
+    owner = uuid.uuid4().hex
+    lease = deps.store.lease_publication(key, run_id, "ticket", owner,
                                          deps.settings.publish_lease_seconds)
     url = lease.url
     if lease.status != "done":
@@ -179,7 +203,8 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
             # the lease to run out, then look on the forge before creating anything.
             raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
         reached("ticket-create")
-        ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
+        with given_back_when_answered(deps, key, owner):
+            ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
         reached("ticket-created")  # on the forge, not yet in the store
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
