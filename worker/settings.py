@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from worker.env.services import TestServices
+from worker.intake_settings import IntakeSettings
 from worker.notify_settings import NotifySettings
 from worker.preview.settings import PreviewSettings
 from worker.settings_base import ConfigError as ConfigError
@@ -221,6 +222,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     follow: FollowSettings = Field(default_factory=FollowSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
