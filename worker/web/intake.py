@@ -79,6 +79,11 @@ class Intake:
             raise Rejection(429, f"{self._pending} deliveries wait to be processed; retry later",
                             retry)
 
+    def refresh_pending(self) -> None:
+        """Re-read how many deliveries wait to be processed (the writer does it on its own
+        every `pending_check_seconds`)."""
+        self._read_pending()
+
     def close(self) -> None:
         """Finish what was submitted, stop the writer and release its connections."""
         with self._lock:
