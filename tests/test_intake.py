@@ -23,8 +23,7 @@ def _now() -> datetime:
 
 
 def _delivery(n: int, source: str = "sentry") -> NewDelivery:
-    body = f'{{"n": {n}}}'.encode()
-    return NewDelivery.of(source, "error", body, {"n": n})
+    return NewDelivery.of_body(source, "error", f'{{"n": {n}}}'.encode())
 
 
 def _rows(store) -> list[DeliveryRow]:

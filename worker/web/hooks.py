@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.datastructures import Headers
 
 from worker.actors import Actors
 from worker.normalise import (
@@ -32,6 +33,7 @@ from worker.settings import Settings
 from worker.store import SqlStore
 from worker.store.batch import NewDelivery
 from worker.web.artifacts import artifact_routes
+from worker.web.fastpath import WebhookPaths, read_limited
 from worker.web.intake import Intake, intake_for
 from worker.web.rejection import Rejection, install_refusals
 from worker.web.signatures import verify_secret_header, verify_sentry
@@ -84,19 +86,17 @@ def create_web(deps: WebDeps) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
         return JSONResponse({"status": "ready"})
 
-    @web.post("/hooks/sentry", status_code=202)
-    async def sentry_hook(request: Request) -> JSONResponse:
-        body = await _read_body(request, deps)
+    async def sentry_hook(headers: Headers, body: bytes) -> JSONResponse:
         secret = deps.settings.sentry.client_secret
         if secret is None:
             raise Rejection(503, "the Sentry webhook is not configured (no client secret)")
-        decision = verify_sentry(body, request.headers.get("sentry-hook-signature"),
+        decision = verify_sentry(body, headers.get("sentry-hook-signature"),
                                  secret.get_secret_value(),
-                                 request.headers.get("sentry-hook-timestamp"), deps.clock(),
+                                 headers.get("sentry-hook-timestamp"), deps.clock(),
                                  deps.settings.webhook_max_age_seconds)
         if not decision.allowed:
             raise Rejection(401, decision.reason)
-        resource = request.headers.get("sentry-hook-resource", "")
+        resource = headers.get("sentry-hook-resource", "")
         if not resource:
             raise Rejection(400, "missing Sentry-Hook-Resource header")
         payload = _parse_json(body, deps.settings.intake.max_depth)
@@ -105,15 +105,13 @@ def create_web(deps: WebDeps) -> FastAPI:
         if resource not in SENTRY_ERROR_RESOURCES:
             return JSONResponse({"ignored": f"resource {resource!r} carries no error"}, 200)
         _check(lambda: from_sentry_webhook(resource, payload))
-        return await _accept(intake, deps, "sentry", resource, body, payload)
+        return await _accept(intake, deps, "sentry", resource, body)
 
-    @web.post("/hooks/datadog", status_code=202)
-    async def datadog_hook(request: Request) -> JSONResponse:
-        body = await _read_body(request, deps)
+    async def datadog_hook(headers: Headers, body: bytes) -> JSONResponse:
         settings = deps.settings.datadog
         if settings.webhook_secret is None:
             raise Rejection(503, "the Datadog webhook is not configured (no secret)")
-        decision = verify_secret_header(request.headers.get(settings.webhook_header),
+        decision = verify_secret_header(headers.get(settings.webhook_header),
                                         settings.webhook_secret.get_secret_value())
         if not decision.allowed:
             raise Rejection(401, decision.reason)
@@ -122,7 +120,12 @@ def create_web(deps: WebDeps) -> FastAPI:
         if transition.lower().startswith("recovered"):
             return JSONResponse({"ignored": "a recovery carries no new error"}, status_code=200)
         _check(lambda: from_datadog_monitor(payload))
-        return await _accept(intake, deps, "datadog", "monitor", body, payload)
+        return await _accept(intake, deps, "datadog", "monitor", body)
+
+    web.add_middleware(WebhookPaths, hooks={"/hooks/sentry": sentry_hook,  # type: ignore[arg-type]
+                                            "/hooks/datadog": datadog_hook},
+                       gate=lambda headers: _gate(headers, deps),
+                       limit=deps.settings.webhook_max_bytes)
 
     from worker.web.codehost_hooks import codehost_routes  # here: that module imports this one
 
@@ -132,23 +135,22 @@ def create_web(deps: WebDeps) -> FastAPI:
     return web
 
 
-async def _read_body(request: Request, deps: WebDeps) -> bytes:
-    """The body of a webhook, after the cheap refusals: too much waiting (429), a wrong content
-    type (415), too large (413)."""
+def _gate(headers: Headers, deps: WebDeps) -> None:
+    """The refusals made before a body is read: too much waiting (429), a content type other
+    than JSON (415), a declared length over the limit (413)."""
     assert deps.intake is not None
     deps.intake.admit()
-    check_content_type(request.headers.get("content-type"))
+    check_content_type(headers.get("content-type"))
     limit = deps.settings.webhook_max_bytes
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise Rejection(413, f"body larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Rejection(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+
+async def _read_body(request: Request, deps: WebDeps) -> bytes:
+    """A routed webhook's body (the code hosts'), after the same refusals as the others."""
+    _gate(request.headers, deps)
+    return await read_limited(request.receive, deps.settings.webhook_max_bytes)
 
 
 def _parse_json(body: bytes, max_depth: int) -> dict[str, Any]:
@@ -164,9 +166,9 @@ def _check(normalise: Callable[[], object]) -> None:
         raise Rejection(422, f"unexpected payload shape: {type(exc).__name__}: {exc}") from None
 
 
-async def _accept(intake: Intake, deps: WebDeps, source: str, kind: str, body: bytes,
-                  payload: dict[str, Any]) -> JSONResponse:
-    stored = await intake.submit(NewDelivery.of(source, kind, body, payload),
+async def _accept(intake: Intake, deps: WebDeps, source: str, kind: str,
+                  body: bytes) -> JSONResponse:
+    stored = await intake.submit(NewDelivery.of_body(source, kind, body),
                                  deps.actors.ingest_delivery.send)
     if not stored.created:
         return JSONResponse({"duplicate": True, "delivery": stored.id}, status_code=200)
