@@ -54,14 +54,24 @@ class Stored(NamedTuple):
     created: bool
 
 
-def _insert_sql(conn: Connection, rows: int) -> str:
-    postgres = conn.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    payload = f"CAST({mark} AS JSON)" if postgres else mark
-    row = f"({mark}, {mark}, {mark}, {payload}, 'pending', '', 0, {mark}, {mark})"
-    return (f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES "
-            + ", ".join([row] * rows)
-            + " ON CONFLICT (source, body_sha256) DO NOTHING RETURNING id, source, body_sha256")
+def _insert(conn: Connection, items: Sequence[NewDelivery], stamp: Any) -> Any:
+    columns = ", ".join(_COLUMNS)
+    tail = " ON CONFLICT (source, body_sha256) DO NOTHING RETURNING id, source, body_sha256"
+    if conn.dialect.name == "postgresql":
+        # One statement text whatever the batch size: parsed once, then prepared by the driver.
+        sql = (f"INSERT INTO deliveries ({columns}) SELECT s, k, h, CAST(p AS JSON), 'pending', "
+               "'', 0, %s, %s FROM unnest(CAST(%s AS TEXT[]), CAST(%s AS TEXT[]), "
+               "CAST(%s AS TEXT[]), CAST(%s AS TEXT[])) AS t(s, k, h, p)" + tail)
+        return conn.exec_driver_sql(sql, (
+            stamp, stamp, [item.source for item in items], [item.kind for item in items],
+            [item.body_sha256 for item in items], [item.payload_json for item in items]))
+    row = "(?, ?, ?, ?, 'pending', '', 0, ?, ?)"
+    params: list[Any] = []
+    for item in items:
+        params += [item.source, item.kind, item.body_sha256, item.payload_json, stamp, stamp]
+    return conn.exec_driver_sql(
+        f"INSERT INTO deliveries ({columns}) VALUES " + ", ".join([row] * len(items)) + tail,
+        tuple(params))
 
 
 def _timestamp(conn: Connection, now: datetime) -> Any:
@@ -76,12 +86,8 @@ def store_deliveries(conn: Connection, items: Sequence[NewDelivery],
     first: dict[tuple[str, str], NewDelivery] = {}
     for item in items:
         first.setdefault((item.source, item.body_sha256), item)
-    stamp = _timestamp(conn, now)
-    params: list[Any] = []
-    for item in first.values():
-        params += [item.source, item.kind, item.body_sha256, item.payload_json, stamp, stamp]
     ids: dict[tuple[str, str], int] = {}
-    for row in conn.exec_driver_sql(_insert_sql(conn, len(first)), tuple(params)):
+    for row in _insert(conn, list(first.values()), _timestamp(conn, now)):
         ids[(row[1], row[2])] = row[0]
     created = set(ids)
     missing = [key for key in first if key not in ids]

@@ -1,14 +1,16 @@
 """The web process's intake: every delivery committed before its answer, without blocking the
 event loop, in as few transactions as the load allows (group commit).
 
-A request hands its delivery to `Intake.submit` and awaits it. One writer thread per process
-takes whatever has arrived (waiting up to `linger_ms` for more, at most `max_batch`), stores it
-in one transaction (`worker.store.batch`), hands each new delivery to the broker, and only then
-resolves the waiting requests, one wake-up per event loop per batch. A failed enqueue leaves the
-delivery pending for the reconciler. The writer's engine has no pre-ping (a `SELECT 1` per
-checkout would double the round trips); a connection found dead is replaced and the batch tried
-once more. Too many deliveries waiting for the writer, or too many stored and not yet processed,
-is a 429 with `Retry-After`: the sender retries later, nothing is lost.
+A request hands its delivery to `Intake.submit` and awaits it. A writer thread (`writers` of
+them per process, each with its own connection) takes whatever has arrived (waiting up to
+`linger_ms` for more, at most `max_batch`) and stores it in one transaction
+(`worker.store.batch`); a sender thread then hands each new delivery to the broker and only
+then resolves the waiting requests, one wake-up per event loop per batch. They overlap: while
+one batch waits for its commit to reach the disk, others are committed or enqueued. A failed
+enqueue leaves the delivery pending for the reconciler. The writers' engine has no pre-ping
+(a `SELECT 1` per checkout would double the round trips); a connection found dead is replaced
+and the batch tried once more. Too many deliveries waiting for the writer, or too many stored
+and not yet processed, is a 429 with `Retry-After`: the sender retries later, nothing is lost.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +56,10 @@ class Intake:
         self._clock = clock
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._sender: threading.Thread | None = None
+        self._stored: queue.SimpleQueue[tuple[list[_Waiting], list[Outcome]] | None] = (
+            queue.SimpleQueue())
         self._closed = False
         self._pending = 0
         self._pending_read = 0.0
@@ -88,34 +94,52 @@ class Intake:
         """Finish what was submitted, stop the writer and release its connections."""
         with self._lock:
             self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout=30)
+            threads, sender = list(self._threads), self._sender
+        if threads and sender is not None:
+            for _ in threads:
+                self._queue.put(None)
+            for thread in threads:
+                thread.join(timeout=30)
+            self._stored.put(None)
+            sender.join(timeout=30)
         self._engine.dispose()
 
     def _start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
+        # Each database or broker reply wakes a helper thread that must take the GIL back from
+        # the event loop; at the default 5 ms interval those hand-overs, not the database,
+        # set the pace.
+        sys.setswitchinterval(self._settings.switch_interval_ms / 1000)
         with self._lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._run, name="suture-intake",
+            if not self._threads and not self._closed:
+                self._sender = threading.Thread(target=self._send_all, name="suture-intake-send",
                                                 daemon=True)
-                self._thread.start()
+                self._sender.start()
+                # Several writers: while one waits for its commit to reach the disk, the next
+                # batch is already on its way.
+                for number in range(self._settings.writers):
+                    thread = threading.Thread(target=self._run, args=(number == 0,),
+                                              name=f"suture-intake-{number}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
 
-    def _run(self) -> None:
-        self._read_pending()
+    def _run(self, counts: bool) -> None:
+        if counts:
+            self._read_pending()
         while True:
             try:
                 first = self._queue.get(timeout=self._settings.pending_check_seconds)
             except queue.Empty:
-                self._read_pending()
+                if counts:
+                    self._read_pending()
                 continue
             if first is None:
                 return
             batch, stop = self._gather(first)
             self._write(batch)
-            if time.monotonic() - self._pending_read > self._settings.pending_check_seconds:
+            if counts and (time.monotonic() - self._pending_read
+                           > self._settings.pending_check_seconds):
                 self._read_pending()
             if stop:
                 return
@@ -141,8 +165,11 @@ class Intake:
 
     def _write(self, batch: list[_Waiting]) -> None:
         outcomes: list[Outcome]
+        started = time.perf_counter()
         try:
             stored = self._store([waiting.delivery for waiting in batch])
+            log.debug("stored %d deliveries in %.1f ms", len(batch),
+                      1000 * (time.perf_counter() - started))
         except Exception as exc:  # the database is unreachable: every request hears so
             log.warning("could not store %d deliveries: %s", len(batch), exc)
             failure = Rejection(503, "the store is unavailable; retry later",
@@ -150,10 +177,15 @@ class Intake:
             outcomes = [failure] * len(batch)
         else:
             outcomes = list(stored)
-            for waiting, result in zip(batch, stored, strict=True):
-                if result.created and waiting.send is not None:
-                    _enqueue(waiting.send, result.id)
-        _resolve(batch, outcomes)
+        self._stored.put((batch, outcomes))
+
+    def _send_all(self) -> None:
+        while (item := self._stored.get()) is not None:
+            batch, outcomes = item
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Stored) and outcome.created and waiting.send is not None:
+                    _enqueue(waiting.send, outcome.id)
+            _resolve(batch, outcomes)
 
     def _store(self, deliveries: list[NewDelivery]) -> list[Stored]:
         for attempt in (1, 2):
