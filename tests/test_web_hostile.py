@@ -269,3 +269,20 @@ def test_one_connection_carries_refusals_and_then_a_good_delivery(store, tmp_pat
         assert store.count_deliveries() == 1
     finally:
         app.close()
+
+
+def test_a_backlog_of_pending_deliveries_gets_429_with_retry_after(store, tmp_path):
+    store.add_delivery("sentry", "event_alert", b"{}", {})
+    app = make_app(tmp_path, settings={"database_url": store.url,
+                                       "intake": {"max_pending": 1, "retry_after_seconds": 9}})
+    good = compact(recorded("sentry/webhook-event-alert-triggered.json"))
+    try:
+        with served(app) as client:
+            response = client.post("/hooks/sentry", content=good, headers=sentry_headers(good))
+        assert response.status_code == 429, response.text
+        assert response.headers["retry-after"] == "9"
+        assert "retry later" in response.json()["error"]
+        assert response.headers.get("connection", "") != "close"
+        assert store.count_deliveries() == 1
+    finally:
+        app.close()

@@ -108,9 +108,10 @@ def rss_mib(pid: int) -> float:
 
 
 def _workers_rss(process: subprocess.Popen[bytes]) -> list[float]:
-    # suture web -> (uvicorn's parent is the same process) -> worker processes, and the bare
-    # app likewise; a multiprocessing helper (resource tracker) is small and left out.
-    pids = [pid for pid in _children(process.pid) if rss_mib(pid) > 30]
+    # suture web (uvicorn's parent) -> its worker processes, and the bare app likewise;
+    # multiprocessing's resource tracker is a child too, and left out.
+    pids = [pid for pid in _children(process.pid)
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
     return sorted(rss_mib(pid) for pid in pids) or [rss_mib(process.pid)]
 
 

@@ -4,13 +4,14 @@ event loop, in as few transactions as the load allows (group commit).
 A request hands its delivery to `Intake.submit` and awaits it. A writer thread (`writers` of
 them per process, each with its own connection) takes whatever has arrived (waiting up to
 `linger_ms` for more, at most `max_batch`) and stores it in one transaction
-(`worker.store.batch`); a sender thread then hands each new delivery to the broker and only
-then resolves the waiting requests, one wake-up per event loop per batch. They overlap: while
-one batch waits for its commit to reach the disk, others are committed or enqueued. A failed
-enqueue leaves the delivery pending for the reconciler. The writers' engine has no pre-ping
-(a `SELECT 1` per checkout would double the round trips); a connection found dead is replaced
-and the batch tried once more. Too many deliveries waiting for the writer, or too many stored
-and not yet processed, is a 429 with `Retry-After`: the sender retries later, nothing is lost.
+(`worker.store.batch`); a sender thread (as many as writers) then hands each new delivery to
+the broker and only then resolves the waiting requests, one wake-up per event loop per batch.
+They overlap: while one batch waits for its commit to reach the disk, others are committed or
+enqueued. A failed enqueue leaves the delivery pending for the reconciler. The writers' engine
+has no pre-ping (a `SELECT 1` per checkout would double the round trips); a connection found
+dead is replaced and the batch tried once more. Too many deliveries waiting for the writers,
+or too many stored and not yet processed, is a 429 with `Retry-After`: the sender retries
+later, nothing is lost.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Intake:
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._sender: threading.Thread | None = None
+        self._senders: list[threading.Thread] = []
         self._stored: queue.SimpleQueue[tuple[list[_Waiting], list[Outcome]] | None] = (
             queue.SimpleQueue())
         self._closed = False
@@ -76,6 +77,7 @@ class Intake:
     def admit(self) -> None:
         """Refuse (429) when this process is too far behind or too much waits to be processed."""
         retry = {"Retry-After": str(self._settings.retry_after_seconds)}
+        self._start()
         if self._closed:
             raise Rejection(503, "the web process is shutting down; retry later", retry)
         if self._queue.qsize() >= self._settings.max_waiting:
@@ -94,13 +96,14 @@ class Intake:
         """Finish what was submitted, stop the writer and release its connections."""
         with self._lock:
             self._closed = True
-            threads, sender = list(self._threads), self._sender
-        if threads and sender is not None:
-            for _ in threads:
-                self._queue.put(None)
-            for thread in threads:
-                thread.join(timeout=30)
+            threads, senders = list(self._threads), list(self._senders)
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            thread.join(timeout=30)
+        for _ in senders:
             self._stored.put(None)
+        for sender in senders:
             sender.join(timeout=30)
         self._engine.dispose()
 
@@ -113,20 +116,22 @@ class Intake:
         sys.setswitchinterval(self._settings.switch_interval_ms / 1000)
         with self._lock:
             if not self._threads and not self._closed:
-                self._sender = threading.Thread(target=self._send_all, name="suture-intake-send",
-                                                daemon=True)
-                self._sender.start()
+                self._read_pending()  # once, so the first request already sees the backlog
                 # Several writers: while one waits for its commit to reach the disk, the next
                 # batch is already on its way.
                 for number in range(self._settings.writers):
+                    # a sender per writer: one broker round trip per message, so they too
+                    # must work side by side to keep up with the commits
+                    sender = threading.Thread(target=self._send_all, daemon=True,
+                                              name=f"suture-intake-send-{number}")
+                    sender.start()
+                    self._senders.append(sender)
                     thread = threading.Thread(target=self._run, args=(number == 0,),
                                               name=f"suture-intake-{number}", daemon=True)
                     thread.start()
                     self._threads.append(thread)
 
     def _run(self, counts: bool) -> None:
-        if counts:
-            self._read_pending()
         while True:
             try:
                 first = self._queue.get(timeout=self._settings.pending_check_seconds)
