@@ -70,7 +70,6 @@ class Intake:
         self.admit()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Stored] = loop.create_future()
-        self._start()
         self._queue.put(_Waiting(delivery, send, future, loop))
         return await future
 
