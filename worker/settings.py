@@ -33,6 +33,7 @@ from pydantic_settings import (
 from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
 from worker.health_settings import HealthSettings
+from worker.intake_settings import IntakeSettings
 from worker.model_proxy_settings import AnthropicEndpointSettings
 from worker.notify_settings import NotifySettings
 from worker.pages_settings import PagesSettings
@@ -242,6 +243,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     pages: PagesSettings = Field(default_factory=PagesSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]
