@@ -17,6 +17,7 @@ from pathlib import Path
 
 from integrations.agents.tools import PRIVATE_DIR, truncate
 from integrations.git.worktrees import worktree_patch
+from worker.egress import Channel, outbound
 from worker.fix.models import Attempt, CommandResult, FixTask, Limits, SandboxPolicy
 from worker.ports import PermanentError, Sandbox, SutureError
 from worker.scrub import scrub_text
@@ -52,6 +53,8 @@ class CliAgent:
     def attempt(self, task: FixTask, worktree: Path, sandbox: Sandbox) -> Attempt:
         """Run the CLI once on `task` and return what it changed in `worktree`."""
         started = time.monotonic()
+        # The prompt leaves for the agent's command (and, through it, a model's endpoint).
+        task = task.model_copy(update={"prompt": outbound(task.prompt, Channel.PROMPT)})
         argv = self.argv(task.prompt)
         private = worktree / PRIVATE_DIR
         created = not private.exists() and not private.is_symlink()
