@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from worker.egress import Channel, outbound
 from worker.models import Ticket
 from worker.ports import PermanentError, SutureError, TicketDraft, TransientError
 
@@ -49,6 +50,8 @@ class FilesForge:
     def open_ticket(self, draft: TicketDraft) -> Ticket:
         """Write the ticket file, or return the one already written with the draft's marker."""
         _require_marker(draft.marker)
+        draft = draft.model_copy(update={"title": outbound(draft.title, Channel.TICKET),
+                                         "body": outbound(draft.body, Channel.TICKET)})
         folder = self._folder(draft.repo)
         with _os_errors(f"filing a ticket for {draft.repo}"):
             folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from worker.scrub import scrub_text
+from worker.egress import Channel, outbound
 
 LogFormat = Literal["text", "json"]
 _HANDLER = "suture"
@@ -44,7 +44,7 @@ def _clean(value: Any) -> Any:
         return value
     if isinstance(value, list | tuple):
         return [_clean(item) for item in value]
-    return scrub_text(str(value))
+    return outbound(str(value), Channel.LOG)
 
 
 class TextFormatter(logging.Formatter):
@@ -55,7 +55,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one scrubbed text line (a traceback follows on its own lines)."""
-        line = scrub_text(super().format(record))
+        line = outbound(super().format(record), Channel.LOG)
         fields = extra_fields(record)
         if fields:
             pairs = " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items())
@@ -74,14 +74,14 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": scrub_text(record.getMessage()),
+            "message": outbound(record.getMessage(), Channel.LOG),
         }
         for key, value in extra_fields(record).items():
             entry.setdefault(key, value)  # an extra named like a core key never replaces it
         if record.exc_info:
-            entry["exception"] = scrub_text(self.formatException(record.exc_info))
+            entry["exception"] = outbound(self.formatException(record.exc_info), Channel.LOG)
         elif record.exc_text:
-            entry["exception"] = scrub_text(record.exc_text)
+            entry["exception"] = outbound(record.exc_text, Channel.LOG)
         return json.dumps(entry, ensure_ascii=False)
 
 

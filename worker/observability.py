@@ -14,7 +14,7 @@ from sentry_sdk.integrations.dramatiq import DramatiqIntegration
 from sentry_sdk.types import Event, Hint
 from sentry_sdk.utils import AnnotatedValue
 
-from worker.scrub import scrub_text
+from worker.egress import Channel, outbound
 from worker.settings import Settings
 
 
@@ -37,9 +37,9 @@ def scrub_report(event: Event, _hint: Hint) -> Event | None:
     values, breadcrumbs."""
     for exception in (event.get("exception") or {}).get("values") or []:
         if isinstance(exception.get("value"), str):
-            exception["value"] = scrub_text(exception["value"])
+            exception["value"] = outbound(exception["value"], Channel.ERROR_REPORT)
     if isinstance(event.get("message"), str):
-        event["message"] = scrub_text(event["message"])
+        event["message"] = outbound(event["message"], Channel.ERROR_REPORT)
     logentry = event.get("logentry")
     if logentry:
         # A new mapping rather than an edit: the SDK types `logentry` as read-only.
@@ -51,7 +51,7 @@ def scrub_report(event: Event, _hint: Hint) -> Event | None:
         crumbs = crumbs.value
     for crumb in (crumbs or {}).get("values") or []:
         if isinstance(crumb.get("message"), str):
-            crumb["message"] = scrub_text(crumb["message"])
+            crumb["message"] = outbound(crumb["message"], Channel.ERROR_REPORT)
     event.pop("request", None)
     return event
 
@@ -59,7 +59,7 @@ def scrub_report(event: Event, _hint: Hint) -> Event | None:
 def _scrub_value(value: object) -> object:
     """A string scrubbed, and the strings of a list (a log record's arguments); else as is."""
     if isinstance(value, str):
-        return scrub_text(value)
+        return outbound(value, Channel.ERROR_REPORT)
     if isinstance(value, list | tuple):
         return [_scrub_value(item) for item in value]
     return value

@@ -24,6 +24,7 @@ from integrations.agents.model_access import ModelAccess, ProxySession
 from integrations.agents.model_meter import ModelCall
 from integrations.agents.tools import PRIVATE_DIR, truncate
 from integrations.git.worktrees import worktree_patch
+from worker.egress import Channel, outbound
 from worker.fix.models import Attempt, CommandResult, FixTask, Limits, SandboxPolicy
 from worker.fix.sandbox_env import split_env
 from worker.ports import PermanentError, Sandbox, SutureError
@@ -70,6 +71,8 @@ class CliAgent:
     def attempt(self, task: FixTask, worktree: Path, sandbox: Sandbox) -> Attempt:
         """Run the CLI once on `task` and return what it changed in `worktree`."""
         started = time.monotonic()
+        # The prompt leaves for the agent's command (and, through it, a model's endpoint).
+        task = task.model_copy(update={"prompt": outbound(task.prompt, Channel.PROMPT)})
         argv = self.argv(task.prompt)
         private = worktree / PRIVATE_DIR
         created = not private.exists() and not private.is_symlink()

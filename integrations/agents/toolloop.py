@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from integrations.agents.tools import TOOL_SCHEMAS, WorktreeTools, truncate
 from integrations.git.worktrees import worktree_patch
+from worker.egress import Channel, outbound
 from worker.fix.models import Attempt, FixTask, SandboxPolicy
 from worker.ports import PermanentError, Sandbox, SutureError
 from worker.scrub import scrub_text
@@ -102,9 +103,11 @@ class ToolLoopAgent:
     def attempt(self, task: FixTask, worktree: Path, sandbox: Sandbox) -> Attempt:
         """Let the model work on `task` in `worktree` until it finishes or a budget runs out."""
         started = time.monotonic()
+        # The prompt carries event data and leaves for the model's endpoint. Tool results are
+        # the repository's own files, which the model must see verbatim to edit them.
         session = _Session(task=task, deadline=started + task.timeout_seconds, messages=[
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": task.prompt}])
+            {"role": "user", "content": outbound(task.prompt, Channel.PROMPT)}])
         tools = WorktreeTools(worktree, sandbox, self.policy, session.remaining)
         if self._http is not None:
             error = self._loop(session, tools, self._http)

@@ -18,6 +18,7 @@ from integrations.git import branches
 from integrations.git.command import call_git, run_git
 from integrations.git.worktrees import tree_call, tree_git, worktree, worktree_patch
 from worker.codehost import PushAccess, Signature
+from worker.egress import Channel, outbound
 from worker.ports import SutureError, WorkspaceError
 
 _DIFF = ("diff", "--cached", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-relative",
@@ -152,7 +153,9 @@ class GitWorkspace:
         return author, subject
 
     def commit_patch(self, base: str, patch: bytes, message: str, signature: Signature) -> str:
-        """A commit on `base` whose change is `patch` (same inputs, same commit)."""
+        """A commit on `base` whose change is `patch` (same inputs, same commit). The message
+        leaves with the push; the patch was scrubbed when it was stored."""
+        message = outbound(message, Channel.COMMIT_MESSAGE)
         with _failures():
             return branches.commit_patch(self.path, self._base(base), patch, message, signature,
                                          self.timeout)

@@ -29,6 +29,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from worker.codehost import Change, ChangeComment
+from worker.egress import Channel, outbound
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -115,6 +116,8 @@ class PullFollowing(ABC):
     def close_change(self, repo: str, number: int, comment: str | None = None) -> None:
         """Say `comment` (when given and not said already) and close pull request `number`;
         a closed or merged one is left as it is."""
+        # Scrubbed here as well as in `comment`, so `_said` compares what would be posted.
+        comment = None if comment is None else outbound(comment, Channel.PR_COMMENT)
         with self._reaching(repo, f"closing #{number} of"):
             pull = self._repo(repo).get_pull(number)
             if pull.state != "open":

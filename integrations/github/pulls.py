@@ -46,6 +46,7 @@ from integrations.github.errors import (
 )
 from integrations.github.following import PullFollowing, change_record
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
+from worker.egress import Channel, outbound, outbound_value
 from worker.ports import PermanentError, TransientError
 from worker.settings import GitHubSettings
 
@@ -131,8 +132,9 @@ class GitHubPulls(CommitChecks, PullFollowing):
             adopted = False
             try:
                 pull = remote.create_pull(base=draft.base_branch, head=draft.branch,
-                                          title=_fit_title(draft.title),
-                                          body=_fit_body(draft.body, draft.marker),
+                                          title=_fit_title(outbound(draft.title, Channel.PR_BODY)),
+                                          body=_fit_body(outbound(draft.body, Channel.PR_BODY),
+                                                         draft.marker),
                                           draft=draft.draft)
                 log.info("opened %s#%s from %s", draft.repo, pull.number, draft.branch)
             except GithubException as exc:
@@ -155,7 +157,8 @@ class GitHubPulls(CommitChecks, PullFollowing):
     def comment(self, repo: str, number: int, body: str) -> str:
         """Comment on pull request `number`; the comment's page."""
         with self._reaching(repo, f"commenting on #{number} of"):
-            made = self._repo(repo).get_issue(number).create_comment(_clip(body, MAX_BODY))
+            text = _clip(outbound(body, Channel.PR_COMMENT), MAX_BODY)
+            made = self._repo(repo).get_issue(number).create_comment(text)
             return made.html_url
 
     def request_reviewers(self, repo: str, number: int, logins: list[str]) -> ReviewRequest:
@@ -198,6 +201,9 @@ class GitHubPulls(CommitChecks, PullFollowing):
 
     def report_check(self, repo: str, report: CheckReport) -> CheckPosted:
         """A check run with the evidence (App), else a commit status pointing at it."""
+        report = report.model_copy(update=outbound_value(
+            {"title": report.title, "summary": report.summary, "text": report.text},
+            Channel.CHECK_OUTPUT))
         title = " ".join(report.title.split())
         with self._reaching(repo, f"reporting {report.name} on {report.head_sha[:12]} in"):
             remote = self._repo(repo)

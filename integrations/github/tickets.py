@@ -27,6 +27,7 @@ from integrations.github.errors import (
     github_errors,
     translate_github_error,
 )
+from worker.egress import Channel, outbound
 from worker.models import Ticket
 from worker.ports import PermanentError, TicketDraft
 from worker.settings import GitHubSettings
@@ -74,6 +75,8 @@ class GitHubTickets:
     def open_ticket(self, draft: TicketDraft) -> Ticket:
         """File `draft` as an issue, or return the issue already filed with its marker."""
         _require_marker(draft.marker)
+        draft = draft.model_copy(update={"title": outbound(draft.title, Channel.TICKET),
+                                         "body": outbound(draft.body, Channel.TICKET)})
         with github_errors(f"filing a ticket in {draft.repo}"):
             repo = self._repo(draft.repo)
             existing = self._find(repo, draft.repo, draft.marker)

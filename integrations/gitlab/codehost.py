@@ -28,6 +28,7 @@ from integrations.gitlab.client import WorkerGitlab, translate_gitlab_error
 from integrations.gitlab.following import MergeRequestFollowing, change_record
 from integrations.gitlab.pipelines import PipelineChecks
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
+from worker.egress import Channel, outbound
 from worker.ports import PermanentError, TransientError
 from worker.settings import GitLabSettings
 from worker.titles import shorten
@@ -100,8 +101,8 @@ class GitLabMergeRequests(PipelineChecks, MergeRequestFollowing):
     def open_change(self, draft: ChangeDraft) -> Change:
         """Open `draft` as a merge request, or adopt the open one GitLab says exists."""
         data = {"source_branch": draft.branch, "target_branch": draft.base_branch,
-                "title": _title(draft.title, draft.draft),
-                "description": _description(draft.body, draft.marker),
+                "title": _title(outbound(draft.title, Channel.PR_BODY), draft.draft),
+                "description": _description(outbound(draft.body, Channel.PR_BODY), draft.marker),
                 "labels": ",".join(_merge(self._labels, draft.labels)),
                 "remove_source_branch": True}
         with self._errors(f"opening a merge request in {draft.repo}"):
@@ -126,7 +127,8 @@ class GitLabMergeRequests(PipelineChecks, MergeRequestFollowing):
         """Add a note to merge request `number`; its URL."""
         with self._errors(f"commenting on !{number} in {repo}"):
             merge_request = self._project(repo).mergerequests.get(number)
-            note = merge_request.notes.create({"body": _fit(body, MAX_NOTE)})
+            text = _fit(outbound(body, Channel.PR_COMMENT), MAX_NOTE)
+            note = merge_request.notes.create({"body": text})
         return f"{merge_request.web_url}#note_{note.id}"
 
     def request_reviewers(self, repo: str, number: int, logins: list[str]) -> ReviewRequest:
@@ -156,6 +158,7 @@ class GitLabMergeRequests(PipelineChecks, MergeRequestFollowing):
         runs); its `target_url` is `report.details_url`."""
         text = " ".join(f"{report.title} — {report.summary}".split()) if report.summary \
             else report.title
+        text = outbound(text, Channel.CHECK_OUTPUT)
         data = {"state": _STATUS[report.conclusion], "name": _fit(report.name, 255),
                 "description": _fit(text, MAX_STATUS_TEXT)}
         if report.details_url and len(report.details_url) <= MAX_STATUS_TEXT:

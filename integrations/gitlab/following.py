@@ -25,6 +25,7 @@ from gitlab.v4.objects import Project, ProjectMergeRequest
 
 from integrations.gitlab.client import WorkerGitlab
 from worker.codehost import Change, ChangeComment
+from worker.egress import Channel, outbound
 
 DEVELOPER = 30  # the least role that may push branches
 ChangeState = Literal["open", "closed", "merged"]
@@ -111,6 +112,8 @@ class MergeRequestFollowing(ABC):
     def close_change(self, repo: str, number: int, comment: str | None = None) -> None:
         """Leave `comment` (when given and not left already) and close merge request
         `number`; a closed or merged one is left as it is."""
+        # Scrubbed here as well as in `comment`, so `_said` compares what would be posted.
+        comment = None if comment is None else outbound(comment, Channel.PR_COMMENT)
         with self._errors(f"closing !{number} in {repo}"):
             project = self._project(repo)
             merge_request = project.mergerequests.get(number)

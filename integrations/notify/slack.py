@@ -23,6 +23,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from worker.egress import Channel, outbound_value
 from worker.notify import Notice, render_for_slack
 from worker.ports import PermanentError, SutureError, TransientError
 from worker.scrub import scrub_text
@@ -65,7 +66,7 @@ class SlackWebhook:
 
     def send(self, notice: Notice) -> str:
         """Post `notice`; Slack answers only `ok`, so the notice's key is what identifies it."""
-        payload = render_for_slack(notice, self._user_ids)
+        payload = outbound_value(render_for_slack(notice, self._user_ids), Channel.SLACK)
         try:
             if self._client is not None:
                 response = self._client.post(self._url, json=payload)
@@ -109,7 +110,7 @@ class SlackBot:
 
     def send(self, notice: Notice) -> str:
         """Post `notice`; returns `<channel id>:<ts>`, which names the message in Slack."""
-        payload = render_for_slack(notice, self._user_ids)
+        payload = outbound_value(render_for_slack(notice, self._user_ids), Channel.SLACK)
         try:
             response = self._client.chat_postMessage(
                 channel=self.channel, metadata={"event_type": "suture_notice",

@@ -14,6 +14,7 @@ import logging
 import smtplib
 import ssl
 
+from worker.egress import Channel, outbound
 from worker.notify import Notice, render_for_email
 from worker.ports import PermanentError, SutureError, TransientError
 
@@ -39,6 +40,11 @@ class SmtpEmail:
 
     def send(self, notice: Notice) -> str:
         """Send `notice` to every recipient; returns the message's Message-ID."""
+        # Owner addresses stay: the renderer names owners by their local part only.
+        notice = notice.model_copy(update={
+            "title": outbound(notice.title, Channel.EMAIL),
+            "text": outbound(notice.text, Channel.EMAIL),
+            "html": None if notice.html is None else outbound(notice.html, Channel.EMAIL)})
         message = render_for_email(notice, sender=self.sender, recipients=self.recipients)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self._timeout) as smtp:

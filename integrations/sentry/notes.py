@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from integrations.sentry.client import SentryClient
+from worker.egress import Channel, outbound
 from worker.ports import PermanentError
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def link_note(
                     notes_path, url)
         return None
     try:
-        created = api.post(notes_path, {"text": text})
+        created = api.post(notes_path, {"text": outbound(text, Channel.UPSTREAM_NOTE)})
     except PermanentError as exc:
         if DUPLICATE_NOTE not in str(exc):
             raise

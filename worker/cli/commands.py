@@ -3,7 +3,6 @@ upgrade the database, show status, and run the demo."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ import uvicorn
 
 from worker.cli.env import env_cli
 from worker.cli.health import health
+from worker.cli.output import echo, echo_json
 from worker.cli.runs import runs_cli
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -39,7 +39,7 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:
-        typer.echo(f"suture: {exc}", err=True)
+        echo(f"suture: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -124,8 +124,8 @@ def worker(
     settings = _settings(config)
     _logging(settings)
     if not settings.broker_url:
-        typer.echo("suture: `suture worker` needs SUTURE_BROKER_URL (use `suture run` for the "
-                   "embedded mode)", err=True)
+        echo("suture: `suture worker` needs SUTURE_BROKER_URL (use `suture run` for the "
+             "embedded mode)", err=True)
         raise typer.Exit(2)
     preflight(settings, "worker", queues)
     app = build_app(settings)
@@ -179,9 +179,9 @@ def ingest(file: Path, config: Path | None = ConfigOption) -> None:
     try:
         report = ingest_file(settings, file)
     except ValueError as exc:
-        typer.echo(f"suture: {exc}", err=True)
+        echo(f"suture: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps(report, indent=2))
+    echo_json(report)
 
 
 @cli.command()
@@ -233,11 +233,11 @@ def status(
     store = SqlStore(settings.database_url)
     store.migrate()
     for cluster in store.list_clusters():
-        typer.echo(f"cluster {cluster.id} [{cluster.status}] {scrub_text(cluster.title)} "
-                   f"({cluster.event_count} events, {cluster.user_count} users)")
+        echo(f"cluster {cluster.id} [{cluster.status}] {scrub_text(cluster.title)} "
+             f"({cluster.event_count} events, {cluster.user_count} users)")
         for run in store.list_runs(cluster.id):
-            typer.echo(f"  run {run.id} episode {run.episode}: {run.state} - "
-                       f"{scrub_text(run.reason)}")
+            echo(f"  run {run.id} episode {run.episode}: {run.state} - "
+                 f"{scrub_text(run.reason)}")
     if follow:
         follow_status(store, for_seconds)
     store.close()
@@ -275,7 +275,7 @@ def sandbox_exec(
     from worker.cli.sandbox import sandbox_exec as run_in_sandbox
 
     if not ctx.args:
-        typer.echo("suture: give the command after --", err=True)
+        echo("suture: give the command after --", err=True)
         raise typer.Exit(2)
     raise typer.Exit(run_in_sandbox(worktree, allow_host or [], list(ctx.args)))
 
@@ -307,7 +307,7 @@ def verify(
     try:
         workspace = open_local_workspace(repo)
     except SutureError as exc:
-        typer.echo(f"suture: verification could not run: {exc}", err=True)
+        echo(f"suture: verification could not run: {exc}", err=True)
         raise typer.Exit(CANNOT_VERIFY) from None
     sandbox = new_sandbox()
     environments = make_environments(_settings(None), sandbox)
@@ -324,9 +324,9 @@ def playbooks_check(config: Path | None = ConfigOption) -> None:
     directory = _settings(config).playbooks_dir
     problems = check_playbooks(directory)
     for problem in problems:
-        typer.echo(f"problem: {problem}", err=True)
+        echo(f"problem: {problem}", err=True)
     count = len(list(directory.glob("*.yaml")))
-    typer.echo(f"{count} playbooks checked, {len(problems)} problem(s)")
+    echo(f"{count} playbooks checked, {len(problems)} problem(s)")
     raise typer.Exit(1 if problems else 0)
 
 
@@ -338,7 +338,7 @@ def db_upgrade(config: Path | None = ConfigOption) -> None:
     store = SqlStore(_settings(config).database_url)
     store.migrate()
     store.close()
-    typer.echo("database is up to date")
+    echo("database is up to date")
 
 
 @db_cli.command("scrub")

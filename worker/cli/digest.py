@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import typer
-
 from worker.app import make_digest_outlets
+from worker.cli.output import echo
 from worker.digest.sending import build_digest, send_week
 from worker.digest.week import IsoWeek
 from worker.ports import SutureError
@@ -22,28 +21,28 @@ def run_digest(settings: Settings, week: str | None, fmt: str, send: bool,
     """Print (and maybe send) the digest of `week` (default: the last whole week); the exit
     status: 0 done, 1 a channel failed, 2 bad input or configuration."""
     if fmt not in FORMATS:
-        typer.echo(f"suture: --format must be one of {', '.join(FORMATS)}, not {fmt!r}", err=True)
+        echo(f"suture: --format must be one of {', '.join(FORMATS)}, not {fmt!r}", err=True)
         return 2
     try:
         chosen = (IsoWeek.parse(week) if week
                   else IsoWeek.containing(now or datetime.now(UTC)).previous())
         outlets = make_digest_outlets(settings) if send else []
     except (ValueError, ConfigError) as exc:
-        typer.echo(f"suture: {exc}", err=True)
+        echo(f"suture: {exc}", err=True)
         return 2
     if send and not outlets:
-        typer.echo("suture: no digest channel is configured (digest.channels)", err=True)
+        echo("suture: no digest channel is configured (digest.channels)", err=True)
         return 2
     store = SqlStore(settings.database_url)
     try:
         store.migrate()
         digest = build_digest(store, settings, chosen)
-        typer.echo(digest.markdown if fmt == "markdown" else digest.html, nl=False)
+        echo(digest.markdown if fmt == "markdown" else digest.html, nl=False)
         if not send:
             return 0
         report = send_week(store, settings, outlets, chosen)
     except SutureError as exc:
-        typer.echo(f"suture: digest {chosen.label} not sent: {exc}", err=True)
+        echo(f"suture: digest {chosen.label} not sent: {exc}", err=True)
         return 1
     finally:
         for outlet in outlets:
@@ -52,9 +51,9 @@ def run_digest(settings: Settings, week: str | None, fmt: str, send: bool,
                 close()
         store.close()
     for name, ref in report.sent.items():
-        typer.echo(f"sent to {name}: {ref}", err=True)
+        echo(f"sent to {name}: {ref}", err=True)
     for name in report.already:
-        typer.echo(f"{name} already had the digest of {chosen.label}", err=True)
+        echo(f"{name} already had the digest of {chosen.label}", err=True)
     for name, why in report.refused.items():
-        typer.echo(f"{name} refused the digest: {why}", err=True)
+        echo(f"{name} refused the digest: {why}", err=True)
     return 1 if report.refused else 0

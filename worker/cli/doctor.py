@@ -8,13 +8,13 @@ failures and their fixes on stderr and exit code 2, before anything is started.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import typer
 
+from worker.cli.output import echo, echo_json
 from worker.doctor import ALL, Check, Status, needs, remote_timeout, run_checks
 from worker.settings import ConfigError, Settings, load_settings
 
@@ -57,11 +57,10 @@ def doctor_cli(config: Path | None, as_json: bool) -> int:
         checks = run_checks(settings, doctor_probes(), ALL, remote_timeout("doctor"))
     failed = any(check.failed for check in checks)
     if as_json:
-        typer.echo(json.dumps({"ok": not failed, "checks": [c.as_dict() for c in checks]},
-                              indent=2))
+        echo_json({"ok": not failed, "checks": [c.as_dict() for c in checks]})
     else:
-        typer.echo(format_checks(checks))
-        typer.echo(summary(checks))
+        echo(format_checks(checks))
+        echo(summary(checks))
     return 1 if failed else 0
 
 
@@ -77,7 +76,7 @@ def preflight(settings: Settings, command: str, queues: Collection[str] | None =
             log.warning("start-up check %s: %s (fix: %s)", check.name, check.found, check.fix)
     failed = [check for check in checks if check.failed]
     if failed:
-        typer.echo(f"suture: `suture {command}` cannot start: {len(failed)} check(s) failed\n"
-                   f"{format_checks(failed)}\n"
-                   "(`suture doctor` checks the whole setup)", err=True)
+        echo(f"suture: `suture {command}` cannot start: {len(failed)} check(s) failed\n"
+             f"{format_checks(failed)}\n"
+             "(`suture doctor` checks the whole setup)", err=True)
         raise typer.Exit(CANNOT_START)

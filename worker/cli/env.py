@@ -8,12 +8,13 @@ attempted (no repository, an unknown base, a broken sandbox).
 
 from __future__ import annotations
 
-import json
-import sys
+import codecs
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from worker.cli.output import LineStream, echo, echo_json
 
 READY, SETUP_FAILED, CANNOT_BUILD = 0, 1, 2
 
@@ -21,9 +22,15 @@ env_cli = typer.Typer(help="Repository environments: dependencies installed once
                            "every sandboxed run.")
 
 
-def _to_stderr(_: str, chunk: bytes) -> None:
-    sys.stderr.write(chunk.decode("utf-8", "replace"))
-    sys.stderr.flush()
+class _ToStderr:
+    """The build's output, line by line and scrubbed, on standard error."""
+
+    def __init__(self) -> None:
+        self.lines = LineStream(err=True)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def __call__(self, _: str, chunk: bytes) -> None:
+        self.lines.write(self._decoder.decode(chunk))
 
 
 @env_cli.command("build")
@@ -44,22 +51,25 @@ def build(
     from worker.ports import SutureError
     from worker.settings import ConfigError, load_settings
 
+    tee = _ToStderr()
     try:
         settings = load_settings(config)
-        environments = make_environments(settings, new_sandbox(tee=_to_stderr))
+        environments = make_environments(settings, new_sandbox(tee=tee))
         result = environments.prepare(open_local_workspace(repo), base, setup_command or None)
     except (ConfigError, SutureError) as exc:
-        typer.echo(f"suture: the environment could not be built: {exc}", err=True)
+        echo(f"suture: the environment could not be built: {exc}", err=True)
         raise typer.Exit(CANNOT_BUILD) from None
+    finally:
+        tee.lines.close()
     failed = isinstance(result, EnvironmentFailure)
     if as_json:
-        typer.echo(json.dumps({"ready": not failed, **result.model_dump(mode="json")}, indent=2))
+        echo_json({"ready": not failed, **result.model_dump(mode="json")})
     elif isinstance(result, EnvironmentFailure):
-        typer.echo(f"setup failed: {result.reason}\n{result.log}")
+        echo(f"setup failed: {result.reason}\n{result.log}")
     elif not result.key:
-        typer.echo(result.source)
+        echo(result.source)
     else:
-        typer.echo("\n".join([
+        echo("\n".join([
             f"environment {result.key[:16]} {'reused' if result.reused else 'built'}",
             f"  {result.source}",
             *(f"  $ {command}" for command in result.commands),

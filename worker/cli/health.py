@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from worker.cli.output import echo
 from worker.settings import ConfigError, load_settings
 
 ConfigOption = typer.Option(None, "--config", "-c", envvar="SUTURE_CONFIG",
@@ -24,11 +25,11 @@ def health(config: Path | None = ConfigOption, liveness: bool = LivenessOption) 
     try:
         settings = load_settings(config)
     except ConfigError as exc:
-        typer.echo(f"suture: {exc}", err=True)
+        echo(f"suture: {exc}", err=True)
         raise typer.Exit(2) from None
     checks = check_health(settings)
     if liveness:
         checks = [check for check in checks if check.name == "heartbeat"]
     for check in checks:
-        typer.echo(f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        echo(f"{'ok' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     raise typer.Exit(0 if all(check.ok for check in checks) else 1)

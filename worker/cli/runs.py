@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from worker.cli.output import echo, echo_json
 from worker.settings import ConfigError, load_settings
 from worker.store import SqlStore
 from worker.tail import follow_transitions, transition_line
@@ -26,7 +26,7 @@ def _store(config: Path | None) -> Iterator[SqlStore]:
     try:
         settings = load_settings(config)
     except ConfigError as exc:
-        typer.echo(f"suture: {exc}", err=True)
+        echo(f"suture: {exc}", err=True)
         raise typer.Exit(2) from None
     store = SqlStore(settings.database_url)
     try:
@@ -48,13 +48,13 @@ def show(
     with _store(config) as store:
         run = store.get_run(run_id)
         if run is None:
-            typer.echo(f"suture: there is no run {run_id}", err=True)
+            echo(f"suture: there is no run {run_id}", err=True)
             raise typer.Exit(1)
         summary = summarise(run, store.get_cluster(run.cluster_id), store.transitions(run_id))
     if as_json:
-        typer.echo(json.dumps(summary.model_dump(mode="json"), indent=2))
+        echo_json(summary.model_dump(mode="json"))
     else:
-        typer.echo("\n".join(render(summary)))
+        echo("\n".join(render(summary)))
 
 
 def stream_transitions(store: SqlStore, echo: Callable[[str], None], stop: threading.Event,
@@ -76,7 +76,7 @@ def follow_status(store: SqlStore, seconds: float | None) -> None:
         timer.daemon = True
         timer.start()
     try:
-        stream_transitions(store, lambda line: typer.echo(line), stop)
+        stream_transitions(store, lambda line: echo(line), stop)
     finally:
         if timer is not None:
             timer.cancel()

@@ -9,11 +9,11 @@ status `env` and container runners use for "the runner failed, not the command".
 from __future__ import annotations
 
 import codecs
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, TextIO, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from worker.cli.output import LineStream, echo
 from worker.fix.models import SandboxPolicy
 from worker.ports import PermanentError
 
@@ -56,11 +56,15 @@ class _Echo:
     def __init__(self) -> None:
         self._decoders = {name: codecs.getincrementaldecoder("utf-8")(errors="replace")
                           for name in ("stdout", "stderr")}
+        self.streams = {"stdout": LineStream(), "stderr": LineStream(err=True)}
 
     def __call__(self, name: str, chunk: bytes) -> None:
-        stream: TextIO = sys.stdout if name == "stdout" else sys.stderr
-        stream.write(self._decoders[name].decode(chunk))
-        stream.flush()
+        self.streams[name].write(self._decoders[name].decode(chunk))
+
+    def close(self) -> None:
+        """Write what is left after the last newline of either stream."""
+        for stream in self.streams.values():
+            stream.close()
 
 
 def sandbox_exec(worktree: Path, allow_hosts: list[str], argv: list[str]) -> int:
@@ -68,15 +72,18 @@ def sandbox_exec(worktree: Path, allow_hosts: list[str], argv: list[str]) -> int
     its output; return its exit status (125 if the sandbox itself failed)."""
     from worker.app import new_sandbox
 
-    sandbox = new_sandbox(tee=_Echo())
+    tee = _Echo()
+    sandbox = new_sandbox(tee=tee)
     try:
         result = sandbox.run(Path(worktree), list(argv), SandboxPolicy(allow_hosts=allow_hosts))
     except PermanentError as error:
-        print(f"suture sandbox: {error}", file=sys.stderr)
+        echo(f"suture sandbox: {error}", err=True)
         return SANDBOX_FAILED
+    finally:
+        tee.close()
     if result.killed:
-        print(f"suture sandbox: command stopped ({result.killed})", file=sys.stderr)
+        echo(f"suture sandbox: command stopped ({result.killed})", err=True)
     for refusal in sandbox.refused if isinstance(sandbox, ReportsEgress) else ():
-        print(f"suture sandbox: refused egress to {refusal.host}:{refusal.port} "
-              f"({refusal.reason})", file=sys.stderr)
+        echo(f"suture sandbox: refused egress to {refusal.host}:{refusal.port} "
+             f"({refusal.reason})", err=True)
     return result.exit_code

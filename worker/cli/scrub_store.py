@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import typer
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from worker.cli.output import echo
 from worker.models import ErrorEvent
 from worker.runs import RunRecord
 from worker.scrub import scrub_event, scrub_name, scrub_text
@@ -107,7 +107,7 @@ def scrub_store_cli(settings: Settings) -> int:
     store = SqlStore(settings.database_url)
     try:
         store.migrate()
-        typer.echo(str(scrub_stored(store)))
+        echo(str(scrub_stored(store)))
     finally:
         store.close()
     return 0

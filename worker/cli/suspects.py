@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from worker.app import open_local_repository
+from worker.cli.output import echo, echo_json
 from worker.correlate.engine import correlate
 from worker.correlate.models import Correlation
 from worker.correlate.presented import presented
@@ -31,13 +30,16 @@ def print_suspects(repo: Path, event_file: Path, *, top: int, as_json: bool,
         found = correlate(open_local_repository(repo), event, release=release,
                           previous_release=previous_release, top=top)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, PayloadError) as exc:
-        typer.echo(f"suture: cannot read the event: {exc}", err=True)
+        echo(f"suture: cannot read the event: {exc}", err=True)
         return 1
     except SutureError as exc:
-        typer.echo(f"suture: {exc}", err=True)
+        echo(f"suture: {exc}", err=True)
         return 1
     shown = presented(found)
-    typer.echo(json.dumps(contract(shown), indent=2) if as_json else table(shown))
+    if as_json:
+        echo_json(contract(shown))
+    else:
+        echo(table(shown))
     return 0
 
 

@@ -11,12 +11,10 @@ reach a verdict (the tests did not run).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from worker.cli.output import echo, echo_json
 from worker.env.models import Environment, EnvironmentFailure
 from worker.env.use import in_environment, prepared
 from worker.fix.models import VerdictStatus, Verification
@@ -42,7 +40,7 @@ def verify_cli(workspace: Workspace, base: str, patch_file: Path, test_command: 
     try:
         patch = patch_file.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as exc:
-        typer.echo(f"suture: cannot read the patch: {exc}", err=True)
+        echo(f"suture: cannot read the patch: {exc}", err=True)
         return CANNOT_VERIFY
     try:
         environment = prepared(environments, workspace, base, setup or None)
@@ -53,10 +51,13 @@ def verify_cli(workspace: Workspace, base: str, patch_file: Path, test_command: 
                                sandbox=sandbox, policy=DiffPolicy(), expected_error=error)
         found = _bisection(workspace, base, patch, verdict, sandbox, error) if bisect else None
     except SutureError as exc:
-        typer.echo(f"suture: verification could not run: {exc}", err=True)
+        echo(f"suture: verification could not run: {exc}", err=True)
         return CANNOT_VERIFY
     shown = contract(verdict, found, environment) if as_json else summary(verdict, found)
-    typer.echo(json.dumps(shown, indent=2) if as_json else shown)
+    if as_json:
+        echo_json(shown)
+    else:
+        echo(shown)
     return EXIT_STATUS[verdict.status or VerdictStatus.REJECTED]
 
 
@@ -64,11 +65,10 @@ def _no_environment(failure: EnvironmentFailure, as_json: bool) -> int:
     """Say that the environment could not be built (the verdict: could not verify)."""
     reason = f"the repository's environment could not be built: {failure.reason}"
     if as_json:
-        typer.echo(json.dumps({"verified": False, "status": VerdictStatus.UNVERIFIABLE.value,
-                               "reasons": [reason],
-                               "environment": failure.model_dump(mode="json")}, indent=2))
+        echo_json({"verified": False, "status": VerdictStatus.UNVERIFIABLE.value,
+                   "reasons": [reason], "environment": failure.model_dump(mode="json")})
     else:
-        typer.echo(f"could NOT verify\n  - {reason}\n{failure.log}")
+        echo(f"could NOT verify\n  - {reason}\n{failure.log}")
     return CANNOT_VERIFY
 
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from worker.digest import svg
 from worker.digest.models import Digest, WeekLedger
+from worker.egress import Channel, outbound
 from worker.render import autolink, escape_markdown, inline_code
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -75,11 +76,16 @@ class DigestRenderer:
     def render(self, ledger: WeekLedger) -> Digest:
         """The digest of `ledger` in Markdown, HTML and plain text."""
         context = {"ledger": ledger, "period": period(ledger), "charts": charts(ledger)}
+
+        def rendered(environment: Environment, name: str) -> str:
+            # Whatever outlet it goes to (an issue, a chat, a mail), the digest leaves here.
+            return outbound(environment.get_template(name).render(**context), Channel.DIGEST)
+
         return Digest(
             week=ledger.week, title=f"suture weekly digest {ledger.week}",
-            markdown=self._markdown.get_template("digest.md.j2").render(**context),
-            html=self._html.get_template("digest.html.j2").render(**context),
-            text=self._markdown.get_template("digest.txt.j2").render(**context),
+            markdown=rendered(self._markdown, "digest.md.j2"),
+            html=rendered(self._html, "digest.html.j2"),
+            text=rendered(self._markdown, "digest.txt.j2"),
             quiet=ledger.quiet)
 
 
