@@ -25,6 +25,7 @@ from tests.pages_seed import new_run, walk
 from tests.support import make_app
 from tests.test_toolloop import make_task, worktree
 from worker.cli import cli
+from worker.cli.sandbox import sandbox_exec
 from worker.fix.models import CommandResult, Forward, SandboxPolicy
 from worker.models import RunState
 from worker.runs import CommandSummary, FixOutcome, RunRecord
@@ -124,6 +125,14 @@ def test_a_forwarded_test_service_counts_as_reached_and_each_command_has_its_own
     assert "hello" in first.stdout, first.stderr
     assert first.reached == [f"127.0.0.1:{web_server}"] and first.refused == []
     assert quiet.reached == [] and quiet.refused == []
+
+
+@needs_bwrap
+def test_the_operator_command_lists_what_the_command_reached(tmp_path, web_server, capsys):
+    code = f"import urllib.request; urllib.request.urlopen('http://localhost:{web_server}/')"
+
+    assert sandbox_exec(tmp_path, [f"localhost:{web_server}"], ["python", "-c", code]) == 0
+    assert f"suture sandbox: reached localhost:{web_server}\n" in capsys.readouterr().err
 
 
 def test_the_log_keeps_each_line_once_in_order_escaped_and_bounded():

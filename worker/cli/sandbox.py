@@ -76,6 +76,8 @@ def sandbox_exec(worktree: Path, allow_hosts: list[str], argv: list[str]) -> int
         return SANDBOX_FAILED
     if result.killed:
         print(f"suture sandbox: command stopped ({result.killed})", file=sys.stderr)
+    for line in result.reached:
+        print(f"suture sandbox: reached {line}", file=sys.stderr)
     for refusal in sandbox.refused if isinstance(sandbox, ReportsEgress) else ():
         print(f"suture sandbox: refused egress to {refusal.host}:{refusal.port} "
               f"({refusal.reason})", file=sys.stderr)
