@@ -169,6 +169,10 @@ def test_the_cli_finds_no_key_yet_reaches_both_apis_streamed_and_not(
         ("/v1/chat/completions", True, 200), ("/v1/messages", True, 200)]
     assert attempt.tokens == 140
     assert attempt.cost_usd == pytest.approx(70 * 1.0 / 1000 + 70 * 2.0 / 1000)
+    # and the command's record counts them as reaching each model endpoint
+    endpoints = [url.split("//", 1)[1] for url in (chat.url, claude.url)]
+    assert command["reached"] == [f"{endpoints[0]} (model proxy, 2 calls)",
+                                  f"{endpoints[1]} (model proxy, 2 calls)"]
 
 
 def test_the_budget_is_charged_and_enforced_in_the_sandbox(worktree: Path, cli: Path) -> None:

@@ -33,12 +33,15 @@ class CommandSummary(BaseModel):
     exit_code: int
     seconds: float = 0.0
     killed: str = ""
+    reached: list[str] = Field(default_factory=list)  # host:port it connected to
+    refused: list[str] = Field(default_factory=list)  # host:port: why it was turned away
 
     @classmethod
     def of(cls, result: CommandResult) -> CommandSummary:
         """The summary of a command's full result (its first 20 arguments)."""
         return cls(argv=result.argv[:20], exit_code=result.exit_code,
-                   seconds=round(result.seconds, 3), killed=result.killed)
+                   seconds=round(result.seconds, 3), killed=result.killed,
+                   reached=list(result.reached), refused=list(result.refused))
 
 
 class AttemptVerdict(Verification):

@@ -9,6 +9,7 @@ here, before anyone sees it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -60,6 +61,9 @@ class FixLine(BaseModel):
     changed_lines: int = 0
     environment: str = ""
     brought_in_by: str = ""  # the bisection's culprit commit, or why none was found
+    # Where the fix and verify stages' sandboxed commands connected, and where they were refused.
+    reached: list[str] = Field(default_factory=list)
+    refused: list[str] = Field(default_factory=list)
 
 
 class RunSummary(BaseModel):
@@ -138,10 +142,18 @@ def fix_line(fix: FixOutcome) -> FixLine:
         brought_in = (f"{bisection.culprit[:12]} {scrub_text(bisection.summary)}".strip()
                       if bisection.culprit else scrub_text(bisection.reason))
     chosen = fix.chosen
+    commands = [*fix.audit, *fix.verify_audit]
     return FixLine(playbook=fix.playbook, base=fix.base, attempts=attempts,
                    chosen=chosen.agent if chosen else "",
                    changed_lines=chosen.changed_lines if chosen else 0,
-                   environment=environment, brought_in_by=brought_in)
+                   environment=environment, brought_in_by=brought_in,
+                   reached=_network(line for c in commands for line in c.reached),
+                   refused=_network(line for c in commands for line in c.refused))
+
+
+def _network(lines: Iterable[str]) -> list[str]:
+    """Scrubbed lines, each once, in the order first seen."""
+    return list(dict.fromkeys(scrub_text(line) for line in lines))
 
 
 def step_line(step: Step) -> str:
@@ -184,6 +196,8 @@ def _fix_lines(fix: FixLine) -> list[str]:
         lines.append(f"  environment: {fix.environment}")
     if fix.brought_in_by:
         lines.append(f"  brought in by: {fix.brought_in_by}")
+    lines += [f"  reached: {line}" for line in fix.reached]
+    lines += [f"  refused: {line}" for line in fix.refused]
     return lines
 
 

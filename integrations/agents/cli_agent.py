@@ -85,6 +85,8 @@ class CliAgent:
             _write_prompt(worktree, task.prompt)
             with self._proxy(task) as proxy:
                 result = sandbox.run(worktree, argv, self.policy(task, proxy))
+                if proxy is not None:
+                    result = with_model_reach(result, proxy.meter.summary().log)
                 transcript.append(_command_entry(result, task.prompt))
                 error = _failure(result)
                 if proxy is not None:
@@ -107,6 +109,18 @@ class CliAgent:
             error = error or f"could not read the patch: {exc}"
         return Attempt(agent=self.name, patch=patch, transcript=transcript, tokens=tokens,
                        cost_usd=cost, seconds=time.monotonic() - started, error=error)
+
+
+def with_model_reach(result: CommandResult, calls: list[ModelCall]) -> CommandResult:
+    """`result` with the model endpoints its calls through the proxy reached, one line per
+    endpoint with the number of calls forwarded there."""
+    counts: dict[str, int] = {}
+    for call in calls:
+        if call.upstream:
+            counts[call.upstream] = counts.get(call.upstream, 0) + 1
+    lines = [f"{endpoint} (model proxy, {count} call{'s' if count != 1 else ''})"
+             for endpoint, count in counts.items()]
+    return result.model_copy(update={"reached": [*result.reached, *lines]}) if lines else result
 
 
 def _write_prompt(worktree: Path, prompt: str) -> None:
@@ -140,6 +154,8 @@ def _command_entry(result: CommandResult, prompt: str) -> dict[str, object]:
     return {"kind": "command", "argv": _shown(result.argv, prompt),
             "exit_code": result.exit_code, "seconds": result.seconds,
             "timed_out": result.timed_out, "killed": result.killed,
+            "reached": [scrub_text(line) for line in result.reached],
+            "refused": [scrub_text(line) for line in result.refused],
             "stdout": truncate(scrub_text(result.stdout), _OUTPUT_LIMIT),
             "stderr": truncate(scrub_text(result.stderr), _OUTPUT_LIMIT // 2)}
 

@@ -31,6 +31,7 @@ class ModelCall(BaseModel):
     cost_usd: float = 0.0
     seconds: float = 0.0
     refused: str = ""  # why the proxy answered itself instead of forwarding
+    upstream: str = ""  # host:port the call was forwarded to; "" when it was not
 
 
 class MeterSummary(BaseModel):

@@ -205,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self, upstream: Upstream, method: str, headers: dict[str, str], body: bytes,
                  stream: bool, model: str, started: float) -> None:
         call = ModelCall(style=upstream.style, path=self.path.split("?", 1)[0], status=0,
-                         stream=stream, model=model)
+                         stream=stream, model=model, upstream=upstream.endpoint)
         reader, sent = UsageReader(stream), 0
         redactor = self.server.redactor()
         charged = False

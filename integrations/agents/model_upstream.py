@@ -24,6 +24,14 @@ class Upstream(BaseModel):
         base = self.base_url.rstrip("/")
         return base + (path[len("/v1"):] if self.style == "openai" else path)
 
+    @property
+    def endpoint(self) -> str:
+        """`host:port` of the base URL: where a forwarded call goes on the network."""
+        url = httpx.URL(self.base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = url.host
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
     def auth_headers(self) -> dict[str, str]:
         """The credentials this upstream wants."""
         key = self.api_key.get_secret_value()

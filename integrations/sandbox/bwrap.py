@@ -5,11 +5,12 @@ through to its end; `serve` keeps one running while the host reaches its one por
 
 Each run gets a private host folder (synthesized /etc files, the argument file and, when the
 policy allows hosts, the egress proxy's socket; one socket per forwarded test-service port, served
-by a `PortForward`), a layout (`layout.py`), and a supervised process (`process.py`). The proxy
-and the forwarders live exactly as long as the command. The result records how the command
-ended, including why the sandbox stopped it; the audit keeps every result, in order, with output
-clipped. A sandbox that cannot start raises `PermanentError`; a command that fails is only an
-exit code.
+by a `PortForward`), a `ReachLog` of the connections those relay or refuse (`reach.py`), a
+layout (`layout.py`), and a supervised process (`process.py`). The proxy and the forwarders live
+exactly as long as the command. The result records how the command ended, including why the
+sandbox stopped it, and where it connected or was refused; the audit keeps every result, in
+order, with output clipped. A sandbox that cannot start raises `PermanentError`; a command that
+fails is only an exit code.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from integrations.sandbox.egress import EgressProxy, EgressRefusal
 from integrations.sandbox.layout import PROXY_PORT, Layout, bad_target, forward_socket
 from integrations.sandbox.portforward import PortForward
 from integrations.sandbox.process import Exit, Spawn, run_supervised
+from integrations.sandbox.reach import ReachLog
 from integrations.sandbox.serving import host_listener, invalid_port, start_served
 from integrations.sandbox.unixserver import UnixServer
 from worker.fix.models import CommandResult, SandboxPolicy, Served
@@ -84,13 +86,14 @@ class BubblewrapSandbox:
         if invalid:
             return self._record(CommandResult(argv=list(argv), exit_code=126,
                                               stderr=f"sandbox: {invalid}\n"))
+        reach = ReachLog()
         with tempfile.TemporaryDirectory(prefix="suture-sandbox-") as tmp:
             run_dir = Path(tmp)
-            exit_ = self._execute(binary, worktree, argv, policy, stdin, run_dir)
+            exit_ = self._execute(binary, worktree, argv, policy, stdin, run_dir, reach)
         if not exit_.started and not exit_.timed_out:
             raise PermanentError(f"the sandbox failed to start (bubblewrap exit "
                                  f"{exit_.returncode}): {exit_.stderr.strip()[-2000:]}")
-        return self._record(_result(argv, exit_, policy))
+        return self._record(reach.fill(_result(argv, exit_, policy)))
 
     def _binary(self) -> str:
         found = shutil.which(self._bwrap)
@@ -121,11 +124,12 @@ class BubblewrapSandbox:
         if invalid:
             raise PermanentError(f"the sandbox cannot serve {argv[:1]}: {invalid}")
         _check_mounts(policy)
+        reach = ReachLog()
         with tempfile.TemporaryDirectory(prefix="suture-sandbox-") as tmp, ExitStack() as stack:
             listener = host_listener()
             stack.callback(listener.close)  # closing twice is harmless: start_served closes it
             host_port = listener.getsockname()[1]
-            spawn, servers = self._prepare(binary, worktree, argv, policy, Path(tmp),
+            spawn, servers = self._prepare(binary, worktree, argv, policy, Path(tmp), reach,
                                            served=(listener.fileno(), port))
             for server in servers:
                 stack.enter_context(server)
@@ -133,29 +137,38 @@ class BubblewrapSandbox:
             try:
                 yield Served(argv, host_port, running.output, running.exit_code)
             finally:
-                result = _result(argv, running.stop(), policy)
+                result = reach.fill(_result(argv, running.stop(), policy))
                 if running.stopped:
                     result.killed = "stopped"
                 self._record(result)
 
     def _execute(self, binary: str, worktree: Path, argv: list[str], policy: SandboxPolicy,
-                 stdin: str | None, run_dir: Path) -> Exit:
-        spawn, servers = self._prepare(binary, worktree, argv, policy, run_dir, stdin=stdin)
+                 stdin: str | None, run_dir: Path, reach: ReachLog) -> Exit:
+        spawn, servers = self._prepare(binary, worktree, argv, policy, run_dir, reach,
+                                       stdin=stdin)
         with ExitStack() as stack:
             for server in servers:
                 stack.enter_context(server)
             return run_supervised(spawn)
 
     def _prepare(self, binary: str, worktree: Path, argv: list[str], policy: SandboxPolicy,
-                 run_dir: Path, *, stdin: str | None = None,
+                 run_dir: Path, reach: ReachLog, *, stdin: str | None = None,
                  served: tuple[int, int] | None = None) -> tuple[Spawn, list[UnixServer]]:
-        """What to start for one command, and the host-side servers it needs while it runs."""
+        """What to start for one command, and the host-side servers it needs while it runs
+        (each reporting the connections it relays or refuses to `reach`)."""
         socket_path = run_dir / "egress.sock" if policy.allow_hosts else None
+
+        def refused(refusal: EgressRefusal) -> None:
+            self._refusal(refusal)
+            reach.refused(refusal)
+
         servers: list[UnixServer] = [
-            PortForward(forward_socket(run_dir, f.port), f, on_refused=self._refusal)
+            PortForward(forward_socket(run_dir, f.port), f, on_refused=refused,
+                        on_allowed=reach.allowed)
             for f in policy.forwards]
         if socket_path:
-            servers.append(EgressProxy(socket_path, policy.allow_hosts, on_refused=self._refusal))
+            servers.append(EgressProxy(socket_path, policy.allow_hosts, on_refused=refused,
+                                       on_allowed=reach.allowed))
 
         def arguments(ready_fd: int) -> tuple[list[str], list[str]]:
             layout = Layout(worktree=worktree, run_dir=run_dir, policy=policy,

@@ -5,7 +5,8 @@ It speaks just enough HTTP/1.x to read where a client wants to go: `CONNECT host
 used for HTTPS) and absolute-URI requests (`GET http://host/path`, plain HTTP). The host must
 match an allowlist entry exactly (case-insensitive); an entry `host` allows ports 443 and 80, an
 entry `host:port` allows that port only. Everything else gets a 403 and is logged on
-`suture.sandbox.egress` and handed to `on_refused`. Request heads come from an untrusted command,
+`suture.sandbox.egress` and handed to `on_refused`; each connection relayed is handed to
+`on_allowed`. Request heads come from an untrusted command,
 so they are parsed as data, bounded in size, and logged with their control characters escaped.
 """
 
@@ -76,11 +77,13 @@ class EgressProxy(UnixServer):
 
     def __init__(self, socket_path: Path, allow_hosts: list[str],
                  on_refused: Callable[[EgressRefusal], None] | None = None,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0,
+                 on_allowed: Callable[[str, int], None] | None = None) -> None:
         super().__init__(socket_path, MAX_CONNECTIONS)
         self.allowlist = Allowlist(allow_hosts)
         self.refused: list[EgressRefusal] = []
         self._on_refused = on_refused
+        self._on_allowed = on_allowed
         self._connect_timeout = connect_timeout
 
     def overloaded(self, client: socket.socket) -> None:
@@ -124,6 +127,8 @@ class EgressProxy(UnixServer):
         upstream.settimeout(None)
         self.track(upstream)
         log.info("egress allowed: %s:%s", request.host, request.port)
+        if self._on_allowed:
+            self._on_allowed(request.host, request.port)
         if request.method == "CONNECT":
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         return upstream

@@ -31,11 +31,13 @@ class PortForward(UnixServer):
 
     def __init__(self, socket_path: Path, forward: Forward,
                  on_refused: Callable[[EgressRefusal], None] | None = None,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0,
+                 on_allowed: Callable[[str, int], None] | None = None) -> None:
         super().__init__(socket_path)
         self.forward = forward
         self.refused: list[EgressRefusal] = []
         self._on_refused = on_refused
+        self._on_allowed = on_allowed
         self._connect_timeout = connect_timeout
 
     def serve(self, client: socket.socket) -> None:
@@ -50,6 +52,8 @@ class PortForward(UnixServer):
             upstream.settimeout(None)
             self.track(upstream)
             log.info("forward allowed: sandbox port %s to %s:%s", self.forward.port, *target)
+            if self._on_allowed:
+                self._on_allowed(*target)
             relay(client, upstream)
         finally:
             self.untrack_close(upstream)

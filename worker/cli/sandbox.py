@@ -83,6 +83,8 @@ def sandbox_exec(worktree: Path, allow_hosts: list[str], argv: list[str]) -> int
         tee.close()
     if result.killed:
         echo(f"suture sandbox: command stopped ({result.killed})", err=True)
+    for line in result.reached:
+        echo(f"suture sandbox: reached {line}", err=True)
     for refusal in sandbox.refused if isinstance(sandbox, ReportsEgress) else ():
         echo(f"suture sandbox: refused egress to {refusal.host}:{refusal.port} "
              f"({refusal.reason})", err=True)

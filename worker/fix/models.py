@@ -28,6 +28,9 @@ class CommandResult(BaseModel):
     seconds: float = 0.0
     timed_out: bool = False
     killed: str = ""  # why the sandbox stopped it (timeout, memory, ...), empty if it exited
+    # Where it connected (`host:port`, first seen first) and where it was turned away (with why).
+    reached: list[str] = Field(default_factory=list)
+    refused: list[str] = Field(default_factory=list)
 
 
 class Served:

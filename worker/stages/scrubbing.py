@@ -50,5 +50,7 @@ def scrubbed_attempt(attempt: Attempt) -> Attempt:
 
 
 def scrubbed_command(command: CommandSummary) -> CommandSummary:
-    """A command of the audit trail with its arguments scrubbed."""
-    return command.model_copy(update={"argv": [scrub_text(arg) for arg in command.argv]})
+    """A command of the audit trail with its arguments and network lines scrubbed."""
+    return command.model_copy(update={
+        name: [scrub_text(text) for text in getattr(command, name)]
+        for name in ("argv", "reached", "refused")})

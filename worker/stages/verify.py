@@ -22,6 +22,7 @@ from worker.runs import AttemptVerdict, ChosenPatch, CommandSummary, FixOutcome,
 from worker.stages.bisect import bisect_crash
 from worker.stages.deps import AGENT_STAGE_SECONDS, Deps, open_run
 from worker.stages.previewing import check_on_previews
+from worker.stages.scrubbing import scrubbed_command
 from worker.verify import DiffPolicy, changed_lines, choose_best, verify_patch
 
 
@@ -99,8 +100,9 @@ def verify(deps: Deps, run_id: int) -> RunState | None:
 
 
 def _audit(sandbox: Sandbox) -> list[CommandSummary]:
-    """Every command the sandbox ran for this stage, in short."""
-    return [CommandSummary.of(command) for command in sandbox.audit]
+    """Every command the sandbox ran for this stage, in short (a test's refused request lines
+    are its own words: scrubbed like the fix stage's)."""
+    return [scrubbed_command(CommandSummary.of(command)) for command in sandbox.audit]
 
 
 def _done(deps: Deps, run_id: int, ok: bool, reason: str, fixed: FixOutcome) -> RunState | None:

@@ -22,13 +22,18 @@ WRITES = {"edit_file", "write_file"}
 
 
 class AgentAudit(BaseModel):
-    """One attempt in short: files it read, commands it ran, files it changed, URLs it hit."""
+    """One attempt in short: files it read, commands it ran, files it changed, where it
+    connected (URLs, `host:port`) and where the sandbox turned it away."""
 
     agent: str
     read: list[str] = Field(default_factory=list)
     ran: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)
     reached: list[str] = Field(default_factory=list)
+    refused: list[str] = Field(default_factory=list)
+
+
+FIELDS = ("read", "ran", "changed", "reached", "refused")
 
 
 def text_of(value: object, limit: int = MAX_FIELD) -> str:
@@ -79,16 +84,20 @@ def _note(audit: AgentAudit, entry: dict[str, Any]) -> None:
     for key in ("url", "host"):
         if isinstance(entry.get(key), str):
             audit.reached.append(text_of(entry[key], 300))
+    for name in ("reached", "refused"):  # a sandboxed command's network, host:port lines
+        lines = entry.get(name)
+        if kind in ("command", "run") and isinstance(lines, list):
+            getattr(audit, name).extend(text_of(line, 300) for line in lines)
 
 
 def attempt_audit(attempt: Attempt) -> AgentAudit:
-    """What one attempt read, ran, changed and reached, in order, each once."""
+    """What one attempt read, ran, changed, reached and was refused, in order, each once."""
     audit = AgentAudit(agent=attempt.agent)
     for entry in attempt.transcript:
         if isinstance(entry, dict):
             _note(audit, entry)
     return audit.model_copy(update={name: list(dict.fromkeys(getattr(audit, name)))
-                                    for name in ("read", "ran", "changed", "reached")})
+                                    for name in FIELDS})
 
 
 def run_audit(outcome: FixOutcome | None) -> list[AgentAudit]:
