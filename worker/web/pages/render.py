@@ -1,5 +1,6 @@
 """Rendering the review pages: one Jinja2 environment with autoescape always on, and every value
-a template prints passed through `scrub_text` first (its `finalize`), so no template can forget.
+a template prints leaves through `worker.egress` (channel WEB) first (its `finalize`), so no
+template can forget.
 
 Responses carry a content security policy allowing only this origin's images and the page's own
 inline style and script (by a per-response nonce): text from an error that slipped through
@@ -19,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from worker.scrub import scrub_text
+from worker.egress import Channel, outbound
 from worker.web.pages.audit import entry_fields, run_audit
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -42,7 +43,7 @@ class PageRefusal(Exception):
 def _scrubbed_short(text: str) -> str:
     # Pages repeat the same short values (states, projects, culprits) on every row, and
     # scrubbing is pure: each distinct one is scrubbed once.
-    return scrub_text(text)
+    return outbound(text, Channel.WEB)
 
 
 def _finalize(value: Any) -> Any:
@@ -54,7 +55,7 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) <= SHORT:
             return _scrubbed_short(value)
-        return scrub_text(value[:MAX_SHOWN] + ("…" if len(value) > MAX_SHOWN else ""))
+        return outbound(value[:MAX_SHOWN] + ("…" if len(value) > MAX_SHOWN else ""), Channel.WEB)
     return value
 
 
