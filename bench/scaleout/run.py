@@ -1,0 +1,88 @@
+"""Measure scale-out: for each broker and each worker count, a fresh PostgreSQL database, a
+broker of its own, `suture web`, `suture scheduler` and N `suture worker` processes; M distinct
+clusters posted as signed Sentry webhooks; runs completed per second until the last ticket, and
+the exactly-once checks (no state entered twice by a run, no ticket filed twice).
+
+    python bench/scaleout/run.py --brokers redis,rabbitmq --workers 1,2,4 --clusters 200
+
+Needs PostgreSQL (127.0.0.1:5432, user postgres), Redis (127.0.0.1:6379) and, for RabbitMQ,
+the server on 127.0.0.1:5672 with `rabbitmqctl` to make a virtual host per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.scaleout.harness import (  # noqa: E402 - after the path is set
+    Deployment,
+    Outcome,
+    broker_environment,
+    github_standin,
+    measure,
+)
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; its SQLAlchemy URL."""
+    name = f"suture_scaleout_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def one_round(broker: str, workers: int, clusters: int, threads: int, logs: Path) -> Outcome:
+    """One deployment of `workers` workers on `broker`, measured once."""
+    with database() as url, broker_environment(broker) as environment, \
+            github_standin() as github:
+        deployment = Deployment(logs, url, environment, github, worker_threads=threads)
+        try:
+            deployment.up(workers)
+            return measure(deployment, github, broker, workers, clusters)
+        finally:
+            deployment.stop()
+
+
+def main() -> int:
+    """Run every (broker, workers) round and print a Markdown table; 1 if anything repeated."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--brokers", default="redis,rabbitmq")
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    args = parser.parse_args()
+    print("| broker | workers | clusters | runs | tickets | webhooks accepted (s) | "
+          "first webhook → last ticket (s) | runs/s | repeated states | repeated tickets |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    failed = False
+    for broker in args.brokers.split(","):
+        for workers in (int(n) for n in args.workers.split(",")):
+            with tempfile.TemporaryDirectory(prefix="suture-scaleout-") as logs:
+                outcome = one_round(broker, workers, args.clusters, args.threads, Path(logs))
+            failed |= bool(outcome.repeated_states or outcome.repeated_tickets
+                           or outcome.tickets != args.clusters)
+            print(f"| {broker} | {workers} | {outcome.clusters} | {outcome.runs} | "
+                  f"{outcome.tickets} | {outcome.accept_seconds:.1f} | {outcome.seconds:.1f} | "
+                  f"{outcome.per_second:.2f} | {len(outcome.repeated_states)} | "
+                  f"{len(outcome.repeated_tickets)} |", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
