@@ -58,6 +58,12 @@ class Outcome:
     accept_seconds: float
     repeated_states: list[str]
     repeated_tickets: list[str]
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_per_run(self) -> float:
+        """CPU seconds suture's processes (and the git they ran) spent per run completed."""
+        return self.cpu_seconds / self.runs if self.runs else 0.0
 
     @property
     def per_second(self) -> float:
@@ -171,6 +177,19 @@ class Deployment:
                               timeout=60)
         assert response.status_code == 202, response.text
 
+    def cpu_seconds(self) -> float:
+        """CPU time the processes have used so far, their waited-for children (git) included."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for proc in self.procs:
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # after the command name: state is field 3, utime..cstime are fields 14..17
+            total += sum(int(value) for value in fields[11:15])
+        return total / ticks
+
     def stop(self) -> None:
         """SIGTERM every process, SIGKILL what does not stop, close logs and the store."""
         for proc in self.procs:
@@ -192,6 +211,7 @@ def measure(deployment: Deployment, github: GitHubStandIn, broker: str, workers:
     """Post `clusters` distinct webhooks at once, wait for every run to be ticketed, then
     check that nothing happened twice."""
     bodies = [webhook(index) for index in range(clusters)]
+    cpu_before = deployment.cpu_seconds()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(deployment.post, bodies))
@@ -203,6 +223,7 @@ def measure(deployment: Deployment, github: GitHubStandIn, broker: str, workers:
 
     wait_until(done, timeout, f"{clusters} tickets")
     finished = time.monotonic()
+    cpu = deployment.cpu_seconds() - cpu_before
     time.sleep(2)  # a message wrongly delivered twice gets the chance to show itself
     runs = deployment.store.list_runs()
     repeated: list[str] = []
@@ -214,7 +235,8 @@ def measure(deployment: Deployment, github: GitHubStandIn, broker: str, workers:
     return Outcome(broker=broker, workers=workers, clusters=clusters, runs=len(runs),
                    tickets=len(issues), markers=len(markers), seconds=finished - started,
                    accept_seconds=accepted, repeated_states=repeated,
-                   repeated_tickets=[marker for marker, n in markers.items() if n > 1])
+                   repeated_tickets=[marker for marker, n in markers.items() if n > 1],
+                   cpu_seconds=cpu)
 
 
 @contextmanager
