@@ -33,7 +33,7 @@ def test_three_workers_file_thirty_clusters_each_once(broker, tmp_path, postgres
                                 worker_threads=2)
         try:
             deployment.up(WORKERS)
-            outcome = measure(deployment, github, broker, WORKERS, CLUSTERS, timeout=300)
+            outcome = measure(deployment, broker, WORKERS, CLUSTERS, timeout=300)
         finally:
             deployment.stop()
     assert outcome.runs == CLUSTERS

@@ -110,23 +110,26 @@ class Deployment:
     """The processes of one round, their logs, and the store and stand-in they share."""
 
     def __init__(self, logs: Path, database_url: str, broker: dict[str, str],
-                 github: GitHubStandIn, worker_threads: int = 4) -> None:
+                 github: GitHubStandIn, worker_threads: int = 4, forge: str = "github") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logs = logs
         self.threads = worker_threads
+        self.forge = forge
+        self.github = github
+        self.tickets_dir = logs / "tickets"
         self.env = {
             **os.environ, **broker,
             "PYTHONPATH": str(ROOT),
             "SUTURE_DATABASE_URL": database_url,
             "SUTURE_FIX__ENABLED": "false",  # no agents: each cluster becomes a ticket
-            "SUTURE_FORGE": "github",
+            "SUTURE_FORGE": forge,
             "SUTURE_GITHUB__BASE_URL": github.url,
             "SUTURE_GITHUB__TOKEN": TOKEN,
             "SUTURE_SENTRY__CLIENT_SECRET": SECRET,
             "SUTURE_PORT": str(self.port),
             "SUTURE_DATA_DIR": str(logs / "data"),
-            "SUTURE_TICKETS_DIR": str(logs / "tickets"),
+            "SUTURE_TICKETS_DIR": str(self.tickets_dir),
             "SUTURE_SERVICES": '[{"name": "shop", "sentry_project": "front-end", '
                                '"repository": ".", "slug": "acme/shop"}]',
         }
@@ -177,6 +180,12 @@ class Deployment:
                               timeout=60)
         assert response.status_code == 202, response.text
 
+    def tickets(self) -> list[str]:
+        """The text of every ticket filed: issues at the GitHub stand-in, or Markdown files."""
+        if self.forge == "files":
+            return [path.read_text() for path in sorted(self.tickets_dir.rglob("*.md"))]
+        return [issue["body"] for issue in self.github.issues("acme", "shop")]
+
     def cpu_seconds(self) -> float:
         """CPU time the processes have used so far, their waited-for children (git) included."""
         ticks = os.sysconf("SC_CLK_TCK")
@@ -206,8 +215,8 @@ class Deployment:
         self.store.close()
 
 
-def measure(deployment: Deployment, github: GitHubStandIn, broker: str, workers: int,
-            clusters: int, timeout: float = 900) -> Outcome:
+def measure(deployment: Deployment, broker: str, workers: int, clusters: int,
+            timeout: float = 900) -> Outcome:
     """Post `clusters` distinct webhooks at once, wait for every run to be ticketed, then
     check that nothing happened twice."""
     bodies = [webhook(index) for index in range(clusters)]
@@ -230,8 +239,9 @@ def measure(deployment: Deployment, github: GitHubStandIn, broker: str, workers:
     for run in runs:
         entries = Counter(t.to_state for t in deployment.store.transitions(run.id))
         repeated += [f"run {run.id}: {state} x{n}" for state, n in entries.items() if n > 1]
-    issues = github.issues("acme", "shop")
-    markers = Counter(MARKER.findall("\n".join(issue["body"] for issue in issues)))
+    issues = deployment.tickets()
+    # a ticket may carry its marker more than once (front matter and body): count tickets
+    markers = Counter(marker for text in issues for marker in set(MARKER.findall(text)))
     return Outcome(broker=broker, workers=workers, clusters=clusters, runs=len(runs),
                    tickets=len(issues), markers=len(markers), seconds=finished - started,
                    accept_seconds=accepted, repeated_states=repeated,

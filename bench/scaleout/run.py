@@ -48,14 +48,16 @@ def database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def one_round(broker: str, workers: int, clusters: int, threads: int, logs: Path) -> Outcome:
+def one_round(broker: str, workers: int, clusters: int, threads: int, forge: str,
+              logs: Path) -> Outcome:
     """One deployment of `workers` workers on `broker`, measured once."""
     with database() as url, broker_environment(broker) as environment, \
             github_standin() as github:
-        deployment = Deployment(logs, url, environment, github, worker_threads=threads)
+        deployment = Deployment(logs, url, environment, github, worker_threads=threads,
+                                forge=forge)
         try:
             deployment.up(workers)
-            return measure(deployment, github, broker, workers, clusters)
+            return measure(deployment, broker, workers, clusters)
         finally:
             deployment.stop()
 
@@ -67,11 +69,15 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--forge", choices=["github", "files"], default="github",
+                        help="tickets to the GitHub stand-in (PyGithub, paced as for GitHub) "
+                             "or as Markdown files")
     args = parser.parse_args()
     # SIGTERM (and SIGINT, which a background job may have ignored) unwind through the rounds'
     # clean-up: processes stopped, database dropped, virtual host deleted.
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: sys.exit(130))
+    print(f"forge: {args.forge}, {args.threads} threads per worker\n")
     print("| broker | workers | clusters | runs | tickets | webhooks accepted (s) | "
           "first webhook → last ticket (s) | runs/s | CPU s per run | repeated states | "
           "repeated tickets |")
@@ -80,7 +86,8 @@ def main() -> int:
     for broker in args.brokers.split(","):
         for workers in (int(n) for n in args.workers.split(",")):
             with tempfile.TemporaryDirectory(prefix="suture-scaleout-") as logs:
-                outcome = one_round(broker, workers, args.clusters, args.threads, Path(logs))
+                outcome = one_round(broker, workers, args.clusters, args.threads,
+                                    args.forge, Path(logs))
             failed |= bool(outcome.repeated_states or outcome.repeated_tickets
                            or outcome.tickets != args.clusters)
             print(f"| {broker} | {workers} | {outcome.clusters} | {outcome.runs} | "
