@@ -49,15 +49,15 @@ def database() -> Iterator[str]:
 
 
 def one_round(broker: str, workers: int, clusters: int, threads: int, forge: str,
-              logs: Path) -> Outcome:
+              backlog: bool, logs: Path) -> Outcome:
     """One deployment of `workers` workers on `broker`, measured once."""
     with database() as url, broker_environment(broker) as environment, \
             github_standin() as github:
         deployment = Deployment(logs, url, environment, github, worker_threads=threads,
                                 forge=forge)
         try:
-            deployment.up(workers)
-            return measure(deployment, broker, workers, clusters)
+            deployment.up(0 if backlog else workers)
+            return measure(deployment, broker, workers, clusters, backlog=backlog)
         finally:
             deployment.stop()
 
@@ -72,14 +72,20 @@ def main() -> int:
     parser.add_argument("--forge", choices=["github", "files"], default="github",
                         help="tickets to the GitHub stand-in (PyGithub, paced as for GitHub) "
                              "or as Markdown files")
+    parser.add_argument("--backlog", action="store_true",
+                        help="accept every webhook first, then start the workers and time them "
+                             "alone (first run transition to last ticket)")
     args = parser.parse_args()
     # SIGTERM (and SIGINT, which a background job may have ignored) unwind through the rounds'
     # clean-up: processes stopped, database dropped, virtual host deleted.
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: sys.exit(130))
-    print(f"forge: {args.forge}, {args.threads} threads per worker\n")
+    timed = ("backlog: workers started after every webhook was accepted; time from the first "
+             "run transition to the last ticket" if args.backlog else
+             "time from the first webhook to the last ticket, every worker already up")
+    print(f"forge: {args.forge}, {args.threads} threads per worker; {timed}\n")
     print("| broker | workers | clusters | runs | tickets | webhooks accepted (s) | "
-          "first webhook → last ticket (s) | runs/s | CPU s per run | repeated states | "
+          "time (s) | runs/s | CPU s per run | repeated states | "
           "repeated tickets |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     failed = False
@@ -87,7 +93,7 @@ def main() -> int:
         for workers in (int(n) for n in args.workers.split(",")):
             with tempfile.TemporaryDirectory(prefix="suture-scaleout-") as logs:
                 outcome = one_round(broker, workers, args.clusters, args.threads,
-                                    args.forge, Path(logs))
+                                    args.forge, args.backlog, Path(logs))
             failed |= bool(outcome.repeated_states or outcome.repeated_tickets
                            or outcome.tickets != args.clusters)
             print(f"| {broker} | {workers} | {outcome.clusters} | {outcome.runs} | "
