@@ -24,6 +24,8 @@ def env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{tmp_path / 'suture.db'}")
     monkeypatch.setenv("SUTURE_TICKETS_DIR", str(tmp_path / "tickets"))
     monkeypatch.setenv("SUTURE_DATA_DIR", str(tmp_path / "data"))
+    # The payloads name projects no service maps; these tests follow them to a ticket.
+    monkeypatch.setenv("SUTURE_POLICY__REQUIRE_SERVICE", "false")
     return tmp_path
 
 

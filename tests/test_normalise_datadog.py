@@ -164,6 +164,7 @@ def test_rendered_monitor_webhook() -> None:
     assert not event.message.startswith("%%%") and "Test notification" in event.message
     assert event.link == "https://app.datadoghq.com/monitors#18692904?"
     assert event.tags["org_name"] == "Puppet"
+    assert event.test_notification  # "[TEST]" in the title, "Test notification" in the body
 
 
 @pytest.mark.parametrize(
@@ -249,3 +250,27 @@ def test_detect_rejects_responses_without_errors() -> None:
         detect_and_normalise(recorded("datadog/logs-search.response.page1.json"))
     with pytest.raises(PayloadError, match="not a Sentry or Datadog"):
         detect_and_normalise(recorded("datadog/logs-search.request.json"))
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        ("[Triggered] [TEST] Host Cluster Alert", "", True),
+        ("[test] Disk full", "", True),
+        ("[Triggered] Host Cluster Alert", "Test notification triggered by ann@example.com.",
+         True),
+        ("[Triggered] Host Cluster Alert", "Three hosts stopped reporting.", False),
+        # Only Datadog's own leading tags mark a test: the monitor's name may say "test".
+        ("[Triggered] Error rate of [TEST] suite runner", "", False),
+        ("[Triggered] Test environment error rate", "the test notification went out", False),
+    ],
+)
+def test_test_notifications_are_marked(title: str, body: str, expected: bool) -> None:
+    payload = recorded("datadog/monitor-webhook.rendered-example.json")
+    payload.update(title=title, body=f"%%%\n{body}\n%%%")
+    assert from_datadog_monitor(payload).test_notification is expected
+
+
+def test_a_rendered_template_alert_is_not_a_test() -> None:
+    event = from_datadog_monitor(render(recorded("datadog/monitor-webhook.extended-template.json")))
+    assert event.test_notification is False

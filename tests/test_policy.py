@@ -35,7 +35,8 @@ def test_an_open_error_of_a_known_service_passes_and_says_so():
 
 
 def test_without_a_service_the_reason_names_the_project():
-    decision = triage(cluster(exception_type=""), event(), None, PolicySettings())
+    decision = triage(cluster(exception_type=""), event(), None,
+                      PolicySettings(require_service=False))
 
     assert decision.allowed
     assert decision.reason == "error in project shop passes the triage policy"
@@ -102,13 +103,15 @@ def test_an_unmapped_project_is_denied_when_a_service_is_required():
     decision = triage(cluster(project="mystery"), event(), None, policy)
 
     assert not decision.allowed
-    assert decision.reason == "no configured service maps project 'mystery' to a repository"
+    assert decision.reason == ("no configured service maps project 'mystery' to a repository "
+                               "(policy.require_service)")
 
 
 def test_an_unmapped_project_without_a_name_is_called_unknown():
     decision = triage(cluster(project=""), event(), None, PolicySettings(require_service=True))
 
-    assert decision.reason == "no configured service maps project 'unknown' to a repository"
+    assert decision.reason == ("no configured service maps project 'unknown' to a repository "
+                               "(policy.require_service)")
 
 
 def test_a_known_service_passes_when_a_service_is_required():
@@ -123,3 +126,35 @@ def test_the_first_failing_rule_gives_the_reason():
 
     assert decision.reason == "the cluster is ignored"
     assert triage(cluster(), event(), None, policy).reason.startswith("level 'error'")
+
+
+def test_the_default_policy_denies_an_unmapped_project():
+    decision = triage(cluster(project="mystery"), event(), None, PolicySettings())
+
+    assert not decision.allowed and "project 'mystery'" in decision.reason
+
+
+def monitor_test(**changes) -> ErrorEvent:
+    return ErrorEvent(source=Source.DATADOG, event_id="m1", timestamp=NOW,
+                      title="[Triggered] [TEST] Host Cluster Alert", test_notification=True,
+                      **changes)
+
+
+def test_a_test_notification_is_denied_by_default_with_the_setting_named():
+    decision = triage(cluster(), monitor_test(), SHOP, PolicySettings())
+
+    assert not decision.allowed
+    assert decision.reason == ("a datadog test notification, not an error "
+                               "(policy.skip_test_notifications)")
+
+
+def test_the_policy_can_let_test_notifications_through():
+    assert triage(cluster(), monitor_test(), SHOP,
+                  PolicySettings(skip_test_notifications=False)).allowed
+
+
+def test_an_ignored_cluster_is_reported_before_a_test_notification():
+    decision = triage(cluster(status=ClusterStatus.IGNORED), monitor_test(), SHOP,
+                      PolicySettings())
+
+    assert decision.reason == "the cluster is ignored"

@@ -28,7 +28,7 @@ services = ["checkout"]
 
 [policy]
 ignore_types = ["KeyboardInterrupt"]
-require_service = true
+require_service = false
 
 [[services]]
 name = "shop"
@@ -73,7 +73,7 @@ def test_a_toml_file_fills_nested_tables_and_the_services_array(tmp_path):
     assert settings.sentry.projects == ["shop", "api"]
     assert settings.datadog.pollable and settings.datadog.services == ["checkout"]
     assert settings.policy.ignore_types == ["KeyboardInterrupt"]
-    assert settings.policy.require_service is True
+    assert settings.policy.require_service is False
     assert [service.name for service in settings.services] == ["shop", "checkout"]
     assert settings.services[0].slug == "acme/shop"
     assert settings.services[1].language == "go"
@@ -88,6 +88,8 @@ def test_without_a_file_the_defaults_apply():
     assert settings.forge == "files" and settings.port == 8000
     assert settings.sentry.pollable is False and settings.datadog.pollable is False
     assert settings.services == []
+    # Noise stays out of tickets unless turned on: unmapped projects and test notifications.
+    assert settings.policy.require_service and settings.policy.skip_test_notifications
     assert (settings.playbooks_dir / "templates" / "ticket.md.j2").is_file()
     # The service reads as far back as the engine does when called alone (the CLI).
     assert settings.correlate.horizon_days == HORIZON_DAYS
@@ -106,7 +108,7 @@ def test_environment_variables_override_the_file_key_by_key(tmp_path, monkeypatc
     assert settings.sentry.token.get_secret_value() == "sentry-token-from-toml"
     assert settings.port == 9100
     assert settings.policy.levels == ["fatal"]
-    assert settings.policy.require_service is True
+    assert settings.policy.require_service is False
 
 
 def test_arguments_given_in_code_win_over_the_environment(monkeypatch):

@@ -18,6 +18,7 @@ import dramatiq
 
 from worker import stages
 from worker.digest.sending import send_last_week
+from worker.leasing import RunBusy, holding
 from worker.models import RunState
 from worker.normalise.codehost_events import CODEHOST_SOURCES
 from worker.ports import PermanentError, TransientError
@@ -54,13 +55,17 @@ class Actors:
     watch_fixes: dramatiq.Actor[Any, Any]
     send_digest: dramatiq.Actor[Any, Any]
 
+    def for_state(self, state: RunState) -> dramatiq.Actor[Any, Any] | None:
+        """The actor that moves a run on from `state`; None if it is terminal."""
+        return {RunState.NEW: self.triage_run, RunState.TRIAGED: self.correlate_run,
+                RunState.CORRELATED: self.fix_run, RunState.FIXING: self.fix_run,
+                RunState.PATCHED: self.verify_run, RunState.VERIFYING: self.verify_run,
+                RunState.VERIFIED: self.publish_run, RunState.UNVERIFIED: self.publish_run,
+                RunState.PUBLISHING: self.publish_run}.get(state)
+
     def send_for_state(self, run_id: int, state: RunState) -> bool:
         """Send the message that moves a run on from `state`; False if it is terminal."""
-        actor = {RunState.NEW: self.triage_run, RunState.TRIAGED: self.correlate_run,
-                 RunState.CORRELATED: self.fix_run, RunState.FIXING: self.fix_run,
-                 RunState.PATCHED: self.verify_run, RunState.VERIFYING: self.verify_run,
-                 RunState.VERIFIED: self.publish_run, RunState.UNVERIFIED: self.publish_run,
-                 RunState.PUBLISHING: self.publish_run}.get(state)
+        actor = self.for_state(state)
         if actor is None:
             return False
         actor.send(run_id)
@@ -82,12 +87,27 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
 
     def actor(fn: Callable[..., None], name: str, queue: str = "default",
               time_limit: int = 600_000) -> dramatiq.Actor[Any, Any]:
-        body = honour_retry_after(fn, min_backoff_ms=MIN_BACKOFF_MS, max_backoff_ms=MAX_BACKOFF_MS)
+        declared: list[dramatiq.Actor[Any, Any]] = []
+
+        def waiting_when_busy(*args: Any) -> None:
+            try:
+                fn(*args)
+            except RunBusy as busy:
+                # Someone else is running this run's stage: come back when their lease would
+                # end. Not a failure and no attempt: the holder sends the next message itself.
+                delay = _delay_until(deps, busy.until)
+                log.info("%s; %s waits %.1f s", busy, name, delay / 1000)
+                declared[0].send_with_options(args=args, delay=delay)
+
+        waiting_when_busy.__name__ = name
+        body = honour_retry_after(waiting_when_busy, min_backoff_ms=MIN_BACKOFF_MS,
+                                  max_backoff_ms=MAX_BACKOFF_MS)
         # Options first, then the function: the form Dramatiq's typed overloads accept.
         declare_on = dramatiq.actor(broker=broker, actor_name=name, queue_name=queue,
                                     retry_when=retry_when, min_backoff=MIN_BACKOFF_MS,
                                     max_backoff=MAX_BACKOFF_MS, time_limit=time_limit)
-        return declare_on(body)
+        declared.append(declare_on(body))
+        return declared[0]
 
     def ingest_delivery(delivery_id: int) -> None:
         attempt = deps.store.start_delivery(delivery_id)
@@ -117,24 +137,29 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         for run_id in result.run_ids:
             actors.triage_run.send(run_id)
 
+    def move_on(run_id: int, state: RunState | None, this_actor: str) -> None:
+        """Send the message that moves the run on from where it now is. A stage that did not
+        move it (None) was handed a run already past it: its first worker died between the
+        transition and sending the next message, which is sent now instead of waiting for the
+        reconciler. Never this same actor again, so a stuck state cannot loop."""
+        if state is None:
+            run = deps.store.get_run(run_id)
+            state = run.state if run is not None else None
+        following = actors.for_state(state) if state is not None else None
+        if following is not None and following.actor_name != this_actor:
+            following.send(run_id)
+
     def triage_run(run_id: int) -> None:
-        if _run_stage(deps, run_id, stages.triage) == RunState.TRIAGED:
-            actors.correlate_run.send(run_id)
+        move_on(run_id, _run_stage(deps, run_id, stages.triage), "triage_run")
 
     def correlate_run(run_id: int) -> None:
-        if _run_stage(deps, run_id, stages.correlate) == RunState.CORRELATED:
-            actors.fix_run.send(run_id)
+        move_on(run_id, _run_stage(deps, run_id, stages.correlate), "correlate_run")
 
     def fix_run(run_id: int) -> None:
-        state = _run_stage(deps, run_id, stages.fix)
-        if state == RunState.PATCHED:
-            actors.verify_run.send(run_id)
-        elif state == RunState.UNVERIFIED:
-            actors.publish_run.send(run_id)
+        move_on(run_id, _run_stage(deps, run_id, stages.fix), "fix_run")
 
     def verify_run(run_id: int) -> None:
-        if _run_stage(deps, run_id, stages.verify) in (RunState.VERIFIED, RunState.UNVERIFIED):
-            actors.publish_run.send(run_id)
+        move_on(run_id, _run_stage(deps, run_id, stages.verify), "verify_run")
 
     def publish_run(run_id: int) -> None:
         try:
@@ -206,6 +231,13 @@ def _run_stage(deps: Deps, run_id: int,
     run = deps.store.get_run(run_id)
     if run is None or run.state.terminal:
         return None
+    with holding(deps.store, run_id, deps.settings.run_lease_seconds):
+        return _attempt_stage(deps, run_id, stage)
+
+
+def _attempt_stage(deps: Deps, run_id: int,
+                   stage: Callable[[Deps, int], RunState | None]) -> RunState | None:
+    """Count the attempt, run the stage, sort its failure (the run's lease is held)."""
     attempt = deps.store.start_attempt(run_id)
     if attempt > deps.settings.max_attempts:
         return _fail(deps, run_id, f"gave up after {deps.settings.max_attempts} attempts at "

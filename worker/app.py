@@ -23,6 +23,7 @@ from github import Auth, Github
 
 from integrations.agents import TemplateAgent
 from integrations.agents.cli_agent import CliAgent
+from integrations.agents.model_access import model_access
 from integrations.agents.toolloop import ToolLoopAgent
 from integrations.artifacts import FolderArtifacts
 from integrations.browser.screenshot import capture
@@ -330,7 +331,8 @@ def agent_factory(settings: Settings) -> Callable[[Any, Any], CodingAgent | None
             passed = {name: os.environ[name] for name in playbook.sandbox.env
                       if name in os.environ}
             return CliAgent(spec.command, name=spec.name,
-                            allow_hosts=playbook.sandbox.allow_hosts, env=passed)
+                            allow_hosts=playbook.sandbox.allow_hosts, env=passed,
+                            model=model_access(settings.fix))
         return None
 
     return make_agent

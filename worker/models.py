@@ -78,6 +78,8 @@ class ErrorEvent(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     request: RequestData | None = None
     link: str | None = None
+    # A notification the vendor sent to try the integration ("[TEST]" monitor), not an error.
+    test_notification: bool = False
 
     @property
     def primary(self) -> ExceptionInfo | None:

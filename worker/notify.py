@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.scrub import scrub_name, scrub_text, scrub_url
+from worker.titles import ELLIPSIS, shorten
 
 NoticeKind = Literal["filed", "held", "recurred", "digest"]
 
@@ -66,11 +67,11 @@ def slack_escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, ending in an ellipsis when cut; an escape
-    sequence (`&amp;`) is never cut in half."""
+    """`text` cut at a word to at most `limit` characters, ending in an ellipsis when cut; an
+    escape sequence (`&amp;`) is never cut in half."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = shorten(text, limit).removesuffix(ELLIPSIS)
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]

@@ -13,7 +13,7 @@ from worker.settings import PolicySettings, ServiceSettings
 def triage(cluster: Cluster, event: ErrorEvent | None, service: ServiceSettings | None,
            policy: PolicySettings) -> Decision:
     """Whether suture should act on this cluster now, and why."""
-    for rule in (_status, _level, _type, _service):
+    for rule in (_status, _test, _level, _type, _service):
         decision = rule(cluster, event, service, policy)
         if not decision.allowed:
             return decision
@@ -27,6 +27,14 @@ def _status(cluster: Cluster, _event: ErrorEvent | None, _service: ServiceSettin
     if cluster.status == ClusterStatus.IGNORED:
         return Decision(allowed=False, reason="the cluster is ignored")
     return Decision(allowed=True, reason="cluster is open")
+
+
+def _test(_cluster: Cluster, event: ErrorEvent | None, _service: ServiceSettings | None,
+          policy: PolicySettings) -> Decision:
+    if event is not None and event.test_notification and policy.skip_test_notifications:
+        return Decision(allowed=False, reason=f"a {event.source.value} test notification, not an "
+                                              "error (policy.skip_test_notifications)")
+    return Decision(allowed=True, reason="not a test notification")
 
 
 def _level(_cluster: Cluster, event: ErrorEvent | None, _service: ServiceSettings | None,
@@ -50,5 +58,6 @@ def _service(cluster: Cluster, _event: ErrorEvent | None, service: ServiceSettin
              policy: PolicySettings) -> Decision:
     if service is None and policy.require_service:
         return Decision(allowed=False, reason=f"no configured service maps project "
-                                              f"{cluster.project or 'unknown'!r} to a repository")
+                                              f"{cluster.project or 'unknown'!r} to a repository "
+                                              "(policy.require_service)")
     return Decision(allowed=True, reason="service known or not required")

@@ -2,7 +2,9 @@
 
 The database is the source of truth. A run in a non-terminal state that nobody has touched for
 `stuck_after_seconds`, or a delivery still pending after as long, gets its message sent again;
-the stages are idempotent, so a re-send that races a slow worker is harmless. A run waiting on
+the stages are idempotent, so a re-send that races a slow worker is harmless. A re-send counts as
+a touch: the next one comes a whole `stuck_after` later, so workers that are away for a while find
+one message per run waiting, not one per reconciler pass. A run waiting on
 a live publication lease is left alone until the lease runs out (`worker.store.waiting`).
 """
 
@@ -44,5 +46,6 @@ def reconcile(deps: Deps, actors: Actors, now: datetime,
         # A code host's delivery goes to its follow-up, an error report to ingestion.
         actors.send_for_delivery(delivery_id, delivery.source if delivery else "")
     if runs or deliveries:
+        deps.store.touch(runs, deliveries, now)
         log.info("reconciler re-sent runs %s and deliveries %s", runs, deliveries)
     return ReconcileReport(runs=runs, deliveries=deliveries)

@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 import dramatiq
 from dramatiq.common import compute_backoff
 from dramatiq.middleware import CurrentMessage
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from worker.ports import TransientError
 
@@ -40,8 +41,9 @@ class HintedRetry(dramatiq.Retry):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for a failure worth retrying: a `TransientError`, hinted or not."""
-    return isinstance(exc, TransientError | HintedRetry)
+    """True for a failure worth retrying: a `TransientError`, hinted or not, or the database
+    out of reach for a moment (a restart, a failover, a dropped connection)."""
+    return isinstance(exc, TransientError | HintedRetry | OperationalError | DisconnectionError)
 
 
 def retry_delay_ms(retries: int, hint_seconds: float, *, min_backoff_ms: int,

@@ -33,7 +33,10 @@ from pydantic_settings import (
 from worker.digest_settings import DigestSettings
 from worker.env.services import TestServices
 from worker.health_settings import HealthSettings
+from worker.intake_settings import IntakeSettings
+from worker.model_proxy_settings import AnthropicEndpointSettings
 from worker.notify_settings import NotifySettings
+from worker.pages_settings import PagesSettings
 from worker.preview.settings import PreviewSettings
 from worker.retention_settings import RetentionSettings
 from worker.settings_base import ConfigError as ConfigError
@@ -86,7 +89,9 @@ class PolicySettings(Section):
     levels: list[str] = Field(default_factory=lambda: ["error", "fatal", "critical"])
     ignore_types: list[str] = Field(default_factory=list)
     require_service: bool = Field(
-        default=False, description="skip clusters whose project maps to no configured service")
+        default=True, description="skip clusters whose project maps to no configured service")
+    skip_test_notifications: bool = Field(
+        default=True, description="skip a vendor's test notifications (a Datadog [TEST] monitor)")
 
 
 class CorrelateSettings(Section):
@@ -119,6 +124,7 @@ class FixSettings(Section):
     max_runs_per_repo_per_day: int = Field(default=5, ge=0)
     cooldown_hours: float = Field(default=24, ge=0, description="wait after a failed fix")
     agent: AgentEndpointSettings = Field(default_factory=AgentEndpointSettings)
+    anthropic: AnthropicEndpointSettings = Field(default_factory=AnthropicEndpointSettings)
     worktrees_dir: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
         default=None, description="default: <data_dir>/worktrees")
     bisect_probes: int = Field(
@@ -217,6 +223,9 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: int = Field(default=60, ge=1)
     stuck_after_seconds: int = Field(default=180, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    run_lease_seconds: float = Field(
+        default=60.0, ge=3,
+        description="how long a dead worker's hold on a run's stage outlives it")
     publish_lease_seconds: float = Field(
         default=180.0, gt=0,
         description="outlasts any forge request a crashed worker left in flight")
@@ -235,6 +244,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     playbooks_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parents[1]

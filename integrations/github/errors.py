@@ -21,6 +21,7 @@ from github.Requester import Requester
 from urllib3.util.retry import Retry
 
 from worker.ports import PermanentError, SutureError, TransientError
+from worker.titles import one_line
 
 # GitHub's advice when a secondary rate limit comes without `retry-after`: wait at least a minute.
 SECONDARY_RATE_LIMIT_WAIT = 60.0
@@ -46,9 +47,10 @@ def translate_github_error(exc: Exception, action: str) -> SutureError:
     message = github_message(exc)
     text = f"GitHub answered {exc.status} while {action}: {message}"
     if _is_rate_limited(exc.status, headers, message):
-        return TransientError(text, retry_after=_rate_limit_wait(headers, message, exc))
+        return TransientError(text, retry_after=_rate_limit_wait(headers, message, exc),
+                              answered=True)
     if exc.status >= 500 or exc.status == 408:
-        return TransientError(text, retry_after=_retry_after(headers))
+        return TransientError(text, retry_after=_retry_after(headers), answered=True)
     return PermanentError(text)
 
 
@@ -121,9 +123,8 @@ MAX_BODY = 65_536  # and longer bodies ("body is too long")
 
 
 def fit_title(title: str, fallback: str) -> str:
-    """`title` on one line within GitHub's limit (`fallback` when it is empty)."""
-    flat = " ".join(title.split()) or fallback
-    return flat if len(flat) <= MAX_TITLE else flat[: MAX_TITLE - 1] + "…"
+    """`title` on one line within GitHub's limit, cut at a word (`fallback` when it is empty)."""
+    return one_line(title, MAX_TITLE, fallback)
 
 
 def fit_body(body: str, marker: str) -> str:

@@ -79,9 +79,10 @@ def translate_gitlab_error(exc: Exception, action: str,
     status, found = exc.response_code, dict(headers or {})
     text = f"GitLab answered {status} while {action}: {_message(exc)}"
     if status == 429:
-        return TransientError(text, retry_after=retry_after(found, DEFAULT_RATE_LIMIT_WAIT))
+        return TransientError(text, retry_after=retry_after(found, DEFAULT_RATE_LIMIT_WAIT),
+                              answered=True)
     if status >= 500 or status == 408:
-        return TransientError(text, retry_after=retry_after(found))
+        return TransientError(text, retry_after=retry_after(found), answered=True)
     reason = _REASONS.get(status)
     return PermanentError(f"{text} ({reason})" if reason else text)
 

@@ -30,6 +30,7 @@ from integrations.gitlab.pipelines import PipelineChecks
 from worker.codehost import Change, ChangeDraft, CheckPosted, CheckReport, PushAccess, ReviewRequest
 from worker.ports import PermanentError, TransientError
 from worker.settings import GitLabSettings
+from worker.titles import shorten
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ def _title(title: str, draft: bool) -> str:
     flat = " ".join(title.split()) or "suture fix"
     if draft and not flat.lower().startswith(("draft:", "[draft]", "(draft)")):
         flat = DRAFT_PREFIX + flat
-    return _fit(flat, MAX_TITLE)
+    return shorten(flat, MAX_TITLE)
 
 
 def _description(body: str, marker: str) -> str:

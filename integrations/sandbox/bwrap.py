@@ -209,10 +209,13 @@ def _invalid(argv: list[str], policy: SandboxPolicy) -> str:
 def _invalid_forwards(policy: SandboxPolicy) -> str:
     """Why the policy's forwards cannot all listen in the sandbox, or ""."""
     ports = [forward.port for forward in policy.forwards]
+    ports += [route.port for route in policy.routes]
     if PROXY_PORT in ports:
         return f"a forward may not use port {PROXY_PORT}: it is the egress proxy's"
     if len(set(ports)) != len(ports):
         return "two forwards use the same sandbox port"
+    if any("\0" in r.socket or not r.socket.startswith("/") for r in policy.routes):
+        return "a route's socket is not an absolute path"
     return ""
 
 
@@ -222,6 +225,10 @@ def _check_mounts(policy: SandboxPolicy) -> None:
     for mount in policy.mounts:
         if not Path(mount.source).exists():
             raise PermanentError(f"sandbox mount source {mount.source} does not exist")
+    for route in policy.routes:
+        if not Path(route.socket).is_socket():
+            raise PermanentError(f"the socket of sandbox port {route.port} ({route.socket}) "
+                                 "is not listening")
 
 
 def _result(argv: list[str], exit_: Exit, policy: SandboxPolicy) -> CommandResult:

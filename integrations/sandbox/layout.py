@@ -9,8 +9,9 @@ namespace, and the worktree, the only writable host path (at its own path, or at
 `workdir`), then the policy's mounts (a repository environment: read-only except while it is
 built). Nothing is copied from the host's environment: bubblewrap clears it and sets only PATH,
 HOME, LANG, TMPDIR, the proxy variables when egress is allowed, and the policy's own variables.
-Each of the policy's forwards gets a unix socket bound beside the egress one, and the launcher
-relays the sandbox's `127.0.0.1:<port>` to it; a forward's target host name resolves to
+Each of the policy's forwards gets a unix socket bound beside the egress one (each route, the
+socket of a server the worker runs, such as the model proxy), and the launcher relays the
+sandbox's `127.0.0.1:<port>` to it; a forward's target host name resolves to
 127.0.0.1 in the synthesized /etc/hosts. A served command's way in is a listening socket the
 host passes down by descriptor (`served`), not a path: nothing in its folders leads back out.
 """
@@ -85,6 +86,8 @@ class Layout:
         for forward in self.policy.forwards:
             name = forward_socket(Path(SUPPORT_DIR), forward.port)
             command += ["--forward", f"{forward.port}={name}"]
+        for route in self.policy.routes:
+            command += ["--forward", f"{route.port}={route_socket(route.port)}"]
         if self.served:
             command += ["--serve", "{}={}".format(*self.served)]
         return [*command, "--", *argv]
@@ -160,6 +163,8 @@ class Layout:
         for forward in self.policy.forwards:
             args += ["--ro-bind", str(forward_socket(self.run_dir, forward.port)),
                      str(forward_socket(Path(SUPPORT_DIR), forward.port))]
+        for route in self.policy.routes:
+            args += ["--ro-bind", route.socket, route_socket(route.port)]
         return args
 
 
@@ -195,6 +200,11 @@ def python_paths() -> list[Path]:
 def forward_socket(folder: Path, port: int) -> Path:
     """The unix socket in `folder` that carries connections to the sandbox's forwarded `port`."""
     return folder / f"forward-{port}.sock"
+
+
+def route_socket(port: int) -> str:
+    """Where, inside the sandbox, the unix socket of the route for sandbox `port` is bound."""
+    return f"{SUPPORT_DIR}/route-{port}.sock"
 
 
 def write_etc(run_dir: Path, local_names: list[str] | None = None) -> Path:

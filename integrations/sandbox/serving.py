@@ -104,5 +104,7 @@ def invalid_port(port: int, policy: SandboxPolicy) -> str:
         return f"port {port} is the egress proxy's"
     if port in {forward.port for forward in policy.forwards}:
         return f"port {port} is a test service's forward"
+    if port in {route.port for route in policy.routes}:
+        return f"port {port} is routed to a server of the worker"
     return ""
 

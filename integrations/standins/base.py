@@ -78,7 +78,8 @@ class StandIn:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.calls: list[Call] = []
         self._faults: list[Reply] = []
-        self._slow: list[tuple[str, re.Pattern[str], float]] = []
+        # method, path pattern, seconds, how many more requests (None: every one)
+        self._slow: list[list[Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
@@ -99,9 +100,12 @@ class StandIn:
         with self._lock:
             self._faults.extend([reply] * times)
 
-    def slow(self, method: str, pattern: str, seconds: float) -> None:
-        """Hold matching requests for `seconds` before answering (to crash a client mid-call)."""
-        self._slow.append((method.upper(), re.compile(pattern), seconds))
+    def slow(self, method: str, pattern: str, seconds: float, times: int | None = None) -> None:
+        """Hold matching requests (the next `times` of them, or all) for `seconds` before
+        handling them: a client that gives up first has its request carried out anyway, as a
+        real server does when the answer is lost."""
+        with self._lock:
+            self._slow.append([method.upper(), re.compile(pattern), seconds, times])
 
     def start(self) -> StandIn:
         """Serve in a daemon thread; returns self for chaining."""
@@ -129,8 +133,7 @@ class StandIn:
             self.calls.append(call)
             if self._faults:
                 return self._faults.pop(0)
-            delay = max((seconds for method, pattern, seconds in self._slow
-                         if method == call.method and pattern.fullmatch(call.path)), default=0.0)
+            delay = self._delay(call)
         if delay:
             time.sleep(delay)
         for method, pattern, handler in self.routes:
@@ -139,6 +142,18 @@ class StandIn:
                 call.params = {k: v for k, v in match.groupdict().items() if v is not None}
                 return handler(call)
         return Reply(404, {"detail": f"no route for {call.method} {call.path}"})
+
+    def _delay(self, call: Call) -> float:
+        """How long to hold `call` (the longest matching rule), counting down limited rules."""
+        delay = 0.0
+        for rule in self._slow:
+            method, pattern, seconds, times = rule
+            if method != call.method or not pattern.fullmatch(call.path) or times == 0:
+                continue
+            delay = max(delay, seconds)
+            if times is not None:
+                rule[3] = times - 1
+        return delay
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         standin = self

@@ -82,14 +82,19 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
 
 
 @cli.command()
-def web(config: Path | None = ConfigOption) -> None:
+def web(config: Path | None = ConfigOption, workers: Annotated[int | None, typer.Option(
+        help="Web processes (default: intake.workers, else one per CPU).")] = None) -> None:
     """The webhook receiver (production: with `suture worker` on Redis)."""
     from worker.app import build_app
     from worker.cli.doctor import preflight
+    from worker.web.serve import serve, worker_count
 
     settings = _settings(config)
     _logging(settings)
     preflight(settings, "web")
+    if (processes := worker_count(settings, workers)) > 1:
+        serve(settings, config, processes)
+        return
     app = build_app(settings)
     try:
         uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",

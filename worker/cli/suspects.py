@@ -16,8 +16,10 @@ import typer
 from worker.app import open_local_repository
 from worker.correlate.engine import correlate
 from worker.correlate.models import Correlation
+from worker.correlate.presented import presented
 from worker.normalise import PayloadError, detect_and_normalise
 from worker.ports import SutureError
+from worker.titles import shorten
 
 
 def print_suspects(repo: Path, event_file: Path, *, top: int, as_json: bool,
@@ -34,7 +36,8 @@ def print_suspects(repo: Path, event_file: Path, *, top: int, as_json: bool,
     except SutureError as exc:
         typer.echo(f"suture: {exc}", err=True)
         return 1
-    typer.echo(json.dumps(contract(found), indent=2) if as_json else table(found))
+    shown = presented(found)
+    typer.echo(json.dumps(contract(shown), indent=2) if as_json else table(shown))
     return 0
 
 
@@ -59,7 +62,7 @@ def table(found: Correlation) -> str:
     lines.append(f"{'#':>2}  {'commit':12}  {'score':>6}  {'conf':>5}  author / summary")
     for n, s in enumerate(found.suspects, start=1):
         lines.append(f"{n:>2}  {s.sha[:12]}  {s.score:6.2f}  {s.confidence:5.0%}  "
-                     f"{s.author}: {s.summary[:70]}")
+                     f"{s.author}: {shorten(s.summary, 70)}")
         lines.extend(f"{'':28}- {reason}" for reason in s.reasons[:4])
     if found.owners:
         lines.append("owners:")

@@ -1,10 +1,10 @@
 """Which checks each command needs, and running them (at once, so the slowest sets the pace).
 
-- `suture doctor` and `suture run`: all of them.
+- `suture doctor` and `suture run`: all of them (the review pages' sign-in only there).
 - `suture worker`: git, the repositories, the forge, the code host, the database, the broker,
   the playbooks and the error sources; the sandbox, the environment cache, the package indexes,
-  the test services and the previews too when it consumes the `agent` queue, where fixes are
-  made and verified (without `--queue` it consumes every queue).
+  the test services, the previews and the model endpoints too when it consumes the `agent`
+  queue, where fixes are made and verified (without `--queue` it consumes every queue).
 - `suture web` and `suture scheduler`: the database and the broker.
 
 Repository URLs are asked with `git ls-remote` by `doctor` (20 s limit) and, to keep start-up
@@ -40,16 +40,20 @@ from worker.doctor.environment import (
     no_test_services,
 )
 from worker.doctor.model import Check, Probes
+from worker.doctor.models import check_models
+from worker.doctor.pages import check_pages
 from worker.doctor.publishing import check_code_host, check_following, check_previews
 from worker.doctor.sources import check_datadog, check_sentry
 from worker.settings import Settings
 
-ALL = ("git", "sandbox", "environment cache", "package indexes", "repositories", "test services",
-       "previews", "forge", "code host", "following", "database", "broker", "playbooks",
-       "sentry", "datadog", "digest")
+ALL = ("git", "sandbox", "models", "environment cache", "package indexes", "repositories",
+       "test services", "previews", "forge", "code host", "following", "database", "broker",
+       "playbooks", "sentry", "datadog", "digest", "review pages")
 # What only the `agent` queue's fix and verify stages use.
-AGENT_ONLY = frozenset({"sandbox", "environment cache", "package indexes", "test services",
-                        "previews"})
+AGENT_ONLY = frozenset({"sandbox", "models", "environment cache", "package indexes",
+                        "test services", "previews"})
+# What only the web process serves (the worker has no pages to check).
+WEB_ONLY = frozenset({"review pages"})
 DOCTOR_REMOTE_TIMEOUT = 20.0
 START_REMOTE_TIMEOUT = 10.0
 
@@ -60,7 +64,8 @@ def needs(command: str, queues: Collection[str] | None = None) -> tuple[str, ...
         return ALL
     if command == "worker":
         agent = not queues or "agent" in queues
-        return tuple(name for name in ALL if agent or name not in AGENT_ONLY)
+        return tuple(name for name in ALL
+                     if name not in WEB_ONLY and (agent or name not in AGENT_ONLY))
     return ("database", "broker")
 
 
@@ -89,6 +94,7 @@ def run_checks(settings: Settings, probes: Probes, names: Collection[str] = ALL,
 def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
     checks: dict[str, Callable[[], Check]] = {
         "git": lambda: check_git(probes),
+        "models": lambda: check_models(settings),
         "sandbox": lambda: check_sandbox(settings, probes),
         "environment cache": lambda: check_env_cache(settings, probes),
         "package indexes": lambda: check_package_indexes(settings, probes),
@@ -102,6 +108,7 @@ def _task(name: str, settings: Settings, probes: Probes) -> Callable[[], Check]:
         "sentry": lambda: check_sentry(settings),
         "datadog": lambda: check_datadog(settings),
         "digest": lambda: check_digest(settings),
+        "review pages": lambda: check_pages(settings),
     }
     return checks[name]
 

@@ -121,6 +121,15 @@ class Forward(BaseModel):
         return None
 
 
+class SocketRoute(BaseModel):
+    """A TCP port inside the sandbox relayed to a unix socket the worker itself serves (the
+    model proxy): `127.0.0.1:port` in the sandbox reaches the server listening on `socket`, a
+    host path, and nothing else. Only the worker's own code makes them, never a playbook."""
+
+    port: int = Field(ge=1024, le=65535)
+    socket: str
+
+
 class SandboxPolicy(BaseModel):
     """Where a sandboxed command may write and whom it may reach.
 
@@ -128,7 +137,7 @@ class SandboxPolicy(BaseModel):
     working directory) instead of its host path: a repository environment embeds that path.
     `mounts` are shown after the worktree, so they may sit inside it (`node_modules`).
     `forwards` relay sandbox ports to fixed host:port pairs (test services); only the operator's
-    settings make them."""
+    settings make them. `routes` relay sandbox ports to unix sockets the worker serves."""
 
     allow_hosts: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
@@ -136,6 +145,7 @@ class SandboxPolicy(BaseModel):
     workdir: str | None = None
     mounts: list[Mount] = Field(default_factory=list)
     forwards: list[Forward] = Field(default_factory=list)
+    routes: list[SocketRoute] = Field(default_factory=list)
 
 
 class FixTask(BaseModel):

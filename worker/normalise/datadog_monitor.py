@@ -5,6 +5,9 @@ epoch milliseconds (`"1591216985000"`), the body (`$EVENT_MSG`) is Markdown wrap
 and `$TAGS` is one comma-separated string. The default template has only the event fields; an
 extended one adds the alert id, transition, status, scope and tags, which become event tags. When
 the monitor's message embeds an error stack (a log monitor quoting `error.stack`), it is parsed.
+"Test Notifications" from a monitor's editor are marked: Datadog puts `[TEST]` among the title's
+leading tags (`[Triggered] [TEST] Host Cluster Alert`) and opens the body with "Test notification
+triggered by <user>".
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ _TYPE_LEVELS = {"error": "error", "warning": "warning", "info": "info", "success
 _TITLE_STATE = re.compile(r"^\[(?P<state>[^\]]+)\]")
 _LINK = re.compile(r"\]\((?P<url>https?://[^)\s]+)\)")
 _UNRENDERED = re.compile(r"^\$[A-Z_]+$")
+_LEADING_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])+")
+_TEST_BODY = re.compile(r"^\s*Test notification triggered by\b", re.IGNORECASE | re.MULTILINE)
 
 
 def from_datadog_monitor(body: dict[str, Any]) -> ErrorEvent:
@@ -52,7 +57,16 @@ def from_datadog_monitor(body: dict[str, Any]) -> ErrorEvent:
         environment=tags.get("env"),
         tags=tags,
         link=_first_link(message),
+        test_notification=is_test_notification(title, message),
     )
+
+
+def is_test_notification(title: str, message: str) -> bool:
+    """Whether a monitor notification is one Datadog sent to try the monitor, not an alert."""
+    leading = _LEADING_TAGS.match(title)
+    tags = {tag.strip().upper() for tag in re.findall(r"\[([^\]]*)\]", leading[0])} if leading \
+        else set()
+    return "TEST" in tags or bool(_TEST_BODY.search(message))
 
 
 def _string(body: dict[str, Any], key: str) -> str | None:

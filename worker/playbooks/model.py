@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from worker.fix.sandbox_env import secret_name
 from worker.models import ErrorEvent
 
 _MATCH_TEXT_LIMIT = 4_000  # attacker-controlled text; bounds the work a playbook regex can do
@@ -163,7 +164,8 @@ class DiffPolicyRules(_Strict):
 
 
 class SandboxRules(_Strict):
-    """What an agent's sandbox may reach: hosts, and the names of env variables passed in."""
+    """What an agent's sandbox may reach: hosts, and the names of env variables passed in (never
+    a credential's: `worker.fix.sandbox_env`)."""
 
     allow_hosts: list[str] = Field(default_factory=list)
     env: list[str] = Field(default_factory=list)
@@ -174,6 +176,10 @@ class SandboxRules(_Strict):
         for name in value:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"{name!r} is not an environment variable name")
+            if secret_name(name):
+                raise ValueError(f"{name!r} is named like a credential, and no credential "
+                                 "enters the sandbox: an agent CLI reaches its model through "
+                                 "suture's model proxy, which adds the key itself")
         return value
 
 

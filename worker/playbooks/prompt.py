@@ -21,10 +21,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, Field
 
 from worker.correlate.models import Suspect
+from worker.correlate.presented import NO_EVIDENCE, with_evidence
 from worker.models import ErrorEvent, ExceptionInfo, Frame, RequestData
 from worker.playbooks.catalogue import PlaybookError
 from worker.playbooks.model import Playbook
 from worker.scrub import scrub_event, scrub_name, scrub_text
+from worker.stacktrace import format_exception, stack_language
 
 SHIPPED_PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 EVENT_BLOCK = "untrusted-event-data"
@@ -38,7 +40,8 @@ _TAG = re.compile(
     r"(?:<|&lt;|\uff1c|\ufe64|\u2039)(\s*/?\s*)(?=(?:"
     + "|".join(r"[\s_-]*".join(block.split("-")) for block in BLOCKS) + r"))",
     re.IGNORECASE)
-_LIMITS = {"value": 2_000, "line": 300, "body": 2_000, "url": 1_000, "summary": 300}
+_LIMITS = {"value": 2_000, "line": 300, "body": 2_000, "url": 1_000, "summary": 300,
+           "stack": 12_000}
 _MAX_FRAMES = 30
 _MAX_HEADERS = 20
 _MAX_SUSPECTS = 5
@@ -79,10 +82,13 @@ def _frame(frame: Frame) -> dict[str, Any]:
             "code": _clean((frame.context_line or "").strip()), "in_app": frame.in_app}
 
 
-def _exception(exc: ExceptionInfo) -> dict[str, Any]:
+def _exception(exc: ExceptionInfo, language: str) -> dict[str, Any]:
+    # `stack` is the exception as its runtime prints it; the parts stay for other templates.
+    short = exc.model_copy(update={"value": exc.value[:_LIMITS["value"]]})
     return {"type": _clean(exc.type, name=True), "value": _clean(exc.value, "value"),
             "module": _clean(exc.module, name=True),
-            "frames": [_frame(frame) for frame in exc.frames[-_MAX_FRAMES:]]}
+            "frames": [_frame(frame) for frame in exc.frames[-_MAX_FRAMES:]],
+            "stack": _clean(format_exception(short, language, _MAX_FRAMES), "stack")}
 
 
 def _request(request: RequestData | None) -> dict[str, Any] | None:
@@ -98,11 +104,13 @@ def _request(request: RequestData | None) -> dict[str, Any] | None:
 def event_view(event: ErrorEvent) -> dict[str, Any]:
     """The event as the template sees it: scrubbed, truncated, neutralised strings only."""
     clean = scrub_event(event)
-    return {"title": _clean(clean.title, "value"), "message": _clean(clean.message, "value"),
+    language = stack_language(clean)
+    return {"language": language, "title": _clean(clean.title, "value"),
+            "message": _clean(clean.message, "value"),
             "platform": _clean(clean.platform, name=True),
             "release": _clean(clean.release, name=True),
             "environment": _clean(clean.environment, name=True),
-            "exceptions": [_exception(exc) for exc in clean.exceptions],
+            "exceptions": [_exception(exc, language) for exc in clean.exceptions],
             "request": _request(clean.request)}
 
 
@@ -116,13 +124,17 @@ def _suspect(suspect: Suspect) -> dict[str, Any]:
 
 def template_variables(playbook: Playbook, context: PromptContext) -> dict[str, Any]:
     """Everything a fix-prompt template may use."""
+    shown = with_evidence(context.suspects)
     return {
         "playbook": playbook.model_dump(include={"name", "description", "guidance", "checks",
                                                  "diff_policy"}),
         "event": event_view(context.event),
         "crash": {"file": _clean(context.crash_file, name=True), "line": context.crash_line,
                   "function": _clean(context.crash_function, name=True)},
-        "suspects": [_suspect(suspect) for suspect in context.suspects[:_MAX_SUSPECTS]],
+        "suspects": [_suspect(suspect) for suspect in shown[:_MAX_SUSPECTS]],
+        # Said when correlation ranked commits but none has evidence, so the agent is not
+        # left to guess whether the history was looked at.
+        "suspects_note": NO_EVIDENCE if context.suspects and not shown else "",
         "instructions": neutralise(scrub_text(context.instructions)),
         "test_command": _clean(context.test_command or playbook.checks.test_command, "url"),
         "review": [_clean(text, "body") for text in context.review[:_MAX_REVIEW]],

@@ -11,11 +11,15 @@ class SutureError(Exception):
 
 
 class TransientError(SutureError):
-    """A failure that may go away: timeouts, 5xx, 429. `retry_after` is a hint in seconds."""
+    """A failure that may go away: timeouts, 5xx, 429. `retry_after` is a hint in seconds.
+    `answered` when the service answered the request with an error: unlike a timeout, nothing
+    is left in flight that might still be carried out."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, *,
+                 answered: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.answered = answered
 
 
 class PermanentError(SutureError):

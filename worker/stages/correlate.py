@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from worker.correlate.engine import correlate as correlate_event
 from worker.correlate.models import Correlation
+from worker.correlate.presented import presented
 from worker.models import RunState
 from worker.ports import PermanentError
 from worker.runs import RunRecord
 from worker.scrub import scrub_text
 from worker.stages.deps import Deps, accounts_for, open_run
 from worker.stages.scrubbing import scrubbed_correlation
+from worker.titles import shorten
 
 MAX_FRAMES_KEPT = 30
 
@@ -47,9 +49,10 @@ def correlate(deps: Deps, run_id: int) -> RunState | None:
     # Suspects' logins let a pull request ask their authors to review it.
     kept = scrubbed_correlation(
         found.model_copy(update={"frames": found.frames[-MAX_FRAMES_KEPT:]}))
-    best = kept.suspects[0] if kept.suspects else None
-    reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {best.summary[:80]}"
-              if best else f"no suspect: {kept.note}")
+    shown = presented(kept)
+    best = shown.suspects[0] if shown.suspects else None
+    reason = (f"top suspect {best.sha[:12]} ({best.confidence:.0%}): {shorten(best.summary, 80)}"
+              if best else f"no suspect: {shown.note}")
     return _moved(deps, run_id, reason, kept)
 
 

@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 from worker.codehost import CheckReport
+from worker.correlate.presented import presented
 from worker.fix.models import Verification
 from worker.preview.outcome import PreviewOutcome
 from worker.runs import PullRequestRecord
@@ -38,7 +39,7 @@ def pull_request_body(deps: Deps, opened: RunContext, record: PullRequestRecord,
         "pull_request.md.j2", cluster=cluster.model_copy(update={
             "title": scrub_text(cluster.title), "culprit": scrub_text(cluster.culprit)}),
         run=run, event=event, service=service, stack=format_stack(event) if event else "",
-        marker=marker, correlation=run.record.correlation, fix=fix, pr=record,
+        marker=marker, correlation=presented(run.record.correlation), fix=fix, pr=record,
         changed=changed_paths(fix.chosen.patch), preview=preview,
         repo_template=repo_template, fixes_line=fixes_line(opened),
         elapsed_seconds=max(0.0, (now - started).total_seconds()),

@@ -29,6 +29,7 @@ from worker.playbooks import (
 )
 from worker.ports import CodingAgent, PermanentError, Repository, Sandbox
 from worker.runs import CommandSummary, FixOutcome, RunRecord
+from worker.scrub import scrub_event
 from worker.settings import ServiceSettings
 from worker.stages.deps import Deps, open_run
 from worker.stages.scrubbing import scrubbed_attempt, scrubbed_command
@@ -167,7 +168,10 @@ def _task(run_id: int, event: ErrorEvent, correlation: Correlation | None, playb
         crash_line=crash.frame.lineno if crash else None,
         crash_function=crash.frame.function if crash else None, review=review)
     primary = event.primary
-    return FixTask(run_id=run_id, prompt=render_prompt(playbook, context), event=event,
+    # Agents write the event into code (a replayed request, a test's docstring) that may end in
+    # a pull request: they get it scrubbed, like the prompt.
+    return FixTask(run_id=run_id, prompt=render_prompt(playbook, context),
+                   event=scrub_event(event),
                    error_type=primary.type if primary else "", playbook=playbook.name,
                    crash_file=context.crash_file, crash_line=context.crash_line,
                    crash_function=context.crash_function, test_command=test_command,

@@ -89,6 +89,8 @@ def ingest_events(deps: Deps, events: list[ErrorEvent]) -> IngestResult:
                                           deps.settings.event_sample_size)
         if outcome.duplicate:
             notes.append(f"{event.source.value} event {event.event_id} already seen")
+            if outcome.run_id is not None:  # recorded, but its run was never started
+                run_ids.append(outcome.run_id)
             continue
         kind = "regression" if outcome.regression else "new" if outcome.new_cluster else "known"
         notes.append(f"{event.source.value} event {event.event_id} → cluster "

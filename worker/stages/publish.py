@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from worker.correlate.presented import presented
 from worker.models import Cluster, RunState
-from worker.ports import PermanentError, TicketDraft
+from worker.ports import PermanentError, TicketDraft, TransientError
 from worker.preview.outcome import PreviewOutcome
 from worker.runs import Publication, PullRequestRecord, RunRecord
 from worker.scrub import scrub_event, scrub_text
@@ -21,6 +23,8 @@ from worker.stages.notices import notify
 from worker.stages.previewing import check_on_pushed
 from worker.stages.proposal import attach_evidence, link_upstream, propose, reached
 from worker.stages.revision import is_revision, revise
+from worker.store.waiting import release_publication
+from worker.titles import one_line
 
 log = logging.getLogger("suture.publish")
 
@@ -70,15 +74,22 @@ def can_propose(deps: Deps, opened: RunContext) -> bool:
 
 def open_pull_request(deps: Deps, opened: RunContext) -> RunState | None:
     """Open (or adopt) the run's draft pull request and record it."""
-    assert deps.code_host is not None and deps.open_workspace is not None
-    assert opened.service is not None and opened.service.slug
-    run, cluster, host = opened.run, opened.cluster, deps.code_host
-    repo = opened.service.slug
+    run, cluster = opened.run, opened.cluster
     key = f"pr:{cluster.fingerprint}:{run.episode}"
-    lease = deps.store.lease_publication(key, run.id, "pull_request", uuid.uuid4().hex,
+    owner = uuid.uuid4().hex
+    lease = deps.store.lease_publication(key, run.id, "pull_request", owner,
                                          deps.settings.publish_lease_seconds)
     if lease.status != "done" and not lease.owned:
         raise Deferred(f"pull request {key} is being opened by another worker", lease.until)
+    with given_back_when_answered(deps, key, owner):
+        return _open_pull_request(deps, opened, key)
+
+
+def _open_pull_request(deps: Deps, opened: RunContext, key: str) -> RunState | None:
+    run, host = opened.run, deps.code_host
+    assert host is not None and deps.open_workspace is not None
+    assert opened.service is not None and opened.service.slug
+    repo = opened.service.slug
     marker = f"suture:{key}"
     fix = run.record.fix
     assert fix is not None and fix.chosen is not None
@@ -156,6 +167,20 @@ def owner_logins(opened: RunContext) -> list[str]:
     return list(dict.fromkeys(owner.login for owner in owners if owner.login))
 
 
+@contextmanager
+def given_back_when_answered(deps: Deps, key: str, owner: str) -> Iterator[None]:
+    """Hold a publication's lease for the block; when the host answered with a transient error
+    (a 429, a 5xx), give it back, so the retry comes with the backoff the answer asked for
+    rather than a lease period later. After a timeout it is kept: the request may still land.
+    """
+    try:
+        yield
+    except TransientError as exc:
+        if exc.answered:
+            release_publication(deps.store, key, owner)
+        raise
+
+
 def pr_title(opened: RunContext) -> str:
     """`Fix <error> (<culprit>)`: scrubbed, one line, bounded."""
     cluster = opened.cluster
@@ -168,7 +193,8 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
     run, cluster = opened.run, opened.cluster
     run_id = run.id
     key = f"ticket:{cluster.fingerprint}:{run.episode}"
-    lease = deps.store.lease_publication(key, run_id, "ticket", uuid.uuid4().hex,
+    owner = uuid.uuid4().hex
+    lease = deps.store.lease_publication(key, run_id, "ticket", owner,
                                          deps.settings.publish_lease_seconds)
     url = lease.url
     if lease.status != "done":
@@ -177,7 +203,8 @@ def file_ticket(deps: Deps, opened: RunContext, fallback: str = "") -> RunState:
             # the lease to run out, then look on the forge before creating anything.
             raise Deferred(f"ticket {key} is being filed by another worker", lease.until)
         reached("ticket-create")
-        ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
+        with given_back_when_answered(deps, key, owner):
+            ticket = deps.forge.open_ticket(draft_ticket(deps, run_id, key, fallback))
         reached("ticket-created")  # on the forge, not yet in the store
         deps.store.complete_publication(key, ticket.ref, ticket.url)
         url = ticket.url
@@ -205,7 +232,7 @@ def draft_ticket(deps: Deps, run_id: int, key: str, fallback: str = "") -> Ticke
     body = deps.renderer.render(
         "ticket.md.j2", cluster=scrubbed_cluster(cluster), run=run, event=event,
         service=service, stack=format_stack(event) if event else "", marker=marker,
-        correlation=run.record.correlation, fix=run.record.fix, fallback=fallback,
+        correlation=presented(run.record.correlation), fix=run.record.fix, fallback=fallback,
         fix_reason=next((t.reason for t in reversed(deps.store.transitions(run_id))
                          if t.to_state in (RunState.VERIFIED, RunState.UNVERIFIED)), ""),
         commit_url=lambda sha: commit_url(deps.settings, service.slug if service else None, sha))
@@ -222,5 +249,5 @@ def scrubbed_cluster(cluster: Cluster) -> Cluster:
 
 
 def scrub_title(title: str) -> str:
-    """A one-line, scrubbed, bounded ticket title."""
-    return " ".join(scrub_text(title).split())[:200] or "error"
+    """A one-line, scrubbed ticket title, cut at a word to 200 characters."""
+    return one_line(scrub_text(title), 200, "error")

@@ -18,6 +18,7 @@ from worker.runs import FollowRecord, Recurrence, RunRecord
 from worker.scrub import scrub_text
 from worker.stages.deps import Deps, RunContext, open_run
 from worker.stages.notices import notify
+from worker.titles import one_line
 
 log = logging.getLogger("suture.follow")
 
@@ -105,8 +106,8 @@ def on_regression(deps: Deps, cluster_id: int, new_run_id: int | None,
                           f"{follow.merge_sha[:12]}" + (f"; run {new_run_id} opened"
                                                         if new_run_id else ""),
                           record=RunRecord(follow=recurred))
-    what = scrub_text(f"{event.primary.type}: {event.primary.value}" if event.primary
-                      else event.title)[:300]
+    what = one_line(scrub_text(f"{event.primary.type}: {event.primary.value}" if event.primary
+                               else event.title), 300)
     _say_on_change(deps, opened.run.id,
                    f"The error came back after this fix was merged: {what} (event "
                    f"`{event.event_id}`, release `{scrub_text(event.release or 'unknown')}`, "

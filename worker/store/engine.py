@@ -16,14 +16,18 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; creates the SQLite file's folder when needed."""
+def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
+    """An engine for `url`; creates the SQLite file's folder when needed.
+
+    `pre_ping=False` skips the `SELECT 1` before each checkout, for a caller that retries on a
+    dead connection itself (the web intake).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True, future=True)
+    return create_engine(url, pool_pre_ping=pre_ping, future=True)
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -24,6 +24,7 @@ from worker.store.tables import (
     TransitionRow,
 )
 from worker.store.upsert import insert_ignoring_conflict
+from worker.titles import shorten
 
 
 def record_event(
@@ -34,7 +35,10 @@ def record_event(
         session, SeenEventRow, {"source": event.source.value, "event_id": event.event_id}
     )
     if not seen:
-        return IngestOutcome(duplicate=True)
+        # Seen before: a redelivered message whose first try died after recording it. Its run,
+        # if nobody has started it yet, is handed back so the chain resumes without waiting
+        # for the reconciler.
+        return IngestOutcome(duplicate=True, run_id=_unstarted_run(session, event))
     created = insert_ignoring_conflict(session, ClusterRow, _new_cluster(event, fingerprint))
     cluster = session.scalars(
         select(ClusterRow).where(ClusterRow.fingerprint == fingerprint).with_for_update()
@@ -58,12 +62,24 @@ def record_event(
     )
 
 
+def _unstarted_run(session: Session, event: ErrorEvent) -> int | None:
+    """The run of the current episode of `event`'s cluster while it is still new; else None."""
+    cluster_id = session.scalars(select(EventRow.cluster_id).where(
+        EventRow.source == event.source.value, EventRow.event_id == event.event_id)).first()
+    cluster = session.get(ClusterRow, cluster_id) if cluster_id is not None else None
+    if cluster is None:
+        return None
+    return session.scalars(select(RunRow.id).where(
+        RunRow.cluster_id == cluster.id, RunRow.episode == cluster.episode,
+        RunRow.state == RunState.NEW.value)).first()
+
+
 def _new_cluster(event: ErrorEvent, fingerprint: str) -> dict[str, object]:
     primary = event.primary
     timestamp = as_utc(event.timestamp)
     return {
         "fingerprint": fingerprint,
-        "title": (event.title or (primary.type if primary else "") or "error")[:500],
+        "title": shorten(event.title or (primary.type if primary else "") or "error", 500),
         "exception_type": primary.type[:255] if primary else "",
         "culprit": _culprit(event),
         "project": event.project or "",

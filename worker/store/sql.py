@@ -29,6 +29,7 @@ from worker.models import (
 from worker.runs import Run, RunRecord
 from worker.store import history, recording, releases
 from worker.store.engine import make_engine, upgrade
+from worker.store.run_leases import RunLeases
 from worker.store.tables import (
     ClusterRow,
     CursorRow,
@@ -49,7 +50,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore:
+class SqlStore(RunLeases):
     """The store. `migrate()` once before use (the CLI and the app do it)."""
 
     def __init__(self, url: str, clock: Clock = utc_now) -> None:
@@ -97,10 +98,11 @@ class SqlStore:
             return None if row is None else Delivery.model_validate(row, from_attributes=True)
 
     def start_delivery(self, delivery_id: int) -> int:
-        """Count one processing attempt; returns the attempt number."""
+        """Count one processing attempt; returns the attempt number (0 for a delivery already
+        finished: a duplicate message for it is no attempt, and must not fail it)."""
         with self.session() as session:
             row = session.get(DeliveryRow, delivery_id, with_for_update=True)
-            if row is None:
+            if row is None or row.status != "pending":
                 return 0
             row.attempts += 1
             row.updated_at = self._clock()
@@ -257,11 +259,15 @@ class SqlStore:
             return len(session.scalars(query).all())
 
     def stuck_runs(self, older_than: datetime) -> list[Run]:
-        """Runs in a non-terminal state not touched since `older_than`."""
+        """Runs in a non-terminal state not touched since `older_than`, and not held by a
+        worker running one of their stages (a held run is being worked on, however long)."""
         live = [state.value for state in RunState if not state.terminal]
+        now = self._clock()
         with self.session() as session:
             rows = session.scalars(select(RunRow).where(
-                RunRow.state.in_(live), RunRow.updated_at < older_than).order_by(RunRow.id))
+                RunRow.state.in_(live), RunRow.updated_at < older_than,
+                or_(RunRow.lease_until.is_(None), RunRow.lease_until <= now))
+                .order_by(RunRow.id))
             return [_run(row) for row in rows]
 
     # cursors, publications, slots ---------------------------------------------------------

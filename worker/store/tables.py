@@ -116,6 +116,9 @@ class RunRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Held by the worker running one of the run's stages, renewed while it works.
+    lease_owner: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class TransitionRow(Base):

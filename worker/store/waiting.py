@@ -37,6 +37,16 @@ def lease_held_until(store: SqlStore, run_id: int, now: datetime) -> datetime | 
     return live_leases(store, now, [run_id]).get(run_id)
 
 
+def release_publication(store: SqlStore, key: str, owner: str) -> None:
+    """Give back a publication lease its holder no longer needs: its request was answered with
+    an error, so nothing of it is in flight, and the next attempt need not wait the lease out
+    (it starts by looking on the host, as every attempt does)."""
+    with store.session() as session:
+        session.execute(update(PublicationRow).where(
+            PublicationRow.key == key, PublicationRow.lease_owner == owner,
+            PublicationRow.status != "done").values(lease_owner="", lease_until=None))
+
+
 def refund_attempt(store: SqlStore, run_id: int) -> None:
     """Take back the attempt counted for a delivery that only found the run waiting."""
     with store.session() as session:

@@ -1,6 +1,7 @@
 """The diff policy: which changes a patch may make at all, judged from its text alone (pure).
 
-A patch is refused, whatever its tests say, when it: touches `.git` or an unsafe path; leaves
+A patch is refused, whatever its tests say, when it: touches `.git`, an unsafe path or a
+sensitive one (credentials, hooks and autorun files: `sensitive`, never allowed); leaves
 the playbook's allowed paths; edits CI, deployment, dependency or test-runner files the
 playbook does not allow; carries a binary file, a symlink or a submodule; adds a secret;
 exceeds the file or line budget; or weakens tests (see `weakening`). `check_diff_policy`
@@ -19,9 +20,12 @@ from worker.fix.models import PolicyFinding
 from worker.scrub import find_secrets
 from worker.verify.diffparse import DiffError, FileDiff, parse_diff
 from worker.verify.paths import TEST_MACHINERY, in_git_dir, matches_any, unsafe_reason
+from worker.verify.sensitive import sensitive
 from worker.verify.weakening import weakening_findings
 
-CI_PATHS = [".github/**", ".gitlab-ci.yml", ".circleci/**", "Jenkinsfile", "azure-pipelines.yml"]
+CI_PATHS = [".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", "Jenkinsfile",
+            "azure-pipelines.yml", ".buildkite/**", ".travis.yml", "bitbucket-pipelines.yml",
+            ".drone.yml", ".woodpecker/**", ".woodpecker.yml"]
 DEPLOY_PATHS = ["deploy/**", "Dockerfile*", "docker-compose*.yml", "k8s/**", "helm/**", "*.tf"]
 DEPENDENCY_PATHS = [
     "*.lock", "poetry.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "Pipfile.lock",
@@ -102,6 +106,10 @@ def _path_findings(path: str, policy: DiffPolicy) -> Iterator[PolicyFinding]:
     if in_git_dir(path):
         yield PolicyFinding(rule="git-dir", path=path,
                             detail="nothing under .git may ever be changed")
+        return
+    refused = sensitive(path)
+    if refused is not None:
+        yield PolicyFinding(rule=refused[0], path=path, detail=refused[1])
         return
     if matches_any(policy.allowed_paths, path) is None:
         yield PolicyFinding(rule="outside-allowed-paths", path=path,

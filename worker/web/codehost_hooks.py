@@ -25,6 +25,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
 
 from worker.codehost import ChangeActivity
 from worker.normalise.codehost_events import (
@@ -37,6 +38,7 @@ from worker.normalise.codehost_events import (
     from_gitlab_webhook,
 )
 from worker.normalise.fields import PayloadError
+from worker.store.batch import NewDelivery
 from worker.web.codehost_signatures import verify_github, verify_gitlab
 from worker.web.hooks import Rejection, WebDeps, _parse_json, _read_body
 from worker.web.refusals import refused
@@ -55,7 +57,7 @@ def codehost_routes(deps: WebDeps) -> APIRouter:
 
     @router.post("/hooks/github", status_code=202)
     async def github_hook(request: Request) -> JSONResponse:
-        body = await _read_body(request, deps.settings.webhook_max_bytes)
+        body = await _read_body(request, deps)
         settings = deps.settings.github
         secrets = _secrets(settings.webhook_secret, settings.webhook_secret_previous)
         if not secrets:
@@ -70,7 +72,7 @@ def codehost_routes(deps: WebDeps) -> APIRouter:
         delivery = _delivery_id(request.headers.get("x-github-delivery"), "X-GitHub-Delivery")
         if not delivery:
             raise Rejection(400, "missing X-GitHub-Delivery header")
-        payload = _parse_json(_json_body(request, body))
+        payload = _parse_json(body, deps.settings.intake.max_depth)
         if event == "ping":
             return JSONResponse({"pong": True}, status_code=200)
         if event not in GITHUB_EVENTS:
@@ -78,11 +80,11 @@ def codehost_routes(deps: WebDeps) -> APIRouter:
         activity = _normalise(lambda: from_github_webhook(event, payload, delivery))
         if activity is None:
             return _ignored(f"{event} {str(payload.get('action'))[:64]!r} is not followed")
-        return _accept(deps, request, GITHUB, event, delivery, body, activity)
+        return await _accept(deps, request, GITHUB, event, delivery, body, activity)
 
     @router.post("/hooks/gitlab", status_code=202)
     async def gitlab_hook(request: Request) -> JSONResponse:
-        body = await _read_body(request, deps.settings.webhook_max_bytes)
+        body = await _read_body(request, deps)
         settings = deps.settings.gitlab
         secrets = _secrets(settings.webhook_secret, settings.webhook_secret_previous)
         if not secrets:
@@ -97,13 +99,13 @@ def codehost_routes(deps: WebDeps) -> APIRouter:
         delivery = (_delivery_id(request.headers.get("idempotency-key"), "Idempotency-Key")
                     or _delivery_id(request.headers.get("x-gitlab-event-uuid"),
                                     "X-Gitlab-Event-UUID"))
-        payload = _parse_json(_json_body(request, body))
+        payload = _parse_json(body, deps.settings.intake.max_depth)
         if event not in GITLAB_EVENTS:
             return _ignored(f"event {event[:64]!r} is not followed")
         activity = _normalise(lambda: from_gitlab_webhook(event, payload, delivery))
         if activity is None:
             return _ignored(f"this {event} is not followed")
-        return _accept(deps, request, GITLAB, event, delivery, body, activity)
+        return await _accept(deps, request, GITLAB, event, delivery, body, activity)
 
     return router
 
@@ -121,13 +123,6 @@ def _delivery_id(value: str | None, header: str) -> str:
     return value.strip()
 
 
-def _json_body(request: Request, body: bytes) -> bytes:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        raise Rejection(415, "set the webhook's content type to application/json")
-    return body
-
-
 def _normalise(normalise: Callable[[], ChangeActivity | None]) -> ChangeActivity | None:
     try:
         return normalise()
@@ -141,22 +136,25 @@ def _ignored(reason: str) -> JSONResponse:
     return JSONResponse({"ignored": reason}, status_code=202)
 
 
-def _accept(deps: WebDeps, request: Request, source: str, event: str, delivery: str,
-            body: bytes, activity: ChangeActivity) -> JSONResponse:
-    delivery_id, created = deps.store.add_delivery(source, activity.kind, body,
-                                                   delivery_payload(event, activity))
-    if not created:
-        return _duplicate(request, delivery_id)
-    if delivery and not deps.store.claim_slot(f"{source}-delivery", _claim(event, delivery)):
+async def _accept(deps: WebDeps, request: Request, source: str, event: str,
+                  delivery: str, body: bytes, activity: ChangeActivity) -> JSONResponse:
+    assert deps.intake is not None
+    stored = await deps.intake.submit(NewDelivery.of(source, activity.kind, body,
+                                                     delivery_payload(event, activity)))
+    if not stored.created:
+        return _duplicate(request, stored.id)
+    if delivery and not await run_in_threadpool(
+            deps.store.claim_slot, f"{source}-delivery", _claim(event, delivery)):
         # The same delivery id with a different body: kept for the record, never followed up.
-        deps.store.finish_delivery(delivery_id, "ignored",
-                                   f"duplicate: {source} delivery {delivery} was received before")
-        return _duplicate(request, delivery_id)
+        await run_in_threadpool(
+            deps.store.finish_delivery, stored.id, "ignored",
+            f"duplicate: {source} delivery {delivery} was received before")
+        return _duplicate(request, stored.id)
     try:
-        deps.actors.follow_activity.send(delivery_id)
+        await run_in_threadpool(deps.actors.follow_activity.send, stored.id)
     except Exception as exc:  # the broker is down: the delivery is stored, the reconciler re-sends
-        log.warning("could not enqueue delivery %s (%s); the reconciler will", delivery_id, exc)
-    return JSONResponse({"accepted": True, "delivery": delivery_id, "kind": activity.kind},
+        log.warning("could not enqueue delivery %s (%s); the reconciler will", stored.id, exc)
+    return JSONResponse({"accepted": True, "delivery": stored.id, "kind": activity.kind},
                         status_code=202)
 
 

@@ -9,9 +9,9 @@ reconciler.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.datastructures import Headers
 
 from worker.actors import Actors
 from worker.normalise import (
@@ -30,9 +31,16 @@ from worker.normalise import (
 from worker.ports import ArtifactStore
 from worker.settings import Settings
 from worker.store import SqlStore
+from worker.store.batch import NewDelivery
 from worker.web.artifacts import artifact_routes
-from worker.web.refusals import refused
+from worker.web.fastpath import WebhookPaths, read_limited
+from worker.web.intake import Intake, intake_for
+from worker.web.pages import install_pages
+from worker.web.rejection import Rejection, install_refusals
 from worker.web.signatures import verify_secret_header, verify_sentry
+from worker.web.strict import check_content_type, parse_body
+
+__all__ = ["Rejection", "WebDeps", "create_web"]
 
 log = logging.getLogger("suture.web")
 
@@ -47,28 +55,24 @@ class WebDeps:
     actors: Actors
     clock: Callable[[], datetime]
     artifacts: ArtifactStore | None = None  # None: evidence files are not served
-
-
-class Rejection(Exception):
-    """A request we refuse, with the status and a reason for the sender."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+    intake: Intake | None = None  # None: one of its own, stopped with the application
 
 
 def create_web(deps: WebDeps) -> FastAPI:
     """The FastAPI application."""
-    web = FastAPI(title="suture", version="0.1.0", docs_url=None, redoc_url=None)
+    if deps.intake is None:
+        deps.intake = intake_for(deps.store.url, deps.store.engine, deps.settings.intake,
+                                 deps.clock)
+    intake = deps.intake
 
-    @web.exception_handler(Rejection)
-    async def _rejected(request: Request, exc: Rejection) -> JSONResponse:
-        refused(request, exc.status, exc.reason)
-        # Headers are latin-1 on the wire: the reason may quote attacker text, so keep it ASCII.
-        header = exc.reason[:200].encode("ascii", "backslashreplace").decode("ascii")
-        return JSONResponse({"error": exc.reason}, status_code=exc.status,
-                            headers={"Sentry-Hook-Error": header})
+    @asynccontextmanager
+    async def lifespan(_web: FastAPI) -> AsyncIterator[None]:
+        yield
+        intake.close()
+
+    web = FastAPI(title="suture", version="0.1.0", docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
+    install_refusals(web)
 
     @web.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -83,81 +87,77 @@ def create_web(deps: WebDeps) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
         return JSONResponse({"status": "ready"})
 
-    @web.post("/hooks/sentry", status_code=202)
-    async def sentry_hook(request: Request) -> JSONResponse:
-        body = await _read_body(request, deps.settings.webhook_max_bytes)
+    async def sentry_hook(headers: Headers, body: bytes) -> JSONResponse:
         secret = deps.settings.sentry.client_secret
         if secret is None:
             raise Rejection(503, "the Sentry webhook is not configured (no client secret)")
-        decision = verify_sentry(body, request.headers.get("sentry-hook-signature"),
+        decision = verify_sentry(body, headers.get("sentry-hook-signature"),
                                  secret.get_secret_value(),
-                                 request.headers.get("sentry-hook-timestamp"), deps.clock(),
+                                 headers.get("sentry-hook-timestamp"), deps.clock(),
                                  deps.settings.webhook_max_age_seconds)
         if not decision.allowed:
             raise Rejection(401, decision.reason)
-        resource = request.headers.get("sentry-hook-resource", "")
+        resource = headers.get("sentry-hook-resource", "")
         if not resource:
             raise Rejection(400, "missing Sentry-Hook-Resource header")
-        payload = _parse_json(body)
+        payload = _parse_json(body, deps.settings.intake.max_depth)
         if resource == "installation":
             return JSONResponse({"acknowledged": "installation"}, status_code=200)
         if resource not in SENTRY_ERROR_RESOURCES:
             return JSONResponse({"ignored": f"resource {resource!r} carries no error"}, 200)
         _check(lambda: from_sentry_webhook(resource, payload))
-        return _accept(deps, "sentry", resource, body, payload)
+        return await _accept(intake, deps, "sentry", resource, body)
 
-    @web.post("/hooks/datadog", status_code=202)
-    async def datadog_hook(request: Request) -> JSONResponse:
-        body = await _read_body(request, deps.settings.webhook_max_bytes)
+    async def datadog_hook(headers: Headers, body: bytes) -> JSONResponse:
         settings = deps.settings.datadog
         if settings.webhook_secret is None:
             raise Rejection(503, "the Datadog webhook is not configured (no secret)")
-        decision = verify_secret_header(request.headers.get(settings.webhook_header),
+        decision = verify_secret_header(headers.get(settings.webhook_header),
                                         settings.webhook_secret.get_secret_value())
         if not decision.allowed:
             raise Rejection(401, decision.reason)
-        payload = _parse_json(body)
+        payload = _parse_json(body, deps.settings.intake.max_depth)
         transition = str(payload.get("alert_transition", ""))
         if transition.lower().startswith("recovered"):
             return JSONResponse({"ignored": "a recovery carries no new error"}, status_code=200)
         _check(lambda: from_datadog_monitor(payload))
-        return _accept(deps, "datadog", "monitor", body, payload)
+        return await _accept(intake, deps, "datadog", "monitor", body)
+
+    web.add_middleware(WebhookPaths, hooks={"/hooks/sentry": sentry_hook,  # type: ignore[arg-type]
+                                            "/hooks/datadog": datadog_hook},
+                       gate=lambda headers: _gate(headers, deps),
+                       limit=deps.settings.webhook_max_bytes)
 
     from worker.web.codehost_hooks import codehost_routes  # here: that module imports this one
 
     web.include_router(codehost_routes(deps))
     if deps.artifacts is not None:
         web.include_router(artifact_routes(deps.artifacts))
+    install_pages(web, deps.settings, deps.store, deps.actors, deps.clock,
+                  artifacts_served=deps.artifacts is not None)
     return web
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+def _gate(headers: Headers, deps: WebDeps) -> None:
+    """The refusals made before a body is read: too much waiting (429), a content type other
+    than JSON (415), a declared length over the limit (413)."""
+    assert deps.intake is not None
+    deps.intake.admit()
+    check_content_type(headers.get("content-type"))
+    limit = deps.settings.webhook_max_bytes
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise Rejection(413, f"body larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Rejection(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
-def _refuse_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
+async def _read_body(request: Request, deps: WebDeps) -> bytes:
+    """A routed webhook's body (the code hosts'), after the same refusals as the others."""
+    _gate(request.headers, deps)
+    return await read_limited(request.receive, deps.settings.webhook_max_bytes)
 
 
-def _parse_json(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise Rejection(400, "body is not JSON suture accepts: nested too deeply") from None
-    except ValueError as exc:  # also JSONDecodeError, bad UTF-8, NaN, over-long integers
-        raise Rejection(400, f"body is not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise Rejection(422, "body must be a JSON object")
-    return payload
+def _parse_json(body: bytes, max_depth: int) -> dict[str, Any]:
+    return parse_body(body, max_depth)
 
 
 def _check(normalise: Callable[[], object]) -> None:
@@ -169,13 +169,10 @@ def _check(normalise: Callable[[], object]) -> None:
         raise Rejection(422, f"unexpected payload shape: {type(exc).__name__}: {exc}") from None
 
 
-def _accept(deps: WebDeps, source: str, kind: str, body: bytes,
-            payload: dict[str, Any]) -> JSONResponse:
-    delivery_id, created = deps.store.add_delivery(source, kind, body, payload)
-    if not created:
-        return JSONResponse({"duplicate": True, "delivery": delivery_id}, status_code=200)
-    try:
-        deps.actors.ingest_delivery.send(delivery_id)
-    except Exception as exc:  # the broker is down: the delivery is stored, the reconciler re-sends
-        log.warning("could not enqueue delivery %s (%s); the reconciler will", delivery_id, exc)
-    return JSONResponse({"accepted": True, "delivery": delivery_id}, status_code=202)
+async def _accept(intake: Intake, deps: WebDeps, source: str, kind: str,
+                  body: bytes) -> JSONResponse:
+    stored = await intake.submit(NewDelivery.of_body(source, kind, body),
+                                 deps.actors.ingest_delivery.send)
+    if not stored.created:
+        return JSONResponse({"duplicate": True, "delivery": stored.id}, status_code=200)
+    return JSONResponse({"accepted": True, "delivery": stored.id}, status_code=202)

@@ -33,6 +33,7 @@ def refused(request: Request, status: int, reason: str, delivery_id: int | None 
         extra["delivery_id"] = delivery_id
     log.warning("refused %s %s: %d %s", request.method, request.url.path[:200], status, clean,
                 extra=extra)
-    counter = getattr(request.app.state, "refusals", None)
+    app = request.scope.get("app")  # absent when refused before the app saw the request
+    counter = getattr(app.state, "refusals", None) if app is not None else None
     if counter is not None:
         counter.labels(source=source, status=str(status)).inc()
