@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import redis
 
 from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
@@ -285,8 +286,14 @@ def broker_environment(kind: str) -> Iterator[dict[str, str]]:
     """`SUTURE_*` variables for a broker of `kind` this round has to itself: a Redis namespace,
     or a RabbitMQ virtual host made with `rabbitmqctl` and deleted afterwards."""
     if kind == "redis":
-        yield {"SUTURE_BROKER_URL": REDIS_URL,
-               "SUTURE_BROKER__NAMESPACE": f"suture-scaleout-{uuid.uuid4().hex[:8]}"}
+        namespace = f"suture-scaleout-{uuid.uuid4().hex[:8]}"
+        try:
+            yield {"SUTURE_BROKER_URL": REDIS_URL, "SUTURE_BROKER__NAMESPACE": namespace}
+        finally:
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(f"{namespace}:*"):
+                client.delete(key)
+            client.close()
         return
     if shutil.which("rabbitmqctl") is None:
         raise RuntimeError("rabbitmqctl is not installed: cannot make a virtual host")
