@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.scaleout.harness import Deployment, broker_environment, github_standin, measure
+from bench.scaleout.brokers import broker_environment
+from bench.scaleout.harness import Deployment, github_standin, measure
 from integrations.standins.github import GitHubStandIn
 from tests.brokers import BROKERS
 from tests.conftest import _reset_postgres

@@ -13,7 +13,6 @@ import copy
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-import redis
 
 from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
@@ -41,8 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "scaleout-token"
 SECRET = "scaleout-client-secret"
 MARKER = re.compile(r"suture:ticket:[\w:-]+")
-REDIS_URL = "redis://127.0.0.1:6379/0"
-RABBITMQ = "127.0.0.1:5672"
 
 
 @dataclass
@@ -280,30 +276,3 @@ def github_standin() -> Iterator[GitHubStandIn]:
     finally:
         standin.stop()
 
-
-@contextmanager
-def broker_environment(kind: str) -> Iterator[dict[str, str]]:
-    """`SUTURE_*` variables for a broker of `kind` this round has to itself: a Redis namespace,
-    or a RabbitMQ virtual host made with `rabbitmqctl` and deleted afterwards."""
-    if kind == "redis":
-        namespace = f"suture-scaleout-{uuid.uuid4().hex[:8]}"
-        try:
-            yield {"SUTURE_BROKER_URL": REDIS_URL, "SUTURE_BROKER__NAMESPACE": namespace}
-        finally:
-            client = redis.Redis.from_url(REDIS_URL)
-            for key in client.scan_iter(f"{namespace}:*"):
-                client.delete(key)
-            client.close()
-        return
-    if shutil.which("rabbitmqctl") is None:
-        raise RuntimeError("rabbitmqctl is not installed: cannot make a virtual host")
-    vhost = f"suture-scaleout-{uuid.uuid4().hex[:8]}"
-    ctl = ["rabbitmqctl", "-q"]
-    subprocess.run([*ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    try:
-        subprocess.run([*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                       check=True, capture_output=True, timeout=60)
-        yield {"SUTURE_BROKER_URL": f"amqp://guest:guest@{RABBITMQ}/{vhost}"}
-    finally:
-        subprocess.run([*ctl, "delete_vhost", vhost], check=True, capture_output=True,
-                       timeout=60)

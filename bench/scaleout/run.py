@@ -24,10 +24,10 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.scaleout.harness import (  # noqa: E402 - after the path is set
+from bench.scaleout.brokers import broker_environment  # noqa: E402 - after the path is set
+from bench.scaleout.harness import (  # noqa: E402
     Deployment,
     Outcome,
-    broker_environment,
     github_standin,
     measure,
 )
