@@ -1,4 +1,5 @@
-"""End to end over real processes: `suture web` and `suture worker` on Redis and PostgreSQL.
+"""End to end over real processes: `suture web` and `suture worker` on PostgreSQL, once on Redis
+and once on RabbitMQ.
 
 A signed webhook goes into the web process, the worker process files the ticket on the GitHub
 stand-in (PyGithub over HTTP), and the store is PostgreSQL. The crash test `kill -9`s the worker
@@ -13,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import pytest
 
 from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
+from tests.brokers import BROKERS, broker_environment
 from tests.conftest import _reset_postgres
 from tests.support import SECRET, compact, sentry_headers
 from worker.models import RunState
@@ -50,19 +51,20 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 class Stack:
     """The processes of one test and the means to look at them."""
 
-    def __init__(self, tmp_path: Path, database_url: str, github: GitHubStandIn) -> None:
+    def __init__(self, tmp_path: Path, database_url: str, github: GitHubStandIn,
+                 broker: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logs = tmp_path
         self.env = {
             **os.environ,
             "SUTURE_DATABASE_URL": database_url,
-            "SUTURE_BROKER_URL": "redis://127.0.0.1:6379/0",
-            "SUTURE_BROKER__NAMESPACE": f"suture-test-{uuid.uuid4().hex[:8]}",
-            "SUTURE_BROKER__HEARTBEAT_TIMEOUT_MS": "2000",
-            "SUTURE_BROKER__MAINTENANCE_CHANCE": "1000000",
+            **broker,
             "SUTURE_STUCK_AFTER_SECONDS": "8",
             "SUTURE_PUBLISH_LEASE_SECONDS": "8",
+            # The runs go straight to a ticket: building the repository's environment for a
+            # fix no agent would make is not what these tests are about, and takes minutes.
+            "SUTURE_FIX__ENABLED": "false",
             "SUTURE_FORGE": "github",
             "SUTURE_GITHUB__BASE_URL": github.url,
             "SUTURE_GITHUB__TOKEN": TOKEN,
@@ -126,10 +128,17 @@ def github() -> Iterator[GitHubStandIn]:
     standin.stop()
 
 
+@pytest.fixture(params=BROKERS)
+def broker(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment of a Redis or a RabbitMQ broker of this test's own."""
+    with broker_environment(request.param) as environment:
+        yield environment
+
+
 @pytest.fixture
-def stack(tmp_path, postgres_database, github) -> Iterator[Stack]:
+def stack(tmp_path, postgres_database, github, broker) -> Iterator[Stack]:
     _reset_postgres(postgres_database)
-    processes = Stack(tmp_path, postgres_database, github)
+    processes = Stack(tmp_path, postgres_database, github, broker)
     yield processes
     processes.stop()
 

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dramatiq
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from worker.brokers import ping
 from worker.health_settings import HealthSettings
 from worker.settings import Settings
 
@@ -136,18 +136,14 @@ def database_check(url: str) -> HealthCheck:
 
 
 def broker_check(url: str | None) -> HealthCheck:
-    """Redis answers PING (no broker configured: nothing to check)."""
+    """The Redis or RabbitMQ broker answers (no broker configured: nothing to check)."""
     if not url:
         return HealthCheck("broker", True, "in-memory broker")
-    client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_SECONDS,
-                                  socket_timeout=CONNECT_SECONDS)
     try:
-        client.ping()
-    except redis.RedisError as exc:
+        answered = ping(url)
+    except Exception as exc:  # any failure to reach it is the answer, with its reason
         return HealthCheck("broker", False, f"{type(exc).__name__}: {str(exc)[:200]}")
-    finally:
-        client.close()
-    return HealthCheck("broker", True, "redis answers")
+    return HealthCheck("broker", True, answered)
 
 
 def check_health(settings: Settings, now: datetime | None = None) -> list[HealthCheck]:

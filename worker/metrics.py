@@ -7,7 +7,7 @@ cost and tokens from the runs' records) and the broker (messages per queue). One
 web process shows everything, without multiprocess mode. Refused webhooks are counted where
 they are refused, in this process (`worker.web.refusals`).
 
-A figure that cannot be read (the database or Redis is down) is left out of that scrape and
+A figure that cannot be read (the database or the broker is down) is left out of that scrape and
 `suture_store_up` or `suture_broker_up` says 0, so a scrape never fails as a whole.
 """
 
@@ -17,8 +17,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -30,6 +28,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from worker.brokers import queue_counts
 from worker.models import RunState
 from worker.store import SqlStore, readings
 
@@ -121,34 +120,17 @@ class BrokerCollector(Collector):
     def _read(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
             "suture_queue_messages", "Messages on a queue not yet finished (waiting, prefetched "
-                                     "or running); <queue>.DQ holds delayed retries.",
+                                     "or running; on RabbitMQ waiting only); <queue>.DQ holds "
+                                     "delayed retries.",
             labels=["queue"])
         dead = GaugeMetricFamily("suture_queue_dead_messages", "Dead-lettered messages.",
                                  labels=["queue"])
-        broker = self._broker
-        queues = sorted(broker.get_declared_queues())
-        for name in queues:
-            for queue in (name, f"{name}.DQ"):
-                depth.add_metric([queue], self._unfinished(queue))
-            dead.add_metric([name], self._dead(name))
+        counts = queue_counts(self._broker, self._broker.get_declared_queues())
+        for queue, (unfinished, dead_letters) in sorted(counts.items()):
+            depth.add_metric([queue], unfinished)
+            if not queue.endswith(".DQ"):
+                dead.add_metric([queue], dead_letters)
         yield from (depth, dead)
-
-    def _unfinished(self, queue: str) -> int:
-        broker = self._broker
-        if isinstance(broker, RedisBroker):
-            return int(broker.client.hlen(f"{broker.namespace}:{queue}.msgs"))
-        if isinstance(broker, StubBroker):
-            stub = broker.queues.get(queue)
-            return stub.unfinished_tasks if stub is not None else 0
-        return 0
-
-    def _dead(self, queue: str) -> int:
-        broker = self._broker
-        if isinstance(broker, RedisBroker):
-            return int(broker.client.hlen(f"{broker.namespace}:{queue}.XQ.msgs"))
-        if isinstance(broker, StubBroker):
-            return len(broker.dead_letters_by_queue.get(queue, []))
-        return 0
 
 
 def _guarded(part: str, read: Callable[[], Iterator[Metric]]) -> Iterator[Metric]:

@@ -186,7 +186,8 @@ class FollowSettings(Section):
 
 
 class BrokerSettings(Section):
-    """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s."""
+    """Dramatiq's Redis broker tuning; the defaults recover a killed worker's message in ~20 s.
+    RabbitMQ needs none of it (`worker.broker`)."""
 
     heartbeat_timeout_ms: int = Field(default=15_000, ge=1_000)
     maintenance_chance: int = Field(default=250_000, ge=0, le=1_000_000)
@@ -201,7 +202,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///.suture/suture.db"
-    broker_url: str | None = Field(default=None, description="redis://...; unset: in-memory")
+    broker_url: str | None = Field(
+        default=None, description="redis://... or amqp://... (RabbitMQ); unset: in-memory")
     data_dir: Path = Path(".suture")
     forge: Literal["github", "files"] = "files"
     code_host: Literal["none", "github", "gitlab"] = Field(

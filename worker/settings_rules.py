@@ -36,7 +36,24 @@ def contradictions(settings: Settings) -> list[str]:
             f"env.setup_seconds ({settings.env.setup_seconds:g}) is not below the {stage_seconds} "
             f"s an agent-queue stage may run: the fix stage would be stopped before its "
             f"repository's environment is built; lower SUTURE_ENV__SETUP_SECONDS")
+    found.extend(_broker_contradictions(settings))
     return found
+
+
+def _broker_contradictions(settings: Settings) -> list[str]:
+    """An unknown broker scheme, or Redis-only tuning given for RabbitMQ where it would be
+    silently ignored."""
+    from worker.brokers import broker_kind
+
+    try:
+        kind = broker_kind(settings.broker_url)
+    except ValueError as exc:
+        return [f"{exc} (SUTURE_BROKER_URL)"]
+    if kind == "rabbitmq" and settings.broker.namespace != "suture":
+        return [f"broker.namespace ({settings.broker.namespace}) is Redis-only: on RabbitMQ "
+                f"separate deployments by virtual host instead, e.g. amqp://host:5672/<vhost> "
+                f"in SUTURE_BROKER_URL, and unset SUTURE_BROKER__NAMESPACE"]
+    return []
 
 
 def _agent_stage_seconds() -> int:

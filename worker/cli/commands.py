@@ -110,7 +110,7 @@ def worker(
     queues: Annotated[list[str] | None, typer.Option(
         "--queue", help="Consume only this queue (repeatable): 'default' or 'agent'.")] = None,
 ) -> None:
-    """A Dramatiq worker on the Redis broker; re-sends stuck work at start.
+    """A Dramatiq worker on the Redis or RabbitMQ broker; re-sends stuck work at start.
 
     Agents are slow and heavy: run a separate `suture worker --queue agent --threads 1` pool.
     """
@@ -146,18 +146,18 @@ def worker(
 
 @cli.command()
 def scheduler(config: Path | None = ConfigOption) -> None:
-    """Periodic polls and reconciler passes; one leader across processes through Redis."""
+    """Periodic polls and reconciler passes, each tick fired once across processes."""
     from worker.app import build_app
+    from worker.brokers import leader_for
     from worker.cli.doctor import preflight
     from worker.health import start_heartbeat
-    from worker.scheduler import RedisLeader, Scheduler
+    from worker.scheduler import Scheduler
 
     settings = _settings(config)
     _logging(settings)
     preflight(settings, "scheduler")
     app = build_app(settings)
-    leader = RedisLeader(settings.broker_url) if settings.broker_url else None
-    ticker = Scheduler(app, leader)
+    ticker = Scheduler(app, leader_for(settings))
     ticker.start()
     heartbeat = start_heartbeat(settings.health, ticker.running)
     try:

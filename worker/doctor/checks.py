@@ -195,7 +195,7 @@ def check_database(settings: Settings, probes: Probes) -> Check:
 
 
 def check_broker(settings: Settings, probes: Probes) -> Check:
-    """The Redis broker answers, when one is configured."""
+    """The Redis or RabbitMQ broker answers, when one is configured."""
     if not settings.broker_url:
         return Check("broker", OK, "not configured: in-memory broker (embedded `suture run`)")
     where = redact(settings.broker_url)
@@ -203,7 +203,8 @@ def check_broker(settings: Settings, probes: Probes) -> Check:
         probes.broker(settings.broker_url)
     except Exception as exc:
         return Check("broker", ERROR, f"{where} does not answer: {said(exc)}",
-                     "start Redis or correct SUTURE_BROKER_URL (broker_url)")
+                     "start the broker (Redis or RabbitMQ) or correct SUTURE_BROKER_URL "
+                     "(broker_url)")
     return Check("broker", OK, f"{where} answers")
 
 

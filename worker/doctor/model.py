@@ -102,7 +102,7 @@ class Probes(Protocol):
         ...
 
     def broker(self, url: str) -> None:
-        """Ping the Redis broker (raises when it does not answer)."""
+        """Connect to the Redis or RabbitMQ broker (raises when it does not answer)."""
         ...
 
     def playbooks(self, directory: Path) -> int:

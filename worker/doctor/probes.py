@@ -1,7 +1,7 @@
-"""The real probes: the database, Redis, the playbooks, folders and free disk space are looked at
-here; git, the repositories, the sandbox, TCP connections and the package-index configuration by
-the host probes `worker.app` hands in (they live in `integrations`). Looking changes nothing: no
-schema is migrated and no SQLite file or folder is created.
+"""The real probes: the database, the broker, the playbooks, folders and free disk space are
+looked at here; git, the repositories, the sandbox, TCP connections and the package-index
+configuration by the host probes `worker.app` hands in (they live in `integrations`). Looking
+changes nothing: no schema is migrated and no SQLite file or folder is created.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
-import redis
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from worker.brokers import ping
 from worker.doctor.model import DatabaseProbe, RepositoryProbe, SandboxProbe
 from worker.env.models import IndexConfig
 from worker.playbooks import load_playbooks
@@ -112,13 +112,9 @@ class SystemProbes:
             engine.dispose()
 
     def broker(self, url: str) -> None:
-        """Ping Redis (at most `CONNECT_SECONDS` to connect and to answer)."""
-        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_SECONDS,
-                                      socket_timeout=CONNECT_SECONDS)
-        try:
-            client.ping()
-        finally:
-            client.close()
+        """Connect to the Redis or RabbitMQ broker (`worker.brokers.ping`: at most a few seconds
+        to connect and to answer)."""
+        ping(url)
 
     def playbooks(self, directory: Path) -> int:
         """How many playbooks load from `directory`; PlaybookError lists what does not."""
