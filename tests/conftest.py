@@ -6,6 +6,7 @@ session gets its own throwaway database, dropped at the end.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,20 @@ def shared_environment_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         os.environ.pop("SUTURE_ENV__CACHE_DIR", None)
     else:
         os.environ["SUTURE_ENV__CACHE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Put the root logger back after each test: a command a test runs configures logging
+    (`configure_logging` writes to whatever stderr is at the time), and a handler left behind
+    would write into the output a later test's command runner captures."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

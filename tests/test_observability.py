@@ -133,3 +133,27 @@ def test_every_process_starts_error_reporting_with_the_dramatiq_integration(
         for handler in logging.getLogger().handlers:
             if handler not in root_handlers:
                 logging.getLogger().removeHandler(handler)
+
+
+def test_a_code_host_webhook_is_read_whole_while_errors_are_reported(tmp_path):
+    # sentry-sdk's web framework integrations read a request's body before the route does; the
+    # code-host receivers must still get it (they once waited for it until the sender gave up).
+    from tests.support import make_app, served
+
+    settings = load_settings(None, error_dsn="https://key@errors.invalid/1")
+    try:
+        assert init_error_reporting(settings, transport=Capture())
+        app = make_app(tmp_path, settings={"gitlab": {"webhook_secret": "gitlab-hook-secret"}})
+        body = json.dumps({"object_kind": "note", "project": {"path_with_namespace": "a/b"},
+                           "object_attributes": {"noteable_type": "MergeRequest"}}).encode()
+        try:
+            with served(app) as client:
+                answer = client.post("/hooks/gitlab", content=body, timeout=10, headers={
+                    "Content-Type": "application/json", "X-Gitlab-Event": "Note Hook",
+                    "X-Gitlab-Token": "gitlab-hook-secret"})
+        finally:
+            app.close()
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init(dsn=None)
+    assert answer.status_code < 500 and "went away" not in answer.text, answer.text

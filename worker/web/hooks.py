@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 
 from worker.actors import Actors
 from worker.normalise import (
@@ -33,7 +34,7 @@ from worker.settings import Settings
 from worker.store import SqlStore
 from worker.store.batch import NewDelivery
 from worker.web.artifacts import artifact_routes
-from worker.web.fastpath import WebhookPaths, read_limited
+from worker.web.fastpath import WebhookPaths
 from worker.web.intake import Intake, intake_for
 from worker.web.pages import install_pages
 from worker.web.rejection import Rejection, install_refusals
@@ -153,7 +154,19 @@ def _gate(headers: Headers, deps: WebDeps) -> None:
 async def _read_body(request: Request, deps: WebDeps) -> bytes:
     """A routed webhook's body (the code hosts'), after the same refusals as the others."""
     _gate(request.headers, deps)
-    return await read_limited(request.receive, deps.settings.webhook_max_bytes)
+    # Through the request's own stream, not the raw `receive`: a middleware that read the body
+    # before us (sentry-sdk's, when suture reports its own errors) left it cached there.
+    limit = deps.settings.webhook_max_bytes
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Rejection(413, f"body larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Rejection(400, "the client went away before sending the whole body") from None
+    return b"".join(chunks)
 
 
 def _parse_json(body: bytes, max_depth: int) -> dict[str, Any]:
