@@ -132,3 +132,28 @@ def test_a_re_sent_run_waits_a_whole_stuck_after_before_the_next_re_send(tmp_pat
     assert reconcile(app.deps, app.actors, later + timedelta(seconds=5)).runs == []
     assert reconcile(app.deps, app.actors, later + timedelta(seconds=400)).runs == [run_id]
     app.close()
+
+
+def test_a_duplicate_message_for_a_stage_already_past_sends_nothing_more(tmp_path):
+    app = make_app(tmp_path)
+    payload = recorded("sentry/webhook-event-alert-triggered.json")
+    delivery, _ = app.store.add_delivery("sentry", "event_alert", compact(payload), payload)
+    [run_id] = stages.ingest_delivery(app.deps, delivery).run_ids
+    app.actors.triage_run.send(run_id)
+    drain(app)
+    run = app.store.get_run(run_id)
+    assert run.state == RunState.TICKETED
+    # A worker that died after triage sent the next message: the run is marked, and its
+    # redelivered triage message finds the run past triage and sends nothing more.
+    assert app.store.transition(run_id, RunState.TICKETED, RunState.TRIAGED, "test: rewound")
+    app.store.mark_dispatched(run_id, RunState.TRIAGED.value)
+    app.actors.triage_run.send(run_id)
+    drain(app)
+    assert app.store.get_run(run_id).state == RunState.TRIAGED  # nothing moved it on
+    # Without the mark (the worker died before sending), the same message moves it on.
+    app.store.mark_dispatched(run_id, "")
+    app.actors.triage_run.send(run_id)
+    drain(app)
+    assert app.store.get_run(run_id).state == RunState.TICKETED
+    assert len(app.store.list_runs()) == 1
+    app.close()

@@ -141,13 +141,17 @@ def declare(broker: dramatiq.Broker, deps: Deps) -> Actors:
         """Send the message that moves the run on from where it now is. A stage that did not
         move it (None) was handed a run already past it: its first worker died between the
         transition and sending the next message, which is sent now instead of waiting for the
-        reconciler. Never this same actor again, so a stuck state cannot loop."""
+        reconciler, unless another message already did (`dispatched`), so duplicates do not
+        multiply down the pipeline. Never this same actor again, so a stuck state cannot loop."""
         if state is None:
             run = deps.store.get_run(run_id)
-            state = run.state if run is not None else None
-        following = actors.for_state(state) if state is not None else None
+            if run is None or run.dispatched == run.state:
+                return  # its next message is out already: a duplicate adds nothing
+            state = run.state
+        following = actors.for_state(state)
         if following is not None and following.actor_name != this_actor:
             following.send(run_id)
+            deps.store.mark_dispatched(run_id, state.value)
 
     def triage_run(run_id: int) -> None:
         move_on(run_id, _run_stage(deps, run_id, stages.triage), "triage_run")

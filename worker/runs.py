@@ -205,5 +205,6 @@ class Run(BaseModel):
     attempts: int = 0
     ticket_url: str = ""
     record: RunRecord = Field(default_factory=RunRecord)
+    dispatched: str = ""  # the state whose next message has been sent
     created_at: datetime
     updated_at: datetime

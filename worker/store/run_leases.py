@@ -75,6 +75,11 @@ class RunLeases:
         with self.session() as session:
             release(session, run_id, owner)
 
+    def mark_dispatched(self, run_id: int, state: str) -> None:
+        """Remember that the message moving the run on from `state` has been sent."""
+        with self.session() as session:
+            session.execute(update(RunRow).where(RunRow.id == run_id).values(dispatched=state))
+
     def touch(self, runs: list[int], deliveries: list[int], now: datetime) -> None:
         """Mark runs and deliveries as just re-sent, so the reconciler waits a whole
         `stuck_after` again before the next re-send rather than flooding the queue while the

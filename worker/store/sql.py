@@ -344,5 +344,6 @@ def _run(row: RunRow) -> Run:
     return Run(id=row.id, cluster_id=row.cluster_id, episode=row.episode,
                state=RunState(row.state), reason=row.reason, attempts=row.attempts,
                ticket_url=row.ticket_url, record=RunRecord.load(row.details),
+               dispatched=row.dispatched or "",
                created_at=recording.as_utc(row.created_at),
                updated_at=recording.as_utc(row.updated_at))

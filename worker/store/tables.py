@@ -119,6 +119,9 @@ class RunRow(Base):
     # Held by the worker running one of the run's stages, renewed while it works.
     lease_owner: Mapped[str] = mapped_column(String(64), default="", server_default="")
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The state whose next message has been sent: a duplicate message finding the run past its
+    # stage sends that message only when nobody has.
+    dispatched: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class TransitionRow(Base):
