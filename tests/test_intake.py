@@ -59,11 +59,13 @@ def test_concurrent_requests_share_transactions_and_are_committed_before_the_ans
     commits: list[int] = []
     event.listen(intake._engine, "commit", lambda _conn: commits.append(1))
     sent: list[int] = []
+    calls: list[int] = []
 
-    def send(delivery_id: int) -> None:
-        # the row is committed before the message that names it is sent
-        assert store.get_delivery(delivery_id) is not None
-        sent.append(delivery_id)
+    def send(delivery_ids: list[int]) -> None:
+        # the rows are committed before the messages that name them are sent
+        assert all(store.get_delivery(delivery_id) is not None for delivery_id in delivery_ids)
+        sent.extend(delivery_ids)
+        calls.append(len(delivery_ids))
 
     try:
         stored = asyncio.run(_submit_all(intake, [_delivery(n) for n in range(40)]
@@ -74,13 +76,14 @@ def test_concurrent_requests_share_transactions_and_are_committed_before_the_ans
     assert [answer.created for answer in stored] == [True] * 40 + [False]
     assert stored[40].id == stored[0].id
     assert sorted(sent) == sorted(answer.id for answer in stored[:40])
+    assert len(calls) == len(commits)  # one send per batch, the duplicate left out
     assert len(_rows(store)) == 40
 
 
 def test_a_failed_enqueue_leaves_the_delivery_pending_and_answers_accepted(store):
     intake = intake_for(store.url, store.engine, IntakeSettings(), _now)
 
-    def broker_down(_delivery_id: int) -> None:
+    def broker_down(_delivery_ids: list[int]) -> None:
         raise ConnectionError("broker unreachable")
 
     try:

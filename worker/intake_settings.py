@@ -15,9 +15,11 @@ class IntakeSettings(Section):
 
     max_batch: int = Field(default=256, ge=1, le=5000,
                            description="most deliveries written in one transaction")
-    writers: int = Field(default=4, ge=1, le=32,
+    writers: int = Field(default=1, ge=1, le=32,
                          description="writer threads per web process, each with its own "
-                                     "connection: batches commit side by side")
+                                     "connection: batches commit side by side (more than one "
+                                     "helps only when commits are slow: every thread wakes "
+                                     "and takes the interpreter's lock per batch)")
     switch_interval_ms: float = Field(
         default=0.5, gt=0, le=5,
         description="the web process's GIL switch interval (Python's default is 5 ms)")

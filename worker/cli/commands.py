@@ -74,7 +74,7 @@ def run(config: Path | None = ConfigOption, threads: int = 4) -> None:
     scheduler.start()
     try:
         uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",
-                    log_config=None)
+                    log_config=None, access_log=app.settings.intake.access_log)
     finally:
         scheduler.stop()
         worker.stop()
@@ -98,7 +98,7 @@ def web(config: Path | None = ConfigOption, workers: Annotated[int | None, typer
     app = build_app(settings)
     try:
         uvicorn.run(app.web(), host=app.settings.host, port=app.settings.port, log_level="info",
-                    log_config=None)
+                    log_config=None, access_log=app.settings.intake.access_log)
     finally:
         app.close()
 

@@ -58,13 +58,14 @@ def _insert(conn: Connection, items: Sequence[NewDelivery], stamp: Any) -> Any:
     columns = ", ".join(_COLUMNS)
     tail = " ON CONFLICT (source, body_sha256) DO NOTHING RETURNING id, source, body_sha256"
     if conn.dialect.name == "postgresql":
-        # One statement text whatever the batch size: parsed once, then prepared by the driver.
-        sql = (f"INSERT INTO deliveries ({columns}) SELECT s, k, h, CAST(p AS JSON), 'pending', "
-               "'', 0, %s, %s FROM unnest(CAST(%s AS TEXT[]), CAST(%s AS TEXT[]), "
-               "CAST(%s AS TEXT[]), CAST(%s AS TEXT[])) AS t(s, k, h, p)" + tail)
-        return conn.exec_driver_sql(sql, (
-            stamp, stamp, [item.source for item in items], [item.kind for item in items],
-            [item.body_sha256 for item in items], [item.payload_json for item in items]))
+        # One statement text whatever the batch size (parsed once, then prepared by the driver),
+        # and one JSON document as its only large parameter: the payloads are spliced in as
+        # they are, so the driver has nothing to escape (an array of texts cost about 400 us
+        # of the web process's CPU per delivery, this about 15).
+        sql = (f"INSERT INTO deliveries ({columns}) SELECT s, k, h, p, 'pending', '', 0, %s, %s "
+               "FROM json_to_recordset(CAST(%s AS JSON)) AS t(s TEXT, k TEXT, h TEXT, p JSON)"
+               + tail)
+        return conn.exec_driver_sql(sql, (stamp, stamp, _records(items)))
     row = "(?, ?, ?, ?, 'pending', '', 0, ?, ?)"
     params: list[Any] = []
     for item in items:
@@ -72,6 +73,14 @@ def _insert(conn: Connection, items: Sequence[NewDelivery], stamp: Any) -> Any:
     return conn.exec_driver_sql(
         f"INSERT INTO deliveries ({columns}) VALUES " + ", ".join([row] * len(items)) + tail,
         tuple(params))
+
+
+def _records(items: Sequence[NewDelivery]) -> str:
+    """`items` as one JSON array of records. Each payload is already a JSON document (the
+    constructors of `NewDelivery` make sure), so it is spliced in unparsed."""
+    return "[" + ",".join(
+        f'{{"s":{json.dumps(item.source)},"k":{json.dumps(item.kind)},'
+        f'"h":{json.dumps(item.body_sha256)},"p":{item.payload_json}}}' for item in items) + "]"
 
 
 def _timestamp(conn: Connection, now: datetime) -> Any:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import dramatiq
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -30,12 +31,13 @@ from worker.normalise import (
     from_sentry_webhook,
 )
 from worker.ports import ArtifactStore
+from worker.sending import send_many
 from worker.settings import Settings
 from worker.store import SqlStore
 from worker.store.batch import NewDelivery
 from worker.web.artifacts import artifact_routes
 from worker.web.fastpath import WebhookPaths
-from worker.web.intake import Intake, intake_for
+from worker.web.intake import Intake, SendMany, intake_for
 from worker.web.pages import install_pages
 from worker.web.rejection import Rejection, install_refusals
 from worker.web.signatures import verify_secret_header, verify_sentry
@@ -65,6 +67,7 @@ def create_web(deps: WebDeps) -> FastAPI:
         deps.intake = intake_for(deps.store.url, deps.store.engine, deps.settings.intake,
                                  deps.clock)
     intake = deps.intake
+    ingest = _sender(deps.actors.ingest_delivery)
 
     @asynccontextmanager
     async def lifespan(_web: FastAPI) -> AsyncIterator[None]:
@@ -107,7 +110,7 @@ def create_web(deps: WebDeps) -> FastAPI:
         if resource not in SENTRY_ERROR_RESOURCES:
             return JSONResponse({"ignored": f"resource {resource!r} carries no error"}, 200)
         _check(lambda: from_sentry_webhook(resource, payload))
-        return await _accept(intake, deps, "sentry", resource, body)
+        return await _accept(intake, ingest, "sentry", resource, body)
 
     async def datadog_hook(headers: Headers, body: bytes) -> JSONResponse:
         settings = deps.settings.datadog
@@ -122,7 +125,7 @@ def create_web(deps: WebDeps) -> FastAPI:
         if transition.lower().startswith("recovered"):
             return JSONResponse({"ignored": "a recovery carries no new error"}, status_code=200)
         _check(lambda: from_datadog_monitor(payload))
-        return await _accept(intake, deps, "datadog", "monitor", body)
+        return await _accept(intake, ingest, "datadog", "monitor", body)
 
     web.add_middleware(WebhookPaths, hooks={"/hooks/sentry": sentry_hook,  # type: ignore[arg-type]
                                             "/hooks/datadog": datadog_hook},
@@ -182,10 +185,14 @@ def _check(normalise: Callable[[], object]) -> None:
         raise Rejection(422, f"unexpected payload shape: {type(exc).__name__}: {exc}") from None
 
 
-async def _accept(intake: Intake, deps: WebDeps, source: str, kind: str,
+def _sender(actor: dramatiq.Actor[Any, Any]) -> SendMany:
+    """One callable per actor, so the intake sends a batch's ids to it together."""
+    return lambda ids: send_many(actor, [(delivery_id,) for delivery_id in ids])
+
+
+async def _accept(intake: Intake, send: SendMany, source: str, kind: str,
                   body: bytes) -> JSONResponse:
-    stored = await intake.submit(NewDelivery.of_body(source, kind, body),
-                                 deps.actors.ingest_delivery.send)
+    stored = await intake.submit(NewDelivery.of_body(source, kind, body), send)
     if not stored.created:
         return JSONResponse({"duplicate": True, "delivery": stored.id}, status_code=200)
     return JSONResponse({"accepted": True, "delivery": stored.id}, status_code=202)

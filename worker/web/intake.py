@@ -4,8 +4,9 @@ event loop, in as few transactions as the load allows (group commit).
 A request hands its delivery to `Intake.submit` and awaits it. A writer thread (`writers` of
 them per process, each with its own connection) takes whatever has arrived (waiting up to
 `linger_ms` for more, at most `max_batch`) and stores it in one transaction
-(`worker.store.batch`); a sender thread (as many as writers) then hands each new delivery to
-the broker and only then resolves the waiting requests, one wake-up per event loop per batch.
+(`worker.store.batch`); a sender thread (as many as writers) then hands the batch's new
+deliveries to the broker, in one call per sender (`worker.sending.send_many`: one round trip on
+Redis), and only then resolves the waiting requests, one wake-up per event loop per batch.
 They overlap: while one batch waits for its commit to reach the disk, others are committed or
 enqueued. A failed enqueue leaves the delivery pending for the reconciler. The writers' engine
 has no pre-ping (a `SELECT 1` per checkout would double the round trips); a connection found
@@ -36,13 +37,13 @@ from worker.web.rejection import Rejection
 
 log = logging.getLogger("suture.web")
 
-Send = Callable[[int], object]
+SendMany = Callable[[list[int]], object]
 Outcome = Stored | BaseException
 
 
 class _Waiting(NamedTuple):
     delivery: NewDelivery
-    send: Send | None
+    send: SendMany | None
     future: asyncio.Future[Stored]
     loop: asyncio.AbstractEventLoop
 
@@ -65,8 +66,9 @@ class Intake:
         self._pending = 0
         self._pending_read = 0.0
 
-    async def submit(self, delivery: NewDelivery, send: Send | None = None) -> Stored:
-        """Store `delivery` (and, when new, `send` its id); returns once it is committed."""
+    async def submit(self, delivery: NewDelivery, send: SendMany | None = None) -> Stored:
+        """Store `delivery` (and, when new, `send` its id, with the ids of the others of its
+        batch that name the same `send`); returns once it is committed and sent."""
         self.admit()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Stored] = loop.create_future()
@@ -186,9 +188,12 @@ class Intake:
     def _send_all(self) -> None:
         while (item := self._stored.get()) is not None:
             batch, outcomes = item
+            by_sender: dict[SendMany, list[int]] = {}
             for waiting, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Stored) and outcome.created and waiting.send is not None:
-                    _enqueue(waiting.send, outcome.id)
+                    by_sender.setdefault(waiting.send, []).append(outcome.id)
+            for send, ids in by_sender.items():
+                _enqueue(send, ids)
             _resolve(batch, outcomes)
 
     def _store(self, deliveries: list[NewDelivery]) -> list[Stored]:
@@ -212,11 +217,16 @@ class Intake:
         self._pending_read = time.monotonic()
 
 
-def _enqueue(send: Send, delivery_id: int) -> None:
+def _enqueue(send: SendMany, delivery_ids: list[int]) -> None:
     try:
-        send(delivery_id)
-    except Exception as exc:  # the broker is down: the delivery is stored, the reconciler re-sends
-        log.warning("could not enqueue delivery %s (%s); the reconciler will", delivery_id, exc)
+        send(delivery_ids)
+    except Exception as exc:  # the broker is down: the deliveries are stored, the reconciler
+        log.warning("could not enqueue deliveries %s (%s); the reconciler will",  # re-sends
+                    _span(delivery_ids), exc)
+
+
+def _span(ids: list[int]) -> str:
+    return str(ids[0]) if len(ids) == 1 else f"{ids[0]}..{ids[-1]} ({len(ids)})"
 
 
 def _resolve(batch: list[_Waiting], outcomes: list[Outcome]) -> None:
