@@ -56,8 +56,13 @@ async def _submit_all(intake, deliveries, send=None):
 
 def test_concurrent_requests_share_transactions_and_are_committed_before_the_answer(store):
     intake = intake_for(store.url, store.engine, IntakeSettings(linger_ms=50), _now)
-    commits: list[int] = []
-    event.listen(intake._engine, "commit", lambda _conn: commits.append(1))
+    commits: list[int] = []  # one INSERT per batch: its own transaction on PostgreSQL
+
+    def inserted(_conn, _cursor, statement, *_args):
+        if statement.startswith("INSERT INTO deliveries"):
+            commits.append(1)
+
+    event.listen(intake._engine, "before_cursor_execute", inserted)
     sent: list[int] = []
     calls: list[int] = []
 

@@ -102,8 +102,21 @@ def test_a_batch_is_one_round_trip_on_redis(monkeypatch):
 
         monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
         send_many(record, [(number,) for number in range(50)])
-        assert len(writes) == 2  # redis-py asks SCRIPT EXISTS, then sends the 50 together
+        assert len(writes) == 1  # the 50 together
         for number in range(3):
             record.send(100 + number)
-        assert len(writes) == 5  # as against one per message through Actor.send
+        assert len(writes) == 4  # as against one per message through Actor.send
         assert broker.client.hlen(f"{broker.namespace}:batch.msgs") == 54
+
+
+@pytest.mark.redis
+def test_a_batch_reloads_the_script_when_redis_has_forgotten_it():
+    with _broker("redis") as broker:
+        @dramatiq.actor(broker=broker, queue_name="batch")
+        def record(number: int) -> None:
+            """Never run here."""
+
+        record.send(-1)
+        broker.client.script_flush()  # as after a restart of Redis
+        send_many(record, [(number,) for number in range(10)])
+        assert broker.client.hlen(f"{broker.namespace}:batch.msgs") == 11  # none twice

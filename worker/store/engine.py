@@ -16,17 +16,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
-def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True, autocommit: bool = False) -> Engine:
     """An engine for `url`; creates the SQLite file's folder when needed.
 
     `pre_ping=False` skips the `SELECT 1` before each checkout, for a caller that retries on a
-    dead connection itself (the web intake).
+    dead connection itself (the web intake). `autocommit=True` (not for SQLite) makes each
+    statement its own transaction, without the BEGIN and COMMIT round trips, for a caller whose
+    every write is one statement (the web intake again).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+    if autocommit:
+        return create_engine(url, pool_pre_ping=pre_ping, isolation_level="AUTOCOMMIT")
     return create_engine(url, pool_pre_ping=pre_ping, future=True)
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import dramatiq
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -31,13 +30,13 @@ from worker.normalise import (
     from_sentry_webhook,
 )
 from worker.ports import ArtifactStore
-from worker.sending import send_many
 from worker.settings import Settings
 from worker.store import SqlStore
 from worker.store.batch import NewDelivery
 from worker.web.artifacts import artifact_routes
 from worker.web.fastpath import WebhookPaths
-from worker.web.intake import Intake, SendMany, intake_for
+from worker.web.intake import Intake, intake_for
+from worker.web.loop_intake import LoopIntake, loop_intake_for
 from worker.web.pages import install_pages
 from worker.web.rejection import Rejection, install_refusals
 from worker.web.signatures import verify_secret_header, verify_sentry
@@ -58,21 +57,24 @@ class WebDeps:
     actors: Actors
     clock: Callable[[], datetime]
     artifacts: ArtifactStore | None = None  # None: evidence files are not served
-    intake: Intake | None = None  # None: one of its own, stopped with the application
+    intake: Intake | LoopIntake | None = None  # None: its own, stopped with the application
 
 
 def create_web(deps: WebDeps) -> FastAPI:
     """The FastAPI application."""
     if deps.intake is None:
-        deps.intake = intake_for(deps.store.url, deps.store.engine, deps.settings.intake,
-                                 deps.clock)
+        # PostgreSQL: on the event loop; SQLite (one writer at a time anyway): in threads
+        deps.intake = (loop_intake_for(deps.store.url, deps.settings.intake, deps.clock,
+                                       deps.settings.broker_url)
+                       or intake_for(deps.store.url, deps.store.engine, deps.settings.intake,
+                                     deps.clock))
     intake = deps.intake
-    ingest = _sender(deps.actors.ingest_delivery)
+    ingest: Any = intake.sender_for(deps.actors.ingest_delivery)
 
     @asynccontextmanager
     async def lifespan(_web: FastAPI) -> AsyncIterator[None]:
         yield
-        intake.close()
+        await intake.aclose()
 
     web = FastAPI(title="suture", version="0.1.0", docs_url=None, redoc_url=None,
                   lifespan=lifespan)
@@ -185,12 +187,7 @@ def _check(normalise: Callable[[], object]) -> None:
         raise Rejection(422, f"unexpected payload shape: {type(exc).__name__}: {exc}") from None
 
 
-def _sender(actor: dramatiq.Actor[Any, Any]) -> SendMany:
-    """One callable per actor, so the intake sends a batch's ids to it together."""
-    return lambda ids: send_many(actor, [(delivery_id,) for delivery_id in ids])
-
-
-async def _accept(intake: Intake, send: SendMany, source: str, kind: str,
+async def _accept(intake: Intake | LoopIntake, send: Any, source: str, kind: str,
                   body: bytes) -> JSONResponse:
     stored = await intake.submit(NewDelivery.of_body(source, kind, body), send)
     if not stored.created:

@@ -26,12 +26,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from worker.intake_settings import IntakeSettings
+from worker.sending import send_many
 from worker.store.batch import NewDelivery, Stored, count_pending, store_deliveries
 from worker.web.rejection import Rejection
 
@@ -52,8 +54,9 @@ class Intake:
     """Group-committing deliveries for the requests of one process."""
 
     def __init__(self, engine: Engine, settings: IntakeSettings,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], *, autocommit: bool = False) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._settings = settings
         self._clock = clock
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
@@ -64,7 +67,8 @@ class Intake:
             queue.SimpleQueue())
         self._closed = False
         self._pending = 0
-        self._pending_read = 0.0
+        self._stopping = threading.Event()
+        self._counter: threading.Thread | None = None
 
     async def submit(self, delivery: NewDelivery, send: SendMany | None = None) -> Stored:
         """Store `delivery` (and, when new, `send` its id, with the ids of the others of its
@@ -88,9 +92,18 @@ class Intake:
             raise Rejection(429, f"{self._pending} deliveries wait to be processed; retry later",
                             retry)
 
+    def sender_for(self, actor: dramatiq.Actor[Any, Any]) -> SendMany:
+        """What sends a batch's new delivery ids to `actor` (`send_many`). Call once per actor:
+        the intake groups a batch's ids by sender."""
+        return lambda ids: send_many(actor, [(delivery_id,) for delivery_id in ids])
+
+    async def aclose(self) -> None:
+        """`close`, from an event loop."""
+        await asyncio.to_thread(self.close)
+
     def refresh_pending(self) -> None:
-        """Re-read how many deliveries wait to be processed (the writer does it on its own
-        every `pending_check_seconds`)."""
+        """Re-read how many deliveries wait to be processed (a thread of the intake does it on
+        its own every `pending_check_seconds`)."""
         self._read_pending()
 
     def close(self) -> None:
@@ -98,6 +111,7 @@ class Intake:
         with self._lock:
             self._closed = True
             threads, senders = list(self._threads), list(self._senders)
+        self._stopping.set()
         for _ in threads:
             self._queue.put(None)
         for thread in threads:
@@ -106,6 +120,8 @@ class Intake:
             self._stored.put(None)
         for sender in senders:
             sender.join(timeout=30)
+        if self._counter is not None:
+            self._counter.join(timeout=30)
         self._engine.dispose()
 
     def _start(self) -> None:
@@ -118,37 +134,34 @@ class Intake:
         with self._lock:
             if not self._threads and not self._closed:
                 self._read_pending()  # once, so the first request already sees the backlog
-                # Several writers: while one waits for its commit to reach the disk, the next
-                # batch is already on its way.
+                counter = threading.Thread(target=self._count, daemon=True,
+                                           name="suture-intake-count")
+                counter.start()
+                self._counter = counter
+                # Writers (and a sender each): while one batch waits for its commit to reach
+                # the disk, the next is already on its way.
                 for number in range(self._settings.writers):
-                    # a sender per writer: one broker round trip per message, so they too
-                    # must work side by side to keep up with the commits
                     sender = threading.Thread(target=self._send_all, daemon=True,
                                               name=f"suture-intake-send-{number}")
                     sender.start()
                     self._senders.append(sender)
-                    thread = threading.Thread(target=self._run, args=(number == 0,),
-                                              name=f"suture-intake-{number}", daemon=True)
+                    thread = threading.Thread(target=self._run, daemon=True,
+                                              name=f"suture-intake-{number}")
                     thread.start()
                     self._threads.append(thread)
 
-    def _run(self, counts: bool) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=self._settings.pending_check_seconds)
-            except queue.Empty:
-                if counts:
-                    self._read_pending()
-                continue
-            if first is None:
-                return
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
             batch, stop = self._gather(first)
             self._write(batch)
-            if counts and (time.monotonic() - self._pending_read
-                           > self._settings.pending_check_seconds):
-                self._read_pending()
             if stop:
                 return
+
+    def _count(self) -> None:
+        # Its own thread: with a large backlog the count takes tens of milliseconds, which the
+        # writer would add to every request of the batch after it.
+        while not self._stopping.wait(self._settings.pending_check_seconds):
+            self._read_pending()
 
     def _gather(self, first: _Waiting) -> tuple[list[_Waiting], bool]:
         batch = [first]
@@ -199,7 +212,9 @@ class Intake:
     def _store(self, deliveries: list[NewDelivery]) -> list[Stored]:
         for attempt in (1, 2):
             try:
-                with self._engine.begin() as conn:
+                # With an autocommit engine the batch's one INSERT is its own transaction: one
+                # round trip instead of three (BEGIN, INSERT, COMMIT).
+                with self._engine.connect() if self._autocommit else self._engine.begin() as conn:
                     return store_deliveries(conn, deliveries, self._clock())
             except DBAPIError as exc:
                 # No pre-ping: a connection the server closed shows up here; the pool has
@@ -214,7 +229,6 @@ class Intake:
                 self._pending = count_pending(conn)
         except Exception as exc:  # keep the last count: the writer will say what is wrong
             log.warning("could not count pending deliveries: %s", exc)
-        self._pending_read = time.monotonic()
 
 
 def _enqueue(send: SendMany, delivery_ids: list[int]) -> None:
@@ -259,4 +273,8 @@ def intake_for(url: str, shared: Engine, settings: IntakeSettings,
 
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-    return Intake(shared if in_memory else make_engine(url, pre_ping=False), settings, clock)
+    if in_memory:
+        return Intake(shared, settings, clock)
+    autocommit = parsed.get_backend_name() != "sqlite"
+    return Intake(make_engine(url, pre_ping=False, autocommit=autocommit), settings, clock,
+                  autocommit=autocommit)
