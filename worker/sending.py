@@ -13,6 +13,7 @@ the messages one by one through `Actor.send`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
@@ -51,8 +52,19 @@ class RedisBatchSender:
 
     def __init__(self, broker: RedisBroker, url: str) -> None:
         self.broker = broker
-        self.client = redis.asyncio.Redis.from_url(url)  # the broker's own URL
+        self.url = url  # the broker's own
         self.script = broker.scripts["dispatch"]
+        self._clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+
+    @property
+    def client(self) -> redis.asyncio.Redis:
+        """The client of the running loop (its connections belong to it)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._clients:
+            for old in [old for old in self._clients if old.is_closed()]:
+                del self._clients[old]
+            self._clients[loop] = redis.asyncio.Redis.from_url(self.url)
+        return self._clients[loop]
 
     async def send(self, actor: dramatiq.Actor[Any, Any],
                    calls: Sequence[tuple[Any, ...]]) -> None:
@@ -70,8 +82,10 @@ class RedisBatchSender:
         _settled(self.broker, messages)
 
     async def aclose(self) -> None:
-        """Close the client's connections."""
-        await self.client.aclose()
+        """Close the running loop's client."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
 
 def _announced(actor: dramatiq.Actor[Any, Any], calls: Sequence[tuple[Any, ...]]) -> list[Message]:

@@ -45,8 +45,9 @@ def test_a_run_killed_at_every_stage_boundary_ends_with_one_pull_request(world):
         dying = stack.start_worker(SCHEDULE)
         wait_until(lambda proc=dying: proc.poll() is not None or stack.all_settled(1), 240,
                    f"a kill (made so far: {stack.kills()})\n{stack.logs()}")
-        assert dying.poll() == -9, (f"the run settled owing kills; made {stack.kills()}",
-                                    stack.runs(), stack.logs())
+        assert dying.poll() == -9, (
+            f"the run settled owing kills; made {stack.kills()}; runs "
+            f"{[(run.id, run.state.value, run.reason) for run in stack.runs()]}\n{stack.logs()}")
     assert Counter(stack.kills()) == Counter(SCHEDULE)
 
     stack.start_worker()

@@ -81,16 +81,8 @@ class Intake:
 
     def admit(self) -> None:
         """Refuse (429) when this process is too far behind or too much waits to be processed."""
-        retry = {"Retry-After": str(self._settings.retry_after_seconds)}
         self._start()
-        if self._closed:
-            raise Rejection(503, "the web process is shutting down; retry later", retry)
-        if self._queue.qsize() >= self._settings.max_waiting:
-            raise Rejection(429, "too many deliveries are waiting to be stored; retry later",
-                            retry)
-        if self._pending >= self._settings.max_pending:
-            raise Rejection(429, f"{self._pending} deliveries wait to be processed; retry later",
-                            retry)
+        refuse_when_behind(self._settings, self._closed, self._queue.qsize(), self._pending)
 
     def sender_for(self, actor: dramatiq.Actor[Any, Any]) -> SendMany:
         """What sends a batch's new delivery ids to `actor` (`send_many`). Call once per actor:
@@ -229,6 +221,19 @@ class Intake:
                 self._pending = count_pending(conn)
         except Exception as exc:  # keep the last count: the writer will say what is wrong
             log.warning("could not count pending deliveries: %s", exc)
+
+
+def refuse_when_behind(settings: IntakeSettings, closed: bool, waiting: int,
+                       pending: int) -> None:
+    """The intake's back-pressure: 503 while shutting down, 429 with `waiting` deliveries not yet
+    stored in this process or `pending` stored and not yet processed over their limits."""
+    retry = {"Retry-After": str(settings.retry_after_seconds)}
+    if closed:
+        raise Rejection(503, "the web process is shutting down; retry later", retry)
+    if waiting >= settings.max_waiting:
+        raise Rejection(429, "too many deliveries are waiting to be stored; retry later", retry)
+    if pending >= settings.max_pending:
+        raise Rejection(429, f"{pending} deliveries wait to be processed; retry later", retry)
 
 
 def _enqueue(send: SendMany, delivery_ids: list[int]) -> None:

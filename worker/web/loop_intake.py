@@ -28,6 +28,7 @@ from dramatiq.brokers.redis import RedisBroker
 from worker.intake_settings import IntakeSettings
 from worker.sending import RedisBatchSender, send_many
 from worker.store.batch import COUNT_PENDING, NewDelivery, Stored, store_deliveries_async
+from worker.web.intake import refuse_when_behind
 from worker.web.rejection import Rejection
 
 log = logging.getLogger("suture.web")
@@ -84,15 +85,7 @@ class LoopIntake:
 
     def admit(self) -> None:
         """Refuse (429) when this process is too far behind or too much waits to be processed."""
-        retry = {"Retry-After": str(self._settings.retry_after_seconds)}
-        if self._closed:
-            raise Rejection(503, "the web process is shutting down; retry later", retry)
-        if len(self._waiting) >= self._settings.max_waiting:
-            raise Rejection(429, "too many deliveries are waiting to be stored; retry later",
-                            retry)
-        if self._pending >= self._settings.max_pending:
-            raise Rejection(429, f"{self._pending} deliveries wait to be processed; retry later",
-                            retry)
+        refuse_when_behind(self._settings, self._closed, len(self._waiting), self._pending)
 
     async def refresh_pending(self) -> None:
         """Re-read how many deliveries wait to be processed (a task of the intake does it on
@@ -103,13 +96,15 @@ class LoopIntake:
     async def aclose(self) -> None:
         """Store and send what was submitted, then close the connections."""
         self._closed = True
-        if self._ready is not None:
+        # Tasks of an earlier loop ended with it; only this loop's have work to finish.
+        if self._loop is asyncio.get_running_loop():
+            assert self._ready is not None
             self._ready.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._counter is not None:
-            self._counter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._counter
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._counter is not None:
+                self._counter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._counter
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
@@ -147,7 +142,7 @@ class LoopIntake:
                     await asyncio.sleep(self._settings.linger_ms / 1000)
                 batch = self._waiting[:self._settings.max_batch]
                 del self._waiting[:len(batch)]
-                if not self._waiting:
+                if not self._waiting and not self._closed:  # closing: every writer must wake
                     self._ready.clear()
                 if batch:
                     conn, outcomes = await self._store(conn, batch)
