@@ -16,13 +16,14 @@ class IntakeSettings(Section):
     max_batch: int = Field(default=256, ge=1, le=5000,
                            description="most deliveries written in one transaction")
     writers: int = Field(default=1, ge=1, le=32,
-                         description="writer threads per web process, each with its own "
-                                     "connection: batches commit side by side (more than one "
-                                     "helps only when commits are slow: every thread wakes "
-                                     "and takes the interpreter's lock per batch)")
+                         description="writers per web process (tasks on PostgreSQL, threads "
+                                     "on SQLite), each with its own connection: batches "
+                                     "commit side by side; more than one helps only when "
+                                     "commits are slow")
     switch_interval_ms: float = Field(
         default=0.5, gt=0, le=5,
-        description="the web process's GIL switch interval (Python's default is 5 ms)")
+        description="the web process's GIL switch interval with the threaded intake (SQLite; "
+                    "Python's default is 5 ms)")
     linger_ms: float = Field(default=1.0, ge=0, le=100,
                              description="how long a batch waits for more deliveries to join it")
     max_waiting: int = Field(default=2000, ge=1,
