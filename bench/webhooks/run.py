@@ -4,9 +4,10 @@ Starts `suture web --workers N` (PostgreSQL store, Redis broker) and the bare ap
 under the same uvicorn with the same worker count, then, alternating between the two and
 repeating: a closed loop with wrk (`cycle.lua`, each request a distinct signed Sentry alert)
 and an open loop at a fixed offered rate (`openloop.py`). Afterwards it checks that every 202
-left a delivery in the database, and reads each worker process's resident memory.
+left a delivery in the database, and reads each worker process's resident memory. With
+`--floor`, `floor.py` (verify and parse, store nothing) is measured in each round too.
 
-    python -m bench.webhooks.run --workers 2 --repeats 3
+    python -m bench.webhooks.run --workers 2 --repeats 3 --floor
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -147,6 +149,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure floor.py: verify and parse, store nothing")
     args = parser.parse_args()
 
     name = f"suture_bench_{secrets.token_hex(4)}"
@@ -155,17 +159,23 @@ def main() -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
     database = args.postgres.rsplit("/", 1)[0] + "/" + name
     work = Path(tempfile.mkdtemp(prefix="suture-bench-"))
-    suture_port, bare_port = free_port(), free_port()
+    suture_port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SUTURE_DATABASE_URL": database,
            "SUTURE_BROKER_URL": args.redis, "SUTURE_BROKER__NAMESPACE": namespace,
            "SUTURE_SENTRY__CLIENT_SECRET": SECRET, "SUTURE_PORT": str(suture_port),
            "SUTURE_DATA_DIR": str(work / "data"), "SUTURE_INTAKE__MAX_PENDING": "100000000"}
     suture = _start([sys.executable, "-m", "worker.cli", "web", "--workers",
                      str(args.workers)], env, work / "suture.log")
-    bare = _start([sys.executable, "-m", "uvicorn", "bench.webhooks.bare:app", "--workers",
-                   str(args.workers), "--port", str(bare_port), "--log-level", "warning"],
-                  env, work / "bare.log")
-    targets = {"bare": bare_port, "suture": suture_port}
+    baselines = ["bare", "floor"] if args.floor else ["bare"]
+    processes = {"suture": suture}
+    targets = {}
+    for baseline in baselines:
+        targets[baseline] = free_port()
+        processes[baseline] = _start(
+            [sys.executable, "-m", "uvicorn", f"bench.webhooks.{baseline}:app", "--workers",
+             str(args.workers), "--port", str(targets[baseline]), "--log-level", "warning"],
+            env, work / f"{baseline}.log")
+    targets["suture"] = suture_port
     closed: list[Closed] = []
     opened: list[Opened] = []
     accepted = 0
@@ -191,12 +201,11 @@ def main() -> None:
                 print(opened[-1], flush=True)
                 if target == "suture":
                     accepted += result.statuses.get(202, 0)
-        memory = {target: _workers_rss(process)
-                  for target, process in (("bare", bare), ("suture", suture))}
+        memory = {target: _workers_rss(process) for target, process in processes.items()}
         stored = _delivered(database)
     finally:
-        _stop(suture)
-        _stop(bare)
+        for process in processes.values():
+            _stop(process)
         with psycopg.connect(args.postgres, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         client = redis.Redis.from_url(args.redis)
@@ -205,26 +214,40 @@ def main() -> None:
     _report(args, closed, opened, memory, stored, accepted)
 
 
+def _groups(runs: list[Any]) -> list[dict[str, Any]]:
+    """The runs of one round (each target once, suture last), keyed by target."""
+    rounds: list[dict[str, Any]] = [{}]
+    for run in runs:
+        rounds[-1][run.target] = run
+        if run.target == "suture":
+            rounds.append({})
+    return [group for group in rounds if group]
+
+
 def _report(args: argparse.Namespace, closed: list[Closed], opened: list[Opened],
             memory: dict[str, list[float]], stored: int, accepted_open: int) -> None:
     print(f"\nworkers {args.workers}, closed loop wrk -t1 -c{args.connections} "
           f"{args.seconds}s; open loop {args.rate:g}/s for {args.rate_seconds:g}s\n")
-    print("| run | bare rps | suture rps | ratio | suture p50 ms | suture p99 ms | bare p99 ms |")
-    print("|---|---|---|---|---|---|---|")
-    for n in range(0, len(closed), 2):
-        bare, suture = closed[n], closed[n + 1]
-        print(f"| {n // 2 + 1} | {bare.rps:.0f} | {suture.rps:.0f} | "
+    floor_head = " floor rps | floor ratio |" if args.floor else ""
+    print(f"| run | bare rps |{floor_head} suture rps | ratio | suture p50 ms | suture p99 ms "
+          "| bare p99 ms |")
+    print("|---" * (7 + 2 * args.floor) + "|")
+    for n, group in enumerate(_groups(closed), 1):
+        bare, suture = group["bare"], group["suture"]
+        floor = (f" {group['floor'].rps:.0f} | {group['floor'].rps / bare.rps:.2f} |"
+                 if args.floor else "")
+        print(f"| {n} | {bare.rps:.0f} |{floor} {suture.rps:.0f} | "
               f"{suture.rps / bare.rps:.2f} | {suture.p50_ms:.1f} | {suture.p99_ms:.1f} | "
               f"{bare.p99_ms:.1f} |")
     print("\n| run | offered | bare achieved | bare p99 ms | suture achieved | suture p50 ms "
           "| suture p99 ms | suture statuses |")
     print("|---|---|---|---|---|---|---|---|")
-    for n in range(0, len(opened), 2):
-        bare, suture = opened[n], opened[n + 1]
-        print(f"| {n // 2 + 1} | {bare.offered:g} | {bare.achieved:.0f} | {bare.p99_ms:.1f} | "
+    for n, group in enumerate(_groups(opened), 1):
+        bare, suture = group["bare"], group["suture"]
+        print(f"| {n} | {bare.offered:g} | {bare.achieved:.0f} | {bare.p99_ms:.1f} | "
               f"{suture.achieved:.0f} | {suture.p50_ms:.1f} | {suture.p99_ms:.1f} | "
               f"{suture.statuses} |")
-    print(f"\nRSS per worker process (MiB): bare {memory['bare']}, suture {memory['suture']}")
+    print(f"\nRSS per worker process (MiB): {memory}")
     closed_ok = sum(run.requests - run.errors for run in closed if run.target == "suture")
     print(f"deliveries stored {stored}; suture answered 202 to {accepted_open} open-loop and "
           f"about {closed_ok} closed-loop requests (wrk counts 2xx)")
