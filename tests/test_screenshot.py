@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from integrations.browser import capture, png_size
+from integrations.browser.described import described, shown_inline
 from integrations.browser.screenshot import PNG_SIGNATURE
 from worker.ports import PermanentError, TransientError
 from worker.preview.evidence import ReplayRequest
@@ -26,6 +27,8 @@ NORMAL = ("<html><body style='font:24px sans-serif'><h1>Your cart</h1><p>Total: 
 ERROR = ("<html><body style='background:#fee;font:16px monospace'><h1 style='color:#b00'>"
          "Internal Server Error</h1><pre>" + "Traceback line\n" * 120
          + "ZeroDivisionError: division by zero</pre></body></html>")
+
+DOWNLOAD = b"PK\x03\x04<script>alert(1)</script>" + bytes(range(256)) * 20
 
 
 class Site:
@@ -43,6 +46,9 @@ class Site:
                 site.seen.append({"method": self.command, "path": self.path, "body": body,
                                   "type": self.headers.get("Content-Type") or ""})
                 status, page = 200, NORMAL.replace("</body>", extra + "</body>")
+                if self.path.startswith(("/download", "/old")):
+                    self._special()
+                    return
                 if self.path.startswith("/crash"):
                     status, page = 500, ERROR
                 elif self.command == "POST":
@@ -50,6 +56,22 @@ class Site:
                 data = page.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _special(self) -> None:
+                if self.path.startswith("/old"):  # a redirect the browser follows itself
+                    self.send_response(302)
+                    self.send_header("Location", "/cart")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = DOWNLOAD if self.path == "/download" else b""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if data:
+                    self.send_header("Content-Disposition", 'attachment; filename="r.bin"')
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -141,3 +163,33 @@ def test_a_preview_that_does_not_answer_is_transient(tmp_path):
 def test_png_size_refuses_what_is_not_a_png():
     with pytest.raises(ValueError):
         png_size(b"GIF89a" + b"\x00" * 30)
+
+
+def test_an_answer_the_browser_would_download_is_shown_as_a_description(site, tmp_path):
+    # Chromium only downloads these; the picture describes them instead of failing.
+    attached = capture(get("/download"), site.url, tmp_path / "download.png", timeout=20)
+    empty = capture(get("/download-empty"), site.url, tmp_path / "empty.png", timeout=20)
+    for shot in (attached, empty):
+        assert Path(shot.path).read_bytes().startswith(PNG_SIGNATURE) and shot.status == 200
+    assert Path(attached.path).read_bytes() != Path(empty.path).read_bytes()
+    assert [seen["path"] for seen in site.seen] == ["/download", "/download-empty"]
+
+
+def test_a_redirect_is_followed_by_the_browser(site, tmp_path):
+    shot = capture(get("/old"), site.url, tmp_path / "old.png", timeout=20)
+    assert shot.status == 200
+    assert [seen["path"] for seen in site.seen] == ["/old", "/cart"]
+
+
+def test_the_description_escapes_the_answer_and_says_what_it_was():
+    page = described(200, {"Content-Type": "application/octet-stream",
+                           "Content-Disposition": 'attachment; filename="<b>.bin"'},
+                     DOWNLOAD, len(DOWNLOAD))
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;.bin" in page
+    assert f"{len(DOWNLOAD):,} bytes" in page and "first 2,048 shown" in page
+    assert "(empty)" in described(200, {"Content-Type": "application/zip"}, b"", 0)
+    assert "unknown" in described(200, {}, b"", None)
+    assert shown_inline({"Content-Type": "text/html; charset=utf-8"})
+    assert shown_inline({"content-type": "application/json"}) and shown_inline({})
+    assert not shown_inline({"Content-Type": "application/octet-stream"})
+    assert not shown_inline({"Content-Type": "text/csv", "Content-Disposition": "attachment"})

@@ -7,8 +7,10 @@ recorded method, body and headers (`route.continue_`), so a POST renders exactly
 its answer, under its real URL, with relative links and styles resolved against the preview.
 Every other request may go only to the preview's own origin: the page shows text an attacker
 chose and runs the application's scripts, and neither may reach anywhere else from this host.
-Service workers and downloads are off. Failures to start Chromium are `PermanentError` with the
-fix; a preview that does not answer in time is `TransientError`.
+Service workers are off. An answer the browser would download rather than show
+(`application/octet-stream`, an attachment) is pictured as a page describing it instead: its
+status, type, length and first bytes, escaped (`described.py`). Failures to start Chromium are
+`PermanentError` with the fix; a preview that does not answer in time is `TransientError`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Route, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Download,
+    Page,
+    Response,
+    Route,
+    ViewportSize,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
 
+from integrations.browser.described import PREVIEW_BYTES, described, shown_inline
 from worker.ports import PermanentError, TransientError
 from worker.preview.evidence import ReplayRequest, Screenshot
 
@@ -83,7 +94,7 @@ def capture(request: ReplayRequest, url: str, path: Path, *,
 def _render(browser: Browser, request: ReplayRequest, target: str, origin: str, path: Path,
             timeout: float) -> int | None:
     context = browser.new_context(
-        viewport=_VIEWPORT, service_workers="block", accept_downloads=False,
+        viewport=_VIEWPORT, service_workers="block", accept_downloads=True,
         user_agent=request.headers.get("User-Agent"),
         locale=_locale(request.headers.get("Accept-Language")))
     try:
@@ -104,15 +115,42 @@ def _render(browser: Browser, request: ReplayRequest, target: str, origin: str, 
                 route.continue_()
 
         page.route("**/*", route)
+        answers: list[Response] = []  # the main frame's navigations, as they are answered
+        page.on("response", lambda answer: answers.append(answer)
+                if answer.request.is_navigation_request() and answer.frame == page.main_frame
+                else None)
+        downloads: list[Download] = []
+        page.on("download", lambda download: downloads.append(download))
         try:
-            response = page.goto(target, wait_until="load", timeout=timeout * 1000)
+            try:
+                response = page.goto(target, wait_until="load", timeout=timeout * 1000)
+                status = response.status if response is not None else None
+            except PlaywrightError:
+                if not answers or shown_inline(answers[-1].headers):
+                    raise
+                status = answers[-1].status
+                page.set_content(_describe_download(page, answers[-1], downloads, timeout))
             page.screenshot(path=str(path), full_page=True, type="png", timeout=timeout * 1000)
         except PlaywrightError as exc:
             raise TransientError(f"the preview at {origin} could not be rendered: "
                                  f"{_first_line(exc)}") from exc
-        return response.status if response is not None else None
+        return status
     finally:
         context.close()
+
+
+def _describe_download(page: Page, answer: Response, downloads: list[Download],
+                       timeout: float) -> str:
+    """The page describing an answer Chromium started to download instead of showing."""
+    deadline = time.monotonic() + timeout
+    while not downloads and time.monotonic() < deadline:  # the event may come just after
+        page.wait_for_timeout(50)
+    if not downloads:
+        return described(answer.status, answer.headers, b"", None)
+    saved = downloads[0].path()  # waits for the download to finish; gone with the context
+    with open(saved, "rb") as file:
+        return described(answer.status, answer.headers, file.read(PREVIEW_BYTES),
+                         os.path.getsize(saved))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

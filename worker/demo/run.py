@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
@@ -10,19 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from integrations.standins.github import GitHubStandIn
 from worker.demo.sample import build_sample_repo, capture_crash
+from worker.demo.world import app_key, deliver, follow_run, show_pull, webhook_body
 from worker.models import RunState
-from worker.scrub import scrub_text
 from worker.settings import load_settings
-from worker.store.history import TransitionEntry
-from worker.tail import drain
 from worker.web.server import free_port, serve_in_thread
-from worker.web.signatures import sentry_signature
 
 SECRET = "demo-client-secret"
 TOKEN = "demo-github-token"
@@ -72,7 +64,7 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
     # suture acts as a GitHub App: a token minted per job for the one repository, and the
     # verification's logs on a check run.
     key_file = workdir / "app.pem"
-    key_file.write_text(_app_key(github))
+    key_file.write_text(app_key(github, REPO, APP_ID, APP_INSTALLATION))
     from worker.app import build_app
 
     port = free_port()  # known before the settings, so evidence links point at this server
@@ -85,23 +77,23 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
     try:
         say(f"3. suture is running at {url} (web + worker, in-memory broker, SQLite); GitHub "
             f"stand-in at {github.url}")
-        body = _webhook_body(event)
-        first = _deliver(url, body)
+        body = webhook_body(event, "shop")
+        first = deliver(url, body, SECRET)
         say(f"4. signed Sentry webhook delivered: HTTP {first.status_code} {first.json()}")
-        run = _follow_run(app, say, timeout=120)
+        run = follow_run(app, say, timeout=120)
         environment = run.record.fix.environment if run.record.fix else None
         if environment is not None and environment.key:
             how = ("reused" if environment.reused
                    else f"built in {environment.build_seconds:.1f} s")
             say(f"   the shop's tests ran in its own environment ({environment.source}; {how})")
-        second = _deliver(url, body)
+        second = deliver(url, body, SECRET)
         say(f"5. the same webhook again: HTTP {second.status_code} {second.json()}")
-        bad = _deliver(url, body, secret="wrong-secret")
+        bad = deliver(url, body, "wrong-secret")
         say(f"6. a webhook with a bad signature: HTTP {bad.status_code} {bad.json()}")
         pulls = github.pulls(*REPO.split("/"))
         say(f"7. draft pull requests on the GitHub stand-in for {REPO}: {len(pulls)}")
         for pull in pulls:
-            _show_pull(github, pull, run, say)
+            show_pull(github, REPO, pull, run, say)
         elapsed = time.monotonic() - started
         verified = any(t.to_state == RunState.VERIFIED for t in app.store.transitions(run.id))
         preview = run.record.fix.preview if run.record.fix else None
@@ -115,56 +107,6 @@ def _demo(workdir: Path, say: Callable[[str], None], started: float) -> int:
         worker.stop()
         app.close()
         github.stop()
-
-
-def _show_pull(github: GitHubStandIn, pull: dict[str, Any], run: Any,
-               say: Callable[[str], None]) -> None:
-    """One pull request: where it is, its branch on the bare remote, the replay, the
-    screenshots, the evidence on its head commit, and how long each publishing step took."""
-    owner, name = REPO.split("/")
-    head = github.git.branches(REPO).get(pull["head"]["ref"], "")
-    say(f"   #{pull['number']} (draft) {pull['title']}\n   {pull['html_url']}")
-    say(f"   branch {pull['head']['ref']} pushed to the bare remote at {head[:12]}; "
-        f"reviewers: {', '.join(u['login'] for u in pull['requested_reviewers']) or 'none'}; "
-        f"labels: {', '.join(label['name'] for label in pull['labels'])}")
-    for check in github.check_runs(owner, name):
-        say(f"   check run {check['name']!r} on {check['head_sha'][:12]}: {check['conclusion']}, "
-            f"{len(check['output']['text'])} characters of logs; full logs at "
-            f"{check['details_url']}")
-    for status in github.statuses(owner, name):
-        say(f"   commit status {status['context']!r}: {status['state']}")
-    preview = run.record.fix.preview if run.record.fix else None
-    if preview and preview.replay:
-        replay = preview.replay
-        say(f"   replayed {replay.request.method} {replay.request.path}?{replay.request.query}: "
-            f"base {replay.base.status} in {replay.base.seconds:.2f} s, fix "
-            f"{replay.fix.status} in {replay.fix.seconds:.2f} s: {replay.verdict}")
-        for shot in preview.screenshots:
-            served = httpx.get(shot.url, timeout=10)
-            say(f"   screenshot of the {shot.label} preview: {shot.path} ({shot.width}x"
-                f"{shot.height}), linked as {shot.url} (served: {served.status_code} "
-                f"{served.headers.get('content-type')})")
-        say("   preview steps: " + ", ".join(f"{t.step} {t.seconds:.2f} s"
-                                            for t in preview.timings))
-    elif preview:
-        say(f"   no preview replay: {preview.failure or preview.no_replay}")
-    published = run.record.publication.pull_request if run.record.publication else None
-    if published:
-        say("   publishing steps: " + ", ".join(f"{t.step} {t.seconds:.2f} s"
-                                               for t in published.timings))
-    say("   " + "\n   ".join(pull["body"].splitlines()[:40]) + "\n   ...")
-
-
-def _app_key(github: GitHubStandIn) -> str:
-    """A new RSA key for the demo's GitHub App, registered with the stand-in; its private key
-    in PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    github.add_app(APP_ID, public.decode(), APP_INSTALLATION, [REPO])
-    return key.private_bytes(serialization.Encoding.PEM,
-                             serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption()).decode()
 
 
 def _demo_settings(workdir: Path, github_url: str, repo_path: Path,
@@ -185,38 +127,3 @@ def _demo_settings(workdir: Path, github_url: str, repo_path: Path,
     }
 
 
-def _webhook_body(event: dict[str, Any]) -> bytes:
-    """Sentry's `event_alert` envelope around the event, serialised compactly as Sentry does."""
-    event = {**event, "issue_id": "4201", "project": "shop",
-             "web_url": "https://sentry.example/organizations/acme/issues/4201/events/"
-                        f"{event['event_id']}/"}
-    envelope = {"action": "triggered", "installation": {"uuid": "demo-installation"},
-                "data": {"event": event, "triggered_rule": "New errors in shop"},
-                "actor": {"type": "application", "id": "sentry", "name": "Sentry"}}
-    return json.dumps(envelope, separators=(",", ":")).encode()
-
-
-def _deliver(url: str, body: bytes, secret: str = SECRET) -> httpx.Response:
-    headers = {"Content-Type": "application/json", "Sentry-Hook-Resource": "event_alert",
-               "Sentry-Hook-Timestamp": str(int(time.time())),
-               "Sentry-Hook-Signature": sentry_signature(body, secret)}
-    return httpx.post(f"{url}/hooks/sentry", content=body, headers=headers, timeout=10)
-
-
-def _follow_run(app: Any, say: Callable[[str], None], timeout: float) -> Any:
-    """Say each transition of the run as it is made, until the run is done; the run."""
-    deadline = time.monotonic() + timeout
-    seen = 0
-
-    def show(entry: TransitionEntry) -> None:
-        say(f"   run {entry.run_id}: {entry.from_state or '-'} -> {entry.to_state.value}: "
-            f"{scrub_text(entry.reason)}")
-
-    while time.monotonic() < deadline:
-        seen = drain(app.store, show, seen)
-        runs = app.store.list_runs()
-        if runs and runs[0].state.terminal:
-            drain(app.store, show, seen)  # made between the last look and the run's end
-            return runs[0]
-        time.sleep(0.1)
-    raise TimeoutError("the run did not finish in time")

@@ -103,13 +103,13 @@ def _open_pull_request(deps: Deps, opened: RunContext, key: str) -> RunState | N
             deps, opened, made, template, marker, deps.now(),
             preview=previewed[0] if previewed else earlier),
         labels=ticket_labels(deps, opened),  # the host adds its configured labels
-        reviewers=owner_logins(opened),
+        reviewers=reviewer_logins(run.record),
         after_push=pushed_preview(deps, opened, repo, previewed))
     kept = fix.model_copy(update={"preview": previewed[0]}) if previewed else fix
     record.number = change.number
     check = check_report(verdict, change.head_sha or record.head, None)
     check.details_url = keep_logs(deps, run.id, check.text)
-    attach_evidence(host, change, record, repo=repo, reviewers=owner_logins(opened),
+    attach_evidence(host, change, record, repo=repo, reviewers=reviewer_logins(run.record),
                     check=check)
     link_upstream(deps, opened, change, record)
     reached("complete")
@@ -160,11 +160,20 @@ def keep_logs(deps: Deps, run_id: int, text: str) -> str | None:
     return deps.artifacts.put(run_id, "verification.log", text.encode(), "text/plain").url
 
 
-def owner_logins(opened: RunContext) -> list[str]:
-    """The code-host logins of the run's owners, in order, once each."""
-    correlation = opened.run.record.correlation
-    owners = correlation.owners if correlation else []
-    return list(dict.fromkeys(owner.login for owner in owners if owner.login))
+def reviewer_logins(record: RunRecord) -> list[str]:
+    """Who is asked to review, in order, once each: the owners' code-host logins, then the
+    login of the author of the commit bisection found the crash started at. An old crashing
+    line has no recent author to own it, but whoever made the change that broke it knows best
+    whether the fix is right."""
+    correlation = record.correlation
+    if correlation is None:
+        return []
+    logins = [owner.login for owner in correlation.owners if owner.login]
+    bisection = record.fix.bisection if record.fix else None
+    if bisection is not None and bisection.culprit:
+        logins += [suspect.login for suspect in correlation.suspects
+                   if suspect.sha == bisection.culprit and suspect.login]
+    return list(dict.fromkeys(logins))
 
 
 @contextmanager

@@ -1,0 +1,227 @@
+"""One case of `bench/publish`: the project's release with its regression, the crash captured
+in production, and suture with the GitHub stand-in carrying it to a draft pull request."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from integrations.standins.github import GitHubStandIn
+from worker.demo.world import app_key, deliver, follow_run, show_pull, webhook_body
+from worker.models import RunState
+from worker.settings import load_settings
+from worker.web.server import free_port, serve_in_thread
+
+HERE = Path(__file__).resolve().parent
+SECRET = "bench-publish-secret"
+TOKEN = "bench-github-token"
+APP_ID, INSTALLATION = 3003, 4004
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class Outcome:
+    """What one case showed, and which of its checks failed."""
+
+    name: str
+    error_type: str = ""
+    environment: str = ""
+    state: str = ""
+    replay: str = ""
+    pulls: int = 0
+    check: str = ""
+    seconds: float = 0.0
+    culprit: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    screenshots: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def git(repo: Path, *args: str, **env: str) -> str:
+    """Run git in `repo`; its standard output."""
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env={**os.environ, **env}).stdout.strip()
+
+
+def plant_regression(mirror: Path, repo: Path, case: dict[str, Any]) -> str:
+    """A clone of `mirror` at the case's release as `main`, with its regression committed on
+    top; the new head."""
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(mirror), str(repo)], check=True)
+    git(repo, "checkout", "-q", "-B", "main", case["release"])
+    regression = case["regression"]
+    for cut in regression["remove"]:
+        path = repo / cut["file"]
+        path.write_text(_without(path.read_text(), cut["from"], cut["through"]))
+    name, email = regression["author"].rstrip(">").split(" <")
+    identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    git(repo, "commit", "-q", "-am", regression["message"], **identity)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def _without(text: str, first: str, last: str) -> str:
+    """`text` without the lines from the one equal to `first` through the next one equal to
+    `last` (and one blank line after them)."""
+    lines = text.splitlines(keepends=True)
+    start = next(n for n, line in enumerate(lines) if line.rstrip("\n") == first)
+    end = next(n for n in range(start, len(lines)) if lines[n].rstrip("\n") == last)
+    if end + 1 < len(lines) and not lines[end + 1].strip():
+        end += 1
+    return "".join(lines[:start] + lines[end + 1:])
+
+
+def capture_in_production(repo: Path, head: str, case: dict[str, Any],
+                          folder: Path) -> tuple[int, dict[str, Any], float]:
+    """Install the release into a production virtualenv with sentry-sdk and send the case's
+    request through it; the answer's status, sentry-sdk's event and the install's seconds."""
+    checkout, venv = folder / "production", folder / "production-venv"
+    subprocess.run(["git", "clone", "-q", str(repo), str(checkout)], check=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", str(checkout), "sentry-sdk[flask]"],
+                   check=True, capture_output=True)
+    installed = time.monotonic() - started
+    request, out = case["request"], folder / "event.json"
+    subprocess.run([python, str(HERE / "traffic.py"), str(out), head, case["app"],
+                    request["method"], request["path"], request.get("query", "")],
+                   check=True, cwd=checkout, env={"PYTHONPATH": str(checkout), "PATH": ""})
+    captured = json.loads(out.read_text())
+    return int(captured["status"]), captured["event"], installed
+
+
+def settings_for(case: dict[str, Any], folder: Path, repo: Path, github: GitHubStandIn,
+                 key_file: Path, port: int) -> dict[str, Any]:
+    """suture configured for the case's service as an operator would."""
+    project = case["project"].split("/")[-1]
+    author = case["regression"]["author"]
+    email = author.rstrip(">").split(" <")[1]
+    return {
+        "database_url": f"sqlite:///{folder / 'suture.db'}", "data_dir": folder / "data",
+        "broker_url": None, "forge": "github", "code_host": "github",
+        "github": {"base_url": github.url, "token": TOKEN, "app_id": APP_ID,
+                   "app_private_key_file": str(key_file)},
+        "correlate": {"logins": {email: email.split("@")[0]}},
+        "sentry": {"client_secret": SECRET},
+        "artifacts": {"public_url": f"http://127.0.0.1:{port}"},
+        "services": [{"name": project, "sentry_project": project, "repository": str(repo),
+                      "slug": case["project"], **case["service"]}],
+    }
+
+
+def run_case(case: dict[str, Any], mirror: Path, folder: Path, timeout: float) -> Outcome:
+    """Carry one case from its crash to its pull request; what it showed."""
+    outcome = Outcome(case["name"])
+    folder.mkdir(parents=True)
+    repo = folder / "repo"
+    head = plant_regression(mirror, repo, case)
+    say(f"{case['name']}: {case['project']} at {case['release']} with the regression "
+        f"{head[:12]} ({case['description']})")
+    status, event, installed = capture_in_production(repo, head, case, folder)
+    outcome.timings["production install"] = installed
+    outcome.error_type = event["exception"]["values"][-1]["type"]
+    say(f"  production: {case['request']['method']} {case['request']['path']}?"
+        f"{case['request'].get('query', '')} answered {status}; sentry-sdk captured "
+        f"{outcome.error_type} (event {event['event_id'][:12]})")
+    _expect(outcome, status == 500, f"the request answered {status}, not 500")
+    _expect(outcome, outcome.error_type == case["error_type"],
+            f"captured {outcome.error_type}, not {case['error_type']}")
+    _through_suture(case, folder, repo, event, timeout, outcome)
+    return outcome
+
+
+def _through_suture(case: dict[str, Any], folder: Path, repo: Path, event: dict[str, Any],
+                    timeout: float, outcome: Outcome) -> None:
+    slug = case["project"]
+    owner, name = slug.split("/")
+    github = GitHubStandIn(token=TOKEN, git_root=folder / "remote")
+    github.add_repo(owner, name)
+    github.start()
+    github.seed_repo(owner, name, repo)
+    reviewer = case["regression"]["author"].rstrip(">").split(" <")[1].split("@")[0]
+    github.add_collaborator(owner, name, reviewer)
+    key_file = folder / "app.pem"
+    key_file.write_text(app_key(github, slug, APP_ID, INSTALLATION))
+    from worker.app import build_app
+
+    port = free_port()
+    app = build_app(load_settings(None, **settings_for(case, folder, repo, github, key_file,
+                                                        port)))
+    worker = app.worker(threads=2)
+    worker.start()
+    server, url = serve_in_thread(app.web(), port=port)
+    try:
+        body = webhook_body(event, name)
+        first = deliver(url, body, SECRET)
+        say(f"  webhook: HTTP {first.status_code}")
+        run = follow_run(app, say, timeout=timeout)
+        again = deliver(url, body, SECRET)
+        say(f"  the same webhook again: HTTP {again.status_code}")
+        pulls = github.pulls(owner, name)
+        for pull in pulls:
+            show_pull(github, slug, pull, run, say)
+        _judge(outcome, run, pulls, github, slug)
+    finally:
+        server.should_exit = True
+        worker.stop()
+        app.close()
+        github.stop()
+
+
+def _judge(outcome: Outcome, run: Any, pulls: list[dict[str, Any]], github: GitHubStandIn,
+           slug: str) -> None:
+    """Fill in what the run showed and check each part of it."""
+    owner, name = slug.split("/")
+    outcome.state, outcome.pulls = run.state.value, len(pulls)
+    _expect(outcome, run.state == RunState.PROPOSED, f"the run ended {run.state.value}")
+    _expect(outcome, len(pulls) == 1, f"{len(pulls)} pull requests, not 1")
+    fix = run.record.fix
+    environment = fix.environment if fix else None
+    if environment is not None:
+        outcome.environment = (f"{environment.source}, built in "
+                               f"{environment.build_seconds:.0f} s")
+        outcome.timings["environment build"] = environment.build_seconds
+    if fix and fix.bisection:
+        outcome.culprit = fix.bisection.author or fix.bisection.reason
+    preview = fix.preview if fix else None
+    replay = preview.replay if preview else None
+    _expect(outcome, replay is not None, f"no replay: {preview}")
+    if preview and replay:
+        outcome.replay = f"{replay.base.status} → {replay.fix.status}"
+        _expect(outcome, replay.base.status == 500 and replay.fix.status < 500,
+                f"the replay gave base {replay.base.status}, fix {replay.fix.status}")
+        outcome.timings.update({t.step: t.seconds for t in preview.timings})
+        for shot in preview.screenshots:
+            _expect(outcome, Path(shot.path).read_bytes().startswith(PNG),
+                    f"{shot.path} is not a PNG")
+            outcome.screenshots.append(f"{shot.label}: {shot.path} ({shot.width}x{shot.height})")
+        _expect(outcome, len(preview.screenshots) == 2,
+                f"{len(preview.screenshots)} screenshots, not 2")
+    if pulls:
+        pull = pulls[0]
+        remote = github.git.branches(slug).get(pull["head"]["ref"], "")
+        _expect(outcome, pull["draft"], "the pull request is not a draft")
+        _expect(outcome, remote == pull["head"]["sha"], "the branch is not on the remote")
+        checks = github.check_runs(owner, name)
+        outcome.check = ", ".join(check["conclusion"] for check in checks)
+        _expect(outcome, [check["head_sha"] for check in checks] == [remote],
+                "no single check run on the pushed head")
+    published = run.record.publication.pull_request if run.record.publication else None
+    if published:
+        outcome.timings.update({f"publish: {t.step}": t.seconds for t in published.timings})
+
+
+def _expect(outcome: Outcome, holds: bool, failure: str) -> None:
+    if not holds:
+        outcome.failed.append(failure)
+
+
+def say(line: str) -> None:
+    """Print a line at once."""
+    print(line, flush=True)
