@@ -24,7 +24,7 @@ import psycopg
 import redis
 
 from bench.webhooks.bodies import write_bodies
-from bench.webhooks.run import ROOT, SECRET, _start, _stop, _wait_up, wrk
+from bench.webhooks.run import ROOT, SECRET, _start, _stop, _wait_up, delivered, wrk
 from worker.web.server import free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -45,12 +45,6 @@ def cpu_seconds_by_name() -> dict[str, float]:
         key = "python (suture web)" if name.startswith("python") else name
         totals[key] = totals.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / _TICK
     return totals
-
-
-def _stored(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM deliveries").fetchone()
-        return int(row[0]) if row else 0
 
 
 def main() -> None:
@@ -77,10 +71,10 @@ def main() -> None:
         _wait_up(f"http://127.0.0.1:{port}")
         folder = work / "bodies"
         write_bodies(folder, 200_000, SECRET)
-        first, before = _stored(database), cpu_seconds_by_name()
+        first, before = delivered(database), cpu_seconds_by_name()
         rps, *_ = wrk(port, args.seconds, args.connections, folder)
         time.sleep(1)  # the last batches commit
-        after, stored = cpu_seconds_by_name(), _stored(database) - first
+        after, stored = cpu_seconds_by_name(), delivered(database) - first
     finally:
         _stop(web)
         with psycopg.connect(args.postgres, autocommit=True) as admin:

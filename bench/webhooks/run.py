@@ -132,7 +132,8 @@ def wrk(port: int, seconds: int, connections: int, folder: Path) -> tuple[float,
     return rps, pct[50], pct[99], int(counts.group(1)), int(counts.group(2))
 
 
-def _delivered(url: str) -> int:
+def delivered(url: str) -> int:
+    """How many deliveries the database at `url` holds."""
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM deliveries").fetchone()
         return int(row[0]) if row else 0
@@ -202,7 +203,7 @@ def main() -> None:
                 if target == "suture":
                     accepted += result.statuses.get(202, 0)
         memory = {target: _workers_rss(process) for target, process in processes.items()}
-        stored = _delivered(database)
+        stored = delivered(database)
     finally:
         for process in processes.values():
             _stop(process)
