@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 import psycopg
-import redis
 
 from bench.webhooks.bodies import write_bodies
-from bench.webhooks.run import ROOT, SECRET, _start, _stop, _wait_up, delivered, wrk
+from bench.webhooks.run import ROOT, SECRET, _start, _stop, _wait_up, delivered, forget, wrk
 from worker.web.server import free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -77,11 +76,7 @@ def main() -> None:
         after, stored = cpu_seconds_by_name(), delivered(database) - first
     finally:
         _stop(web)
-        with psycopg.connect(args.postgres, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        client = redis.Redis.from_url(args.redis)
-        for key in client.scan_iter(f"{namespace}:*"):
-            client.delete(key)
+        forget(args.postgres, name, args.redis, namespace)
     print(f"{rps:.0f} acknowledged/s, {stored} deliveries stored\n")
     print("| process | CPU s | µs per delivery |\n|---|---|---|")
     spent = {key: after[key] - before.get(key, 0.0) for key in after}

@@ -132,6 +132,15 @@ def wrk(port: int, seconds: int, connections: int, folder: Path) -> tuple[float,
     return rps, pct[50], pct[99], int(counts.group(1)), int(counts.group(2))
 
 
+def forget(postgres: str, database: str, redis_url: str, namespace: str) -> None:
+    """Drop a run's database and its Redis keys."""
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{namespace}:*"):
+        client.delete(key)
+
+
 def delivered(url: str) -> int:
     """How many deliveries the database at `url` holds."""
     with psycopg.connect(url) as conn:
@@ -207,11 +216,7 @@ def main() -> None:
     finally:
         for process in processes.values():
             _stop(process)
-        with psycopg.connect(args.postgres, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        client = redis.Redis.from_url(args.redis)
-        for key in client.scan_iter(f"{namespace}:*"):
-            client.delete(key)
+        forget(args.postgres, name, args.redis, namespace)
     _report(args, closed, opened, memory, stored, accepted)
 
 
