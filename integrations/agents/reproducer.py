@@ -2,8 +2,9 @@
 while the crash is there and passes once it is fixed.
 
 Frame variables are not available, so the input that crashed is rebuilt from what the event does
-carry. The best offline strategy, when the event has request data and an in-app module of the
-call chain defines a WSGI or ASGI `app` (or `application`), is to replay the failing request
+carry. The best offline strategy, when the event has request data and the repository defines
+the WSGI or ASGI application it reached (`webapps.find_app`: in the call chain, else near the
+crashing file; an `app`, or a factory such as `create_app()`), is to replay the failing request
 against it and require a response below 500 without an exception. Otherwise, when the crashing
 function is a module-level function and its caller's line passes only literals (or it takes no
 arguments), the test calls it with those. Anything else gets no test: the caller is told why.
@@ -25,12 +26,10 @@ from urllib.parse import urlsplit
 
 from integrations.agents.crash_site import CrashSite, frame_path, module_name
 from integrations.agents.request_data import placeholder_note, replay_data
+from integrations.agents.webapps import find_app
 from worker.models import ErrorEvent, Frame
 from worker.scrub import scrub_text
 
-APP_NAMES = ("app", "application")
-_WSGI_FACTORIES = {"Flask", "Bottle", "get_wsgi_application", "WSGIHandler"}
-_ASGI_FACTORIES = {"FastAPI", "Starlette", "Quart", "Litestar", "get_asgi_application"}
 _HEADERS = {"content-type", "accept", "accept-language"}  # others may carry credentials
 
 _WSGI = '''"""Replays {request} against the WSGI app.
@@ -41,7 +40,7 @@ _WSGI = '''"""Replays {request} against the WSGI app.
 import sys
 from io import BytesIO
 
-from {module} import {app}
+{imports}
 
 
 def {test}():
@@ -61,7 +60,7 @@ _ASGI = '''"""Replays {request} against the ASGI app.
 
 import asyncio
 
-from {module} import {app}
+{imports}
 
 
 def {test}():
@@ -116,9 +115,9 @@ def write_regression_test(event: ErrorEvent, worktree: Path, site: CrashSite,
     found = _replay_test(event, worktree, title) or _direct_call_test(event, worktree, site,
                                                                       title)
     if found is None:
-        raise NoReproduction("the event has no replayable request (or no WSGI/ASGI app in its "
-                             "call chain) and the crashing function cannot be called with "
-                             "known arguments")
+        raise NoReproduction("the event has no replayable request (or the repository defines "
+                             "no WSGI/ASGI application where it was looked for) and the "
+                             "crashing function cannot be called with known arguments")
     strategy, code = found
     path = _test_path(worktree, f"{_snake(error_type)}_{site.function or 'crash'}")
     root = worktree.resolve()
@@ -128,44 +127,6 @@ def write_regression_test(event: ErrorEvent, worktree: Path, site: CrashSite,
     (worktree / path).write_text(code, encoding="utf-8")
     return Reproduction(path=path, strategy=strategy,
                         argv=["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", path])
-
-
-def find_app(event: ErrorEvent, worktree: Path) -> tuple[str, str, str] | None:
-    """(module, name, "wsgi" or "asgi") of the first web application defined in a module of
-    the crash's in-app call chain, outermost first."""
-    for frame in [frame for frame in event.frames if frame.in_app]:
-        path = frame_path(frame, worktree)
-        module = module_name(path) if path and path.endswith(".py") else None
-        if path is None or module is None:
-            continue
-        try:
-            tree = ast.parse((worktree / path).read_bytes())
-        except (SyntaxError, ValueError):
-            continue
-        for node in tree.body:
-            found = _app_kind(node)
-            if found:
-                return module, *found
-    return None
-
-
-def _app_kind(node: ast.stmt) -> tuple[str, str] | None:
-    """(name, kind) when `node` defines a module-level web application."""
-    if isinstance(node, ast.FunctionDef) and node.name in APP_NAMES and len(node.args.args) == 2:
-        return node.name, "wsgi"
-    if (isinstance(node, ast.AsyncFunctionDef) and node.name in APP_NAMES
-            and len(node.args.args) == 3):
-        return node.name, "asgi"
-    if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-            and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id in APP_NAMES):
-        func = node.value.func
-        factory = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if factory in _WSGI_FACTORIES:
-            return node.targets[0].id, "wsgi"
-        if factory in _ASGI_FACTORIES:
-            return node.targets[0].id, "asgi"
-    return None
 
 
 def _replay_test(event: ErrorEvent, worktree: Path, title: str) -> tuple[str, str] | None:
@@ -178,7 +139,6 @@ def _replay_test(event: ErrorEvent, worktree: Path, title: str) -> tuple[str, st
         return None
     note = placeholder_note(data)
     title = f"{title}\n\n{_plain(note)}" if note else title
-    module, name, kind = app
     url = urlsplit(request.url)
     method = (request.method or "GET").upper()
     path = url.path or "/"
@@ -187,10 +147,10 @@ def _replay_test(event: ErrorEvent, worktree: Path, title: str) -> tuple[str, st
     host = url.hostname or "localhost"
     port = url.port or (443 if url.scheme == "https" else 80)
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() in _HEADERS}
-    fields = {"request": _plain(f"{method} {path}"[:60]), "title": title, "module": module,
-              "app": "app" if name == "app" else f"{name} as app",
+    fields = {"request": _plain(f"{method} {path}"[:60]), "title": title,
+              "imports": app.imports(),
               "test": f"test_{_snake(f'{method} {path}')}_does_not_fail"}
-    if kind == "asgi":
+    if app.kind == "asgi":
         scope = _asgi_scope(method, path, query, url.scheme or "http", host, port, headers)
         return "asgi-replay", _ASGI.format(**fields, scope=scope, body=repr(body))
     environ = _wsgi_environ(method, path, query, url.scheme or "http", host, port, headers, body)
