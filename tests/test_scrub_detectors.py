@@ -215,6 +215,28 @@ def test_base64_runs_hiding_a_value_are_redacted_whole() -> None:
             assert scrubbed.endswith("; next")
 
 
+def test_values_under_several_encodings_are_redacted() -> None:
+    # Two and three layers: a value URL-encoded again, a URL-encoded form inside base64.
+    rng = random.Random(13)
+    for _ in range(SAMPLES // 4):
+        card, phone, iban = fakes.card(rng), fakes.phone_e164(rng), fakes.iban(rng)
+        form = f"phone={quote_plus(phone)}&iban={quote_plus(iban)}"
+        for text in (f"card={quote(quote(card))}", f"card={quote(quote(quote(card)))}",
+                     f"state={base64.b64encode(form.encode()).decode()}",
+                     f"next={quote(quote(form, safe=''), safe='')}"):
+            scrubbed = scrub_text(f"{text}; next")
+            for value in (card, phone, iban, card.replace(" ", "%20")):
+                assert value not in scrubbed, (text, scrubbed)
+            assert "[REDACTED:" in scrubbed and scrubbed.endswith("; next"), (text, scrubbed)
+
+
+def test_ordinary_text_under_several_encodings_is_kept() -> None:
+    for plain in ("/static/app v2.js?x=1+1", "page=2&sort=desc&limit=50"):
+        for text in (quote(quote(plain, safe=""), safe=""),
+                     base64.b64encode(quote(plain, safe="").encode()).decode()):
+            assert scrub_text(f"cursor {text}") == f"cursor {text}"
+
+
 def test_base64_of_ordinary_text_is_kept() -> None:
     for plain in ("just an ordinary sentence about carts", "page=2&sort=desc&limit=50"):
         run = base64.b64encode(plain.encode()).decode()

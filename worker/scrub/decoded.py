@@ -6,7 +6,9 @@ and on base64-looking runs.
 with `%xx` or `+`, an HTML entity, a JSON escape, or 16+ base64 characters) is decoded; when the
 decoded text holds anything the plain rules find, the whole run is redacted, since positions in
 the decoded text do not map back to the encoded one. Decoded base64 is only scanned when it is
-UTF-8 and mostly printable, which keeps hashes, ids and random tokens out.
+UTF-8 and mostly printable, which keeps hashes, ids and random tokens out. Encodings inside
+encodings are looked through too, up to `LAYERS` deep: a card number URL-encoded twice
+(`4111%25201111...`), a URL-encoded form inside base64.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ _JSON = r"(?:[^\s\"'\\<>]|\\u[0-9A-Fa-f]{4}|\\[\\/bfnrt])"
 _JSON_RUN = re.compile(rf"(?<![^\s\"'<>]){_JSON}*?\\u[0-9A-Fa-f]{{4}}{_JSON}*")
 _BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/_=-])")
 _PRINTABLE_SHARE = 0.9
+LAYERS = 3  # how many encodings, one inside another, are decoded to find what they hide
 
 
 _MIXED_ALNUM_PLUS = re.compile(r"(?=[^a-z]*[a-z])(?=[^A-Z]*[A-Z])[A-Za-z0-9+]+")
@@ -95,6 +98,12 @@ class DecodedRule:
 
     def find(self, text: str) -> Iterator[Finding]:
         """Spans of encoded runs in `text` whose decoded form holds a secret."""
+        for kind, start, end in self._hiding(text, LAYERS):
+            yield Finding(kind, start, end)
+
+    def _hiding(self, text: str, layers: int) -> Iterator[tuple[str, int, int]]:
+        """(kind, start, end) of each encoded run in `text` that hides a secret, decoding
+        `layers` encodings deep at most."""
         for pattern, decode in _DECODERS:
             for match in pattern.finditer(text):
                 run = match.group()
@@ -102,5 +111,9 @@ class DecodedRule:
                 if decoded is None or decoded == run:
                     continue
                 found = detect(decoded, self.rules)
-                if found:
-                    yield Finding(found[0].kind, *match.span())
+                kind = found[0].kind if found else None
+                if kind is None and layers > 1:
+                    kind = next((deeper for deeper, _, _ in self._hiding(decoded, layers - 1)),
+                                None)
+                if kind is not None:
+                    yield kind, *match.span()
