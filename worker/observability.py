@@ -7,10 +7,12 @@ before it leaves the process.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sentry_sdk
 from sentry_sdk.integrations.dramatiq import DramatiqIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.types import Event, Hint
 from sentry_sdk.utils import AnnotatedValue
 
@@ -24,7 +26,8 @@ def init_error_reporting(settings: Settings, **options: Any) -> bool:
         return False
     sentry_sdk.init(
         dsn=settings.error_dsn.get_secret_value(),
-        integrations=[DramatiqIntegration()],
+        # Said outright: an error logged is a report (sentry-sdk 3 stopped doing so by default).
+        integrations=[DramatiqIntegration(), LoggingIntegration(event_level=logging.ERROR)],
         data_collection={"user_info": False, "http_bodies": [], "stack_frame_variables": False},
         before_send=scrub_report,
         **options,
@@ -34,10 +37,15 @@ def init_error_reporting(settings: Settings, **options: Any) -> bool:
 
 def scrub_report(event: Event, _hint: Hint) -> Event | None:
     """Scrub the free text of a report: messages (and a log record's arguments), exception
-    values, breadcrumbs."""
-    for exception in (event.get("exception") or {}).get("values") or []:
+    values, the source lines shown around each frame, breadcrumbs."""
+    exceptions = (event.get("exception") or {}).get("values") or []
+    for exception in exceptions:
         if isinstance(exception.get("value"), str):
             exception["value"] = outbound(exception["value"], Channel.ERROR_REPORT)
+    threads = (event.get("threads") or {}).get("values") or []
+    for holder in [event, *exceptions, *threads]:
+        for frame in (holder.get("stacktrace") or {}).get("frames") or []:
+            _scrub_source(frame)
     if isinstance(event.get("message"), str):
         event["message"] = outbound(event["message"], Channel.ERROR_REPORT)
     logentry = event.get("logentry")
@@ -54,6 +62,13 @@ def scrub_report(event: Event, _hint: Hint) -> Event | None:
             crumb["message"] = outbound(crumb["message"], Channel.ERROR_REPORT)
     event.pop("request", None)
     return event
+
+
+def _scrub_source(frame: dict[str, Any]) -> None:
+    """The source lines around a frame: a line may hold a literal as sensitive as a message."""
+    for key in ("pre_context", "context_line", "post_context"):
+        if key in frame:
+            frame[key] = _scrub_value(frame[key])
 
 
 def _scrub_value(value: object) -> object:
