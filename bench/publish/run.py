@@ -7,18 +7,23 @@ For each case of `cases.json` and a clone (or bare mirror) of its project, this:
 2. installs the regressed release into a production virtualenv with sentry-sdk and sends the
    case's request through it over HTTP (`traffic.py`): the crash is captured by sentry-sdk's
    Flask integration as production would;
-3. starts the GitHub stand-in holding the project's whole history (pushed into a bare
-   repository), and suture (web and worker in one process, SQLite, in-memory broker) acting as
-   a GitHub App, with the service configured as an operator would (its test command and how
+3. starts a code host stand-in holding the project's whole history (pushed into a bare
+   repository), and suture (web and worker in one process, SQLite, in-memory broker) publishing
+   to it, with the service configured as an operator would (its test command and how
    to run it as a preview);
 4. delivers the event as Sentry's signed webhook, twice, and follows the run to its end: the
    environment built from the project's own files, the fix, the verification in bubblewrap,
    bisection, the local previews of base and fix with the request replayed and screenshots
    taken in Chromium, the push, the draft pull request, its check run and reviewers.
 
+Each case runs once per code host (`--hosts`, both by default): the GitHub stand-in with suture
+as a GitHub App, and the GitLab stand-in with a project token (a draft merge request and a
+commit status).
+
 It prints every transition, the pull request, and a table; `--json` prints the results.
 
-    python -m bench.publish.run --clones psf/httpbin=/path/to/httpbin [--only NAME] [--keep]
+    python -m bench.publish.run --clones psf/httpbin=/path/to/httpbin [--only NAME]
+        [--hosts github gitlab] [--keep] [--json]
 """
 
 from __future__ import annotations
@@ -45,12 +50,13 @@ def load_cases(only: list[str]) -> list[dict[str, Any]]:
 
 def print_table(outcomes: list[Outcome]) -> None:
     """One line per case: what it took and whether every check held."""
-    print("\n| case | error | environment | run | replay base → fix | pull requests "
-          "| check | total |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| case | host | error | environment | run | replay base → fix | changes "
+          "| check | reviewers | total |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for outcome in outcomes:
-        print(f"| {outcome.name} | {outcome.error_type} | {outcome.environment} | "
-              f"{outcome.state} | {outcome.replay} | {outcome.pulls} | {outcome.check} | "
+        print(f"| {outcome.name} | {outcome.host} | {outcome.error_type} | "
+              f"{outcome.environment} | {outcome.state} | {outcome.replay} | {outcome.pulls} | "
+              f"{outcome.check} | {', '.join(outcome.reviewers) or 'none'} | "
               f"{outcome.seconds:.0f} s |")
     for outcome in outcomes:
         for failed in outcome.failed:
@@ -63,6 +69,8 @@ def main() -> int:
     parser.add_argument("--clones", nargs="+", default=[], metavar="NAME=PATH",
                         help="a clone or bare mirror of each project")
     parser.add_argument("--only", action="append", default=[])
+    parser.add_argument("--hosts", nargs="+", default=["github", "gitlab"],
+                        choices=["github", "gitlab"], help="the code hosts to publish to")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--json", action="store_true")
@@ -76,9 +84,11 @@ def main() -> int:
             if clone is None:
                 print(f"{case['name']}: skipped, no clone given for {case['project']}")
                 continue
-            started = time.monotonic()
-            outcomes.append(run_case(case, clone, scratch / case["name"], args.timeout))
-            outcomes[-1].seconds = time.monotonic() - started
+            for kind in args.hosts:
+                started = time.monotonic()
+                outcomes.append(run_case(case, clone, scratch / f"{case['name']}-{kind}",
+                                         args.timeout, kind))
+                outcomes[-1].seconds = time.monotonic() - started
     finally:
         if args.keep:
             print(f"kept {scratch}")

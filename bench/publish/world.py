@@ -12,16 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from integrations.standins.github import GitHubStandIn
-from worker.demo.world import app_key, deliver, follow_run, show_pull, webhook_body
+from bench.publish.hosts import Change, Host, start_host
+from worker.demo.world import deliver, follow_run, webhook_body
 from worker.models import RunState
 from worker.settings import load_settings
 from worker.web.server import free_port, serve_in_thread
 
 HERE = Path(__file__).resolve().parent
 SECRET = "bench-publish-secret"
-TOKEN = "bench-github-token"
-APP_ID, INSTALLATION = 3003, 4004
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,6 +28,7 @@ class Outcome:
     """What one case showed, and which of its checks failed."""
 
     name: str
+    host: str = "github"
     error_type: str = ""
     environment: str = ""
     state: str = ""
@@ -38,6 +37,7 @@ class Outcome:
     check: str = ""
     seconds: float = 0.0
     culprit: str = ""
+    reviewers: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     screenshots: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -58,7 +58,7 @@ def plant_regression(mirror: Path, repo: Path, case: dict[str, Any]) -> str:
     for cut in regression["remove"]:
         path = repo / cut["file"]
         path.write_text(_without(path.read_text(), cut["from"], cut["through"]))
-    name, email = regression["author"].rstrip(">").split(" <")
+    name, email = _author(case)
     identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                 "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
     git(repo, "commit", "-q", "-am", regression["message"], **identity)
@@ -96,17 +96,15 @@ def capture_in_production(repo: Path, head: str, case: dict[str, Any],
     return int(captured["status"]), captured["event"], installed
 
 
-def settings_for(case: dict[str, Any], folder: Path, repo: Path, github: GitHubStandIn,
-                 key_file: Path, port: int) -> dict[str, Any]:
+def settings_for(case: dict[str, Any], folder: Path, repo: Path, host: Host,
+                 port: int) -> dict[str, Any]:
     """suture configured for the case's service as an operator would."""
     project = case["project"].split("/")[-1]
-    author = case["regression"]["author"]
-    email = author.rstrip(">").split(" <")[1]
+    email = _author(case)[1]
     return {
+        **host.settings(),
         "database_url": f"sqlite:///{folder / 'suture.db'}", "data_dir": folder / "data",
-        "broker_url": None, "forge": "github", "code_host": "github",
-        "github": {"base_url": github.url, "token": TOKEN, "app_id": APP_ID,
-                   "app_private_key_file": str(key_file)},
+        "broker_url": None,
         "correlate": {"logins": {email: email.split("@")[0]}},
         "sentry": {"client_secret": SECRET},
         "artifacts": {"public_url": f"http://127.0.0.1:{port}"},
@@ -115,9 +113,17 @@ def settings_for(case: dict[str, Any], folder: Path, repo: Path, github: GitHubS
     }
 
 
-def run_case(case: dict[str, Any], mirror: Path, folder: Path, timeout: float) -> Outcome:
-    """Carry one case from its crash to its pull request; what it showed."""
-    outcome = Outcome(case["name"])
+def _author(case: dict[str, Any]) -> tuple[str, str]:
+    """(name, email) of the regression's author."""
+    name, email = case["regression"]["author"].rstrip(">").split(" <")
+    return name, email
+
+
+def run_case(case: dict[str, Any], mirror: Path, folder: Path, timeout: float,
+             kind: str = "github") -> Outcome:
+    """Carry one case from its crash to its pull (or merge) request on a `kind` code host;
+    what it showed."""
+    outcome = Outcome(case["name"], host=kind)
     folder.mkdir(parents=True)
     repo = folder / "repo"
     head = plant_regression(mirror, repo, case)
@@ -132,27 +138,18 @@ def run_case(case: dict[str, Any], mirror: Path, folder: Path, timeout: float) -
     _expect(outcome, status == 500, f"the request answered {status}, not 500")
     _expect(outcome, outcome.error_type == case["error_type"],
             f"captured {outcome.error_type}, not {case['error_type']}")
-    _through_suture(case, folder, repo, event, timeout, outcome)
+    _through_suture(case, folder, repo, event, timeout, outcome, kind)
     return outcome
 
 
 def _through_suture(case: dict[str, Any], folder: Path, repo: Path, event: dict[str, Any],
-                    timeout: float, outcome: Outcome) -> None:
-    slug = case["project"]
-    owner, name = slug.split("/")
-    github = GitHubStandIn(token=TOKEN, git_root=folder / "remote")
-    github.add_repo(owner, name)
-    github.start()
-    github.seed_repo(owner, name, repo)
-    reviewer = case["regression"]["author"].rstrip(">").split(" <")[1].split("@")[0]
-    github.add_collaborator(owner, name, reviewer)
-    key_file = folder / "app.pem"
-    key_file.write_text(app_key(github, slug, APP_ID, INSTALLATION))
+                    timeout: float, outcome: Outcome, kind: str) -> None:
+    name = case["project"].split("/")[-1]
+    host = start_host(kind, folder, repo, case["project"], _author(case)[1].split("@")[0])
     from worker.app import build_app
 
     port = free_port()
-    app = build_app(load_settings(None, **settings_for(case, folder, repo, github, key_file,
-                                                        port)))
+    app = build_app(load_settings(None, **settings_for(case, folder, repo, host, port)))
     worker = app.worker(threads=2)
     worker.start()
     server, url = serve_in_thread(app.web(), port=port)
@@ -163,24 +160,24 @@ def _through_suture(case: dict[str, Any], folder: Path, repo: Path, event: dict[
         run = follow_run(app, say, timeout=timeout)
         again = deliver(url, body, SECRET)
         say(f"  the same webhook again: HTTP {again.status_code}")
-        pulls = github.pulls(owner, name)
-        for pull in pulls:
-            show_pull(github, slug, pull, run, say)
-        _judge(outcome, run, pulls, github, slug)
+        changes = host.changes()
+        for change in changes:
+            say(f"  {kind} change #{change.number} (draft: {change.draft}) on {change.branch} at "
+                f"{change.head[:12]}; reviewers: {', '.join(change.reviewers) or 'none'}")
+            say("   " + "\n   ".join(change.body.splitlines()[:30]) + "\n   ...")
+        _judge(outcome, run, changes, host)
     finally:
         server.should_exit = True
         worker.stop()
         app.close()
-        github.stop()
+        host.stop()
 
 
-def _judge(outcome: Outcome, run: Any, pulls: list[dict[str, Any]], github: GitHubStandIn,
-           slug: str) -> None:
+def _judge(outcome: Outcome, run: Any, changes: list[Change], host: Host) -> None:
     """Fill in what the run showed and check each part of it."""
-    owner, name = slug.split("/")
-    outcome.state, outcome.pulls = run.state.value, len(pulls)
+    outcome.state, outcome.pulls = run.state.value, len(changes)
     _expect(outcome, run.state == RunState.PROPOSED, f"the run ended {run.state.value}")
-    _expect(outcome, len(pulls) == 1, f"{len(pulls)} pull requests, not 1")
+    _expect(outcome, len(changes) == 1, f"{len(changes)} pull requests, not 1")
     fix = run.record.fix
     environment = fix.environment if fix else None
     if environment is not None:
@@ -189,32 +186,36 @@ def _judge(outcome: Outcome, run: Any, pulls: list[dict[str, Any]], github: GitH
         outcome.timings["environment build"] = environment.build_seconds
     if fix and fix.bisection:
         outcome.culprit = fix.bisection.author or fix.bisection.reason
-    preview = fix.preview if fix else None
-    replay = preview.replay if preview else None
-    _expect(outcome, replay is not None, f"no replay: {preview}")
-    if preview and replay:
-        outcome.replay = f"{replay.base.status} → {replay.fix.status}"
-        _expect(outcome, replay.base.status == 500 and replay.fix.status < 500,
-                f"the replay gave base {replay.base.status}, fix {replay.fix.status}")
-        outcome.timings.update({t.step: t.seconds for t in preview.timings})
-        for shot in preview.screenshots:
-            _expect(outcome, Path(shot.path).read_bytes().startswith(PNG),
-                    f"{shot.path} is not a PNG")
-            outcome.screenshots.append(f"{shot.label}: {shot.path} ({shot.width}x{shot.height})")
-        _expect(outcome, len(preview.screenshots) == 2,
-                f"{len(preview.screenshots)} screenshots, not 2")
-    if pulls:
-        pull = pulls[0]
-        remote = github.git.branches(slug).get(pull["head"]["ref"], "")
-        _expect(outcome, pull["draft"], "the pull request is not a draft")
-        _expect(outcome, remote == pull["head"]["sha"], "the branch is not on the remote")
-        checks = github.check_runs(owner, name)
-        outcome.check = ", ".join(check["conclusion"] for check in checks)
-        _expect(outcome, [check["head_sha"] for check in checks] == [remote],
-                "no single check run on the pushed head")
+    _judge_preview(outcome, fix.preview if fix else None)
+    if changes:
+        change = changes[0]
+        outcome.reviewers = change.reviewers
+        _expect(outcome, change.draft, "the change is not a draft")
+        _expect(outcome, host.branch_head(change.branch) == change.head,
+                "the branch is not on the remote at the change's head")
+        checks = host.checks()
+        outcome.check = ", ".join(state for _, state in checks)
+        _expect(outcome, [sha for sha, _ in checks] == [change.head],
+                "no single check on the pushed head")
     published = run.record.publication.pull_request if run.record.publication else None
     if published:
         outcome.timings.update({f"publish: {t.step}": t.seconds for t in published.timings})
+
+
+def _judge_preview(outcome: Outcome, preview: Any) -> None:
+    replay = preview.replay if preview else None
+    _expect(outcome, replay is not None, f"no replay: {preview}")
+    if preview is None or replay is None:
+        return
+    outcome.replay = f"{replay.base.status} → {replay.fix.status}"
+    _expect(outcome, replay.base.status == 500 and replay.fix.status < 500,
+            f"the replay gave base {replay.base.status}, fix {replay.fix.status}")
+    outcome.timings.update({t.step: t.seconds for t in preview.timings})
+    for shot in preview.screenshots:
+        _expect(outcome, Path(shot.path).read_bytes().startswith(PNG), f"{shot.path} is not a PNG")
+        outcome.screenshots.append(f"{shot.label}: {shot.path} ({shot.width}x{shot.height})")
+    _expect(outcome, len(preview.screenshots) == 2,
+            f"{len(preview.screenshots)} screenshots, not 2")
 
 
 def _expect(outcome: Outcome, holds: bool, failure: str) -> None:
