@@ -12,7 +12,7 @@ from tests.pages_seed import HOSTILE_TITLE, PNG, SECRET, Clock, event, new_run, 
 from tests.support import drain, make_app
 from worker import stages
 from worker.models import ClusterStatus, RunState
-from worker.web.pages.auth import SESSION_COOKIE, LoginThrottle
+from worker.web.pages.auth import SESSION_COOKIE
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather its test client ran on `httpx2`; with `httpx` it works the same.
@@ -334,12 +334,3 @@ def test_logging_out_needs_the_form_token_and_ends_the_session_in_the_browser(si
     assert answer.status_code == 303 and answer.headers["location"] == "/login"
     assert SESSION_COOKIE not in signed_in.cookies
     assert signed_in.get("/").status_code == 303
-
-
-def test_the_login_throttle_forgets_the_quietest_address_when_full(clock):
-    throttle = LoginThrottle(limit=1, max_addresses=2)
-    for address in ("a", "b", "c"):
-        throttle.failed(address, clock())
-        clock.advance(seconds=1)
-    assert not throttle.blocked("a", clock())  # forgotten to make room
-    assert throttle.blocked("b", clock()) and throttle.blocked("c", clock())

@@ -184,3 +184,24 @@ class ReleaseRow(Base):
     project: Mapped[str] = mapped_column(String(255), primary_key=True)
     release: Mapped[str] = mapped_column(String(255), primary_key=True)
     first_seen: Mapped[datetime]
+
+
+class LoginFailureRow(Base):
+    """A wrong token typed into the review pages' login, by client address: every web process
+    counts the same failures, so running several does not multiply an address's guesses."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedSessionRow(Base):
+    """A review pages' session ended by logging out, until its cookie would have expired."""
+
+    __tablename__ = "revoked_sessions"
+
+    session: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))

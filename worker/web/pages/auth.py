@@ -6,6 +6,8 @@ ends every session and invalidates every form. With only a trusted header config
 made at start-up (forms from before a restart are refused once, with the reason). A session
 cookie holds the user's name, a random session id and its expiry; a form token is the HMAC of
 the session id (or of the proxy's user), so one stolen from another session is worthless.
+Logging out revokes the session id in the database (`worker.store.page_guards`), so a copy of
+the cookie stops working too; wrong tokens are counted there as well, for every web process.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 
 from worker.pages_settings import PagesSettings
 from worker.scrub import scrub_text
+from worker.store import SqlStore
+from worker.store.page_guards import login_failures, record_login_failure
 
 SESSION_COOKIE = "suture_session"
 LOGIN_COOKIE = "suture_login"
@@ -40,6 +44,8 @@ class Principal:
     name: str
     via: str  # "login" or "header"
     binding: str
+    session: str = ""  # the session id of a login
+    expires: datetime | None = None  # when a login's cookie expires
 
 
 class Signer:
@@ -97,7 +103,8 @@ def read_session(signer: Signer, cookie: str, now: datetime) -> Principal | None
         return None
     if expires <= now.timestamp() or not name:
         return None
-    return Principal(name=name, via="login", binding=f"session:{session}")
+    return Principal(name=name, via="login", binding=f"session:{session}", session=session,
+                     expires=datetime.fromtimestamp(expires, UTC))
 
 
 def current_user(request: Request, settings: PagesSettings, signer: Signer,
@@ -153,32 +160,20 @@ def secure_cookie(settings: PagesSettings, request: Request) -> bool:
 
 
 class LoginThrottle:
-    """Wrong tokens counted per client address: after `limit` within `window`, that address
-    is refused until the oldest of them is `window` old. Memory is bounded: past
-    `max_addresses` the quietest addresses are forgotten first."""
+    """Wrong tokens counted per client address, in the database every web process shares:
+    after `limit` within `window`, that address is refused until the oldest of them is
+    `window` old."""
 
-    def __init__(self, limit: int = 10, window: timedelta = timedelta(minutes=10),
-                 max_addresses: int = 10_000) -> None:
+    def __init__(self, store: SqlStore, limit: int = 10,
+                 window: timedelta = timedelta(minutes=10)) -> None:
+        self.store = store
         self.limit = limit
         self.window = window
-        self.max_addresses = max_addresses
-        self._failures: dict[str, list[datetime]] = {}
-
-    def _recent(self, address: str, now: datetime) -> list[datetime]:
-        kept = [at for at in self._failures.get(address, []) if now - at < self.window]
-        if kept:
-            self._failures[address] = kept
-        else:
-            self._failures.pop(address, None)
-        return kept
 
     def blocked(self, address: str, now: datetime) -> bool:
         """True when `address` has used up its wrong tokens for now."""
-        return len(self._recent(address, now)) >= self.limit
+        return login_failures(self.store, address, now - self.window) >= self.limit
 
     def failed(self, address: str, now: datetime) -> None:
         """Count one wrong token from `address`."""
-        if address not in self._failures and len(self._failures) >= self.max_addresses:
-            quietest = min(self._failures, key=lambda key: self._failures[key][-1])
-            del self._failures[quietest]
-        self._failures[address] = [*self._recent(address, now), now]
+        record_login_failure(self.store, address, now, self.window)

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from worker.actors import Actors
 from worker.settings import Settings
+from worker.store.page_guards import revoke_session
 from worker.web.pages import actions
 from worker.web.pages.auth import (
     LOGIN_COOKIE,
@@ -60,7 +61,7 @@ def post_routes(deps: ActionDeps) -> APIRouter:
     """The router for the pages' POSTs and the login form."""
     router = APIRouter()
     pages = deps.pages
-    throttle = LoginThrottle()
+    throttle = LoginThrottle(pages.store)
 
     @router.get("/login")
     def login_form(request: Request) -> Response:
@@ -98,7 +99,9 @@ def post_routes(deps: ActionDeps) -> APIRouter:
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        _authorised(pages, request, await read_form(request))
+        user = _authorised(pages, request, await read_form(request))
+        if user.session and user.expires is not None:  # a copy of the cookie ends here too
+            revoke_session(pages.store, user.session, user.expires, pages.clock())
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -23,6 +23,7 @@ from worker.models import Cluster, Transition
 from worker.pages_settings import PagesSettings
 from worker.runs import Run
 from worker.store import SqlStore
+from worker.store.page_guards import session_revoked
 from worker.store.views import awaiting_review, cluster_summaries, skipped_by_reason
 from worker.web.pages.auth import Principal, Signer, current_user, form_token
 from worker.web.pages.render import PageRefusal, render
@@ -46,8 +47,11 @@ class PageDeps:
     signer: Signer
 
     def user(self, request: Request) -> Principal | None:
-        """Who is asking, if anyone signed in."""
-        return current_user(request, self.settings, self.signer, self.clock())
+        """Who is asking, if anyone signed in (a session ended by logging out is nobody)."""
+        user = current_user(request, self.settings, self.signer, self.clock())
+        if user is not None and user.session and session_revoked(self.store, user.session):
+            return None
+        return user
 
     def gate(self, request: Request) -> Response | None:
         """The way to sign in when nobody is; None when someone is (checked before anything
