@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from worker.actors import Actors
@@ -69,60 +70,80 @@ def post_routes(deps: ActionDeps) -> APIRouter:
             return RedirectResponse("/", status_code=303)
         return _login_page(request, pages, safe_next(request.query_params.get("next", "/")))
 
+    # Each POST reads its form on the event loop, then does its database work in a thread:
+    # the web process's loop also takes in webhooks and must not wait on the store.
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = await read_form(request)
-        target = safe_next(form.get("next", "/"))
-        why = login_refusal(pages.signer, request.cookies.get(LOGIN_COOKIE), form.get("csrf", ""))
-        if why:
-            return _login_page(request, pages, target, why, 403)
-        if pages.settings.token is None:
-            raise PageRefusal(404, "logging in with a token is not configured")
-        name = clean_name(form.get("name", ""))
-        if not name:
-            return _login_page(request, pages, target, "say who you are: actions are recorded "
-                                                       "under this name", 400)
-        address = request.client.host if request.client else ""
-        if throttle.blocked(address, pages.clock()):
-            return _login_page(request, pages, target, "too many wrong tokens from your "
-                                                       "address: wait ten minutes", 429)
-        if not token_matches(pages.settings, form.get("token", "")):
-            throttle.failed(address, pages.clock())
-            return _login_page(request, pages, target, "that is not the token", 401)
-        cookie = issue_session(pages.signer, name, pages.clock(), pages.settings.session_hours)
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="strict",
-                            secure=secure_cookie(pages.settings, request), path="/",
-                            max_age=int(pages.settings.session_hours * 3600))
-        response.delete_cookie(LOGIN_COOKIE, path="/login")
-        return response
+        return await run_in_threadpool(_login, pages, throttle, request, form)
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        user = _authorised(pages, request, await read_form(request))
-        if user.session and user.expires is not None:  # a copy of the cookie ends here too
-            revoke_session(pages.store, user.session, user.expires, pages.clock())
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+        form = await read_form(request)
+        return await run_in_threadpool(_logout, pages, request, form)
 
     @router.post("/runs/{run_id}/retry")
     async def retry(request: Request, run_id: Id) -> Response:
         form = await read_form(request)
-        user = _authorised(pages, request, form, f"/runs/{run_id}")
-        note = clean_note(form.get("note", ""))
-        done = actions.retry(pages.store, deps.actors, deps.settings, run_id, user.name, note)
-        return _answer(done, f"/runs/{run_id}", "retried")
+        return await run_in_threadpool(_retry, deps, request, form, run_id)
 
     @router.post("/clusters/{cluster_id}/ignore")
     async def ignore(request: Request, cluster_id: Id) -> Response:
         form = await read_form(request)
-        user = _authorised(pages, request, form, f"/clusters/{cluster_id}")
-        why = clean_note(form.get("why", ""))
-        done = actions.ignore(pages.store, cluster_id, user.name, why)
-        return _answer(done, f"/clusters/{cluster_id}", "ignored")
+        return await run_in_threadpool(_ignore, pages, request, form, cluster_id)
 
     return router
+
+
+def _login(pages: PageDeps, throttle: LoginThrottle, request: Request,
+           form: dict[str, str]) -> Response:
+    target = safe_next(form.get("next", "/"))
+    why = login_refusal(pages.signer, request.cookies.get(LOGIN_COOKIE), form.get("csrf", ""))
+    if why:
+        return _login_page(request, pages, target, why, 403)
+    if pages.settings.token is None:
+        raise PageRefusal(404, "logging in with a token is not configured")
+    name = clean_name(form.get("name", ""))
+    if not name:
+        return _login_page(request, pages, target, "say who you are: actions are recorded "
+                                                   "under this name", 400)
+    address = request.client.host if request.client else ""
+    if throttle.blocked(address, pages.clock()):
+        return _login_page(request, pages, target, "too many wrong tokens from your "
+                                                   "address: wait ten minutes", 429)
+    if not token_matches(pages.settings, form.get("token", "")):
+        throttle.failed(address, pages.clock())
+        return _login_page(request, pages, target, "that is not the token", 401)
+    cookie = issue_session(pages.signer, name, pages.clock(), pages.settings.session_hours)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="strict",
+                        secure=secure_cookie(pages.settings, request), path="/",
+                        max_age=int(pages.settings.session_hours * 3600))
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+def _logout(pages: PageDeps, request: Request, form: dict[str, str]) -> Response:
+    user = _authorised(pages, request, form)
+    if user.session and user.expires is not None:  # a copy of the cookie ends here too
+        revoke_session(pages.store, user.session, user.expires, pages.clock())
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _retry(deps: ActionDeps, request: Request, form: dict[str, str], run_id: int) -> Response:
+    user = _authorised(deps.pages, request, form, f"/runs/{run_id}")
+    note = clean_note(form.get("note", ""))
+    done = actions.retry(deps.pages.store, deps.actors, deps.settings, run_id, user.name, note)
+    return _answer(done, f"/runs/{run_id}", "retried")
+
+
+def _ignore(pages: PageDeps, request: Request, form: dict[str, str], cluster_id: int) -> Response:
+    user = _authorised(pages, request, form, f"/clusters/{cluster_id}")
+    why = clean_note(form.get("why", ""))
+    done = actions.ignore(pages.store, cluster_id, user.name, why)
+    return _answer(done, f"/clusters/{cluster_id}", "ignored")
 
 
 def clean_note(raw: str) -> str:
