@@ -286,6 +286,8 @@ REWRITES = [
     ("KeyError", "def f(d):\n    return d['a'] + d['b'] * 2\n", 2, "'b'",
      "def f(d):\n    return d['a'] + d.get('b', 0) * 2\n"),
     ("KeyError", "def f(d, k):\n    x = d[k]\n", 2, "'k1'", "def f(d, k):\n    x = d.get(k)\n"),
+    ("KeyError", "def f(h):\n    return h['accept'].lower()\n", 2, "'accept'",
+     "def f(h):\n    return h.get('accept', \"\").lower()\n"),
     ("ZeroDivisionError", "def f(a, b):\n    return {'r': a / b}\n", 2, "division by zero",
      "def f(a, b):\n    return {'r': a / b if b else 0.0}\n"),
     ("ZeroDivisionError", "def f(a, b):\n    a %= b\n", 2, "integer modulo by zero",
@@ -313,6 +315,8 @@ def test_each_template_rewrites_only_the_crashing_expression(error_type: str, be
      "only AttributeError on None"),
     ("KeyError", "def f(d, a, b):\n    return d[a][b]\n", "'k'", "several keys"),
     ("KeyError", "def f(d):\n    d['k'] += 1\n", "'k'", "reads no single-key subscript"),
+    ("KeyError", "def f(h):\n    return h['accept'].kind\n", "'accept'", "would only move"),
+    ("KeyError", "def f(h):\n    return h['a'][0]\n", "'a'", "would only move"),
     ("ZeroDivisionError", "def f(a):\n    return a / 2\n", "division by zero", "no division"),
     ("TypeError", "def f(a):\n    return a + 1\n", "unsupported operand", "only TypeErrors"),
 ])

@@ -6,6 +6,7 @@ back to. Nothing here knows about exceptions: `integrations.agents.rewrites` doe
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 from collections.abc import Callable, Iterator
@@ -39,6 +40,14 @@ _ARITHMETIC_ASSIGN = (cst.AddAssign, cst.SubtractAssign, cst.MultiplyAssign, cst
                       cst.FloorDivideAssign, cst.ModuloAssign, cst.PowerAssign)
 _TYPED_DEFAULTS = {"int": "0", "float": "0.0", "str": '""', "bool": "False", "list": "[]",
                    "dict": "{}", "tuple": "()", "List": "[]", "Dict": "{}", "Tuple": "()"}
+# Methods only one built-in type has: a value whose method is called at once is of that type,
+# and its empty value keeps the call working (`headers["accept"].lower()`).
+_METHOD_DEFAULTS = {
+    **dict.fromkeys(("lower", "upper", "casefold", "strip", "lstrip", "rstrip", "title",
+                     "capitalize", "startswith", "endswith", "splitlines", "isdigit",
+                     "isalpha", "isalnum", "isspace", "format", "encode"), '""'),
+    **dict.fromkeys(("items", "keys", "values"), "{}"),
+}
 
 
 class NoRewrite(Exception):
@@ -220,10 +229,14 @@ def fresh_name(source: Source, stem: str, chosen: set[str] | frozenset[str] = fr
 
 def default_for(source: Source, expr: cst.CSTNode) -> str | None:
     """The value a guarded expression should fall back to, from where it is used: 0 in
-    arithmetic, the return annotation's empty value when returned, else None (no opinion)."""
+    arithmetic, "" when a string method is called on it, the return annotation's empty value
+    when returned, else None (no opinion)."""
     parent = source.parent(expr)
     if isinstance(parent, cst.BinaryOperation):
         return _operand_default(parent, expr)
+    if (isinstance(parent, cst.Attribute) and parent.value is expr
+            and isinstance(source.parent(parent), cst.Call)):
+        return _METHOD_DEFAULTS.get(parent.attr.value)
     if isinstance(parent, cst.AugAssign) and isinstance(parent.operator, _ARITHMETIC_ASSIGN):
         return "0"
     if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator,
@@ -256,3 +269,27 @@ def _annotation_default(annotation: cst.BaseExpression) -> str | None:
         if isinstance(inner, str) and inner.isidentifier():
             return _TYPED_DEFAULTS.get(inner)
     return None
+
+
+def subscript_key(node: cst.Subscript) -> cst.BaseExpression | None:
+    """The key of a one-key subscript (`d[k]`), None for slices and `d[a, b]`."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    index = node.slice[0].slice
+    return None if index.star else index.value
+
+
+def literal_value(node: cst.BaseExpression | None) -> object:
+    """The value of a literal in the (trusted) source, `...` when it is not a literal."""
+    if node is None:
+        return ...
+    try:
+        return ast.literal_eval(cst.Module(body=[]).code_for_node(node).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return ...
+
+
+def literal_repr(node: cst.BaseExpression | None) -> str | None:
+    """`repr` of a literal's value, None when `node` is not a literal."""
+    value = literal_value(node)
+    return None if value is ... else repr(value)

@@ -9,7 +9,6 @@ text and a note per change for the transcript, or raises `NoRewrite` saying why 
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,9 @@ from integrations.agents.cstedit import (
     default_for,
     hoist,
     is_pure,
+    literal_repr,
+    literal_value,
+    subscript_key,
 )
 
 _NONE_ATTRIBUTE = re.compile(r"'NoneType' object has no attribute '([A-Za-z_][A-Za-z0-9_]*)'")
@@ -75,12 +77,12 @@ def key_default(text: str, line: int, message: str) -> Rewrite:
     """`KeyError: 'k'`: read the key on `line` with `.get`, defaulting where the use says how."""
     source = Source(text)
     reads = [node for node in source.nodes_on_line(cst.Subscript, line)
-             if _index(node) is not None and source.is_load(node)]
+             if subscript_key(node) is not None and source.is_load(node)]
     if not reads:
         raise NoRewrite(f"line {line} reads no single-key subscript (the key may be written, "
                         "deleted, or looked up inside a library)")
-    exact = [node for node in reads if _literal_repr(_index(node)) == message.strip()]
-    unknown = [node for node in reads if _literal_repr(_index(node)) is None]
+    exact = [node for node in reads if literal_repr(subscript_key(node)) == message.strip()]
+    unknown = [node for node in reads if literal_repr(subscript_key(node)) is None]
     chosen = exact or unknown
     if not chosen:
         raise NoRewrite(f"no subscript on line {line} uses the key {message.strip()[:80]}")
@@ -89,6 +91,9 @@ def key_default(text: str, line: int, message: str) -> Rewrite:
     edit = Edit()
     for node in chosen:
         default = default_for(source, node)
+        if default is None and _dereferenced(source, node):
+            raise NoRewrite(f"the value of `{source.code(node).strip()[:60]}` is used at once; "
+                            "None for a missing key would only move the crash")
         edit.replace[id(node)] = _to_get(default)
         edit.notes.append(f"`{source.code(node).strip()}` becomes a `.get` "
                           + (f"defaulting to `{default}` (from how the value is used)"
@@ -101,10 +106,10 @@ def zero_guard(text: str, line: int, message: str) -> Rewrite:
     source = Source(text)
     operators = _operators(message)
     divisions = [node for node in source.nodes_on_line(cst.BinaryOperation, line)
-                 if isinstance(node.operator, operators) and not _nonzero_literal(node.right)]
+                 if isinstance(node.operator, operators) and not _nonzeroliteral_value(node.right)]
     in_place = [node for node in source.nodes_on_line(cst.AugAssign, line)
                 if isinstance(node.operator, _DIVIDE_ASSIGNS)
-                and not _nonzero_literal(node.value)]
+                and not _nonzeroliteral_value(node.value)]
     if not divisions and not in_place:
         raise NoRewrite(f"line {line} has no division by a value that can be zero")
     edit = Edit()
@@ -262,38 +267,22 @@ def _operators(message: str) -> tuple[type[cst.BaseBinaryOp], ...]:
     return _ANY_DIVISION
 
 
-def _nonzero_literal(node: cst.BaseExpression) -> bool:
-    value = _literal(node)
+def _nonzeroliteral_value(node: cst.BaseExpression) -> bool:
+    value = literal_value(node)
     return isinstance(value, int | float) and bool(value)
 
 
-def _index(node: cst.Subscript) -> cst.BaseExpression | None:
-    """The key of a one-key subscript (`d[k]`), None for slices and `d[a, b]`."""
-    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-        return None
-    index = node.slice[0].slice
-    return None if index.star else index.value
-
-
-def _literal(node: cst.BaseExpression | None) -> object:
-    """The value of a literal in the (trusted) source, `...` when it is not a literal."""
-    if node is None:
-        return ...
-    try:
-        return ast.literal_eval(cst.Module(body=[]).code_for_node(node).strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return ...
-
-
-def _literal_repr(node: cst.BaseExpression | None) -> str | None:
-    value = _literal(node)
-    return None if value is ... else repr(value)
+def _dereferenced(source: Source, node: cst.CSTNode) -> bool:
+    """True when `node`'s value has an attribute read or is subscripted right away."""
+    parent = source.parent(node)
+    return ((isinstance(parent, cst.Attribute) and parent.value is node)
+            or (isinstance(parent, cst.Subscript) and parent.value is node))
 
 
 def _to_get(default: str | None) -> Callable[[cst.CSTNode], cst.CSTNode]:
     def build(node: cst.CSTNode) -> cst.CSTNode:
         assert isinstance(node, cst.Subscript)
-        key = _index(node)
+        key = subscript_key(node)
         assert key is not None
         args = [cst.Arg(key)] + ([cst.Arg(cst.parse_expression(default))] if default else [])
         return cst.Call(func=cst.Attribute(value=node.value, attr=cst.Name("get")), args=args,
