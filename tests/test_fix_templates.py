@@ -283,6 +283,9 @@ REWRITES = [
      "'NoneType' object has no attribute 'name'",
      "def f(c):\n    user = find_user(c)\n"
      "    return 'Hi ' + (user.name.title() if user is not None else \"\")\n"),
+    ("AttributeError", "def f(h):\n    accept = h['accept'].lower()\n", 2,
+     "'NoneType' object has no attribute 'lower'",
+     "def f(h):\n    accept = h['accept'].lower() if h['accept'] is not None else \"\"\n"),
     ("KeyError", "def f(d):\n    return d['a'] + d['b'] * 2\n", 2, "'b'",
      "def f(d):\n    return d['a'] + d.get('b', 0) * 2\n"),
     ("KeyError", "def f(d, k):\n    x = d[k]\n", 2, "'k1'", "def f(d, k):\n    x = d.get(k)\n"),

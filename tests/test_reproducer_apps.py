@@ -99,3 +99,20 @@ def test_factories_that_need_arguments_or_build_nothing_known_are_not_used(tmp_p
     repo.commit({"main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n"})
     assert find_app(crash_in("svc/routers/items.py", "ratio", 8), repo.path) == WebApp(
         "main", "app", "asgi")
+
+
+def test_a_failed_confirmation_says_what_was_raised_not_the_warnings():
+    from integrations.agents.templates import failure_of
+
+    output = ("F                                                     [100%]\n"
+              "    def test_get_image_does_not_fail():\n"
+              ">       b''.join(chunks)\n"
+              "E       UnboundLocalError: cannot access local variable 'accept'\n"
+              "E       where it is not associated with a value\n"
+              "httpbin/helpers.py:444: DeprecationWarning: invalid escape sequence '\\s'\n"
+              "  match = re.search('\\s*(W/)?\\\"?([^\"]*)\\\"?\\s*', part)\n"
+              "1 failed, 3 warnings in 0.21s\n")
+    assert failure_of(output, 400) == ("UnboundLocalError: cannot access local variable "
+                                       "'accept'")
+    assert failure_of("E       assert [] and 500 < 500\n", 400) == "assert [] and 500 < 500"
+    assert failure_of("no pytest lines here, only a long tail", 9) == "...long tail"

@@ -50,6 +50,10 @@ class Host:
         """(head sha, conclusion or state) of the evidence attached to commits."""
         raise NotImplementedError
 
+    def tickets(self) -> list[str]:
+        """The text of every ticket filed."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         """Stop the stand-in."""
         raise NotImplementedError
@@ -88,6 +92,12 @@ class GitHubHost(Host):
         return [(check["head_sha"], check["conclusion"])
                 for check in self.standin.check_runs(self.owner, self.name)]
 
+    def tickets(self) -> list[str]:
+        # GitHub counts a pull request as an issue too; a ticket is an issue that is not one.
+        return [f"{issue['title']}\n{issue['body']}"
+                for issue in self.standin.issues(self.owner, self.name)
+                if "pull_request" not in issue]
+
     def stop(self) -> None:
         self.standin.stop()
 
@@ -99,13 +109,14 @@ class GitLabHost(Host):
 
     def __init__(self, folder: Path, repo: Path, slug: str, reviewer: str) -> None:
         self.slug = slug
+        self.tickets_dir = folder / "tickets"  # suture files tickets as files beside GitLab
         self.standin = GitLabStandIn(token=GITLAB_TOKEN, projects=[slug], root=folder / "remote")
         self.standin.start()
         self.standin.seed_repo(slug, repo)
         self.standin.add_user(reviewer)
 
     def settings(self) -> dict[str, Any]:
-        return {"code_host": "gitlab",
+        return {"code_host": "gitlab", "tickets_dir": self.tickets_dir,
                 "gitlab": {"base_url": self.standin.url, "token": GITLAB_TOKEN}}
 
     def changes(self) -> list[Change]:
@@ -118,6 +129,9 @@ class GitLabHost(Host):
 
     def checks(self) -> list[tuple[str, str]]:
         return [(status["sha"], status["status"]) for status in self.standin.statuses(self.slug)]
+
+    def tickets(self) -> list[str]:
+        return [path.read_text() for path in sorted(self.tickets_dir.rglob("*.md"))]
 
     def stop(self) -> None:
         self.standin.stop()

@@ -51,13 +51,13 @@ def load_cases(only: list[str]) -> list[dict[str, Any]]:
 def print_table(outcomes: list[Outcome]) -> None:
     """One line per case: what it took and whether every check held."""
     print("\n| case | host | error | environment | run | replay base → fix | changes "
-          "| check | reviewers | total |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| tickets | check | reviewers | total |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for outcome in outcomes:
         print(f"| {outcome.name} | {outcome.host} | {outcome.error_type} | "
-              f"{outcome.environment} | {outcome.state} | {outcome.replay} | {outcome.pulls} | "
-              f"{outcome.check} | {', '.join(outcome.reviewers) or 'none'} | "
-              f"{outcome.seconds:.0f} s |")
+              f"{outcome.environment} | {outcome.state} | {outcome.replay or '-'} | "
+              f"{outcome.pulls} | {outcome.tickets} | {outcome.check or '-'} | "
+              f"{', '.join(outcome.reviewers) or 'none'} | {outcome.seconds:.0f} s |")
     for outcome in outcomes:
         for failed in outcome.failed:
             print(f"{outcome.name}: FAILED: {failed}")

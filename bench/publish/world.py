@@ -38,6 +38,7 @@ class Outcome:
     seconds: float = 0.0
     culprit: str = ""
     reviewers: list[str] = field(default_factory=list)
+    tickets: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     screenshots: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -165,7 +166,7 @@ def _through_suture(case: dict[str, Any], folder: Path, repo: Path, event: dict[
             say(f"  {kind} change #{change.number} (draft: {change.draft}) on {change.branch} at "
                 f"{change.head[:12]}; reviewers: {', '.join(change.reviewers) or 'none'}")
             say("   " + "\n   ".join(change.body.splitlines()[:30]) + "\n   ...")
-        _judge(outcome, run, changes, host)
+        _judge(outcome, run, changes, host, case.get("expect", "pull_request"))
     finally:
         server.should_exit = True
         worker.stop()
@@ -173,11 +174,21 @@ def _through_suture(case: dict[str, Any], folder: Path, repo: Path, event: dict[
         host.stop()
 
 
-def _judge(outcome: Outcome, run: Any, changes: list[Change], host: Host) -> None:
-    """Fill in what the run showed and check each part of it."""
+def _judge(outcome: Outcome, run: Any, changes: list[Change], host: Host,
+           expect: str) -> None:
+    """Fill in what the run showed and check each part of what the case expects."""
     outcome.state, outcome.pulls = run.state.value, len(changes)
+    tickets = host.tickets()
+    outcome.tickets = len(tickets)
+    if expect == "ticket":  # no verified fix: a ticket saying so, and no change at all
+        _expect(outcome, run.state == RunState.TICKETED, f"the run ended {run.state.value}")
+        _expect(outcome, not changes, f"{len(changes)} changes for an unverified fix")
+        _expect(outcome, len(tickets) == 1 and "No patch passed verification" in tickets[0],
+                f"{len(tickets)} tickets, not one saying no patch passed verification")
+        return
     _expect(outcome, run.state == RunState.PROPOSED, f"the run ended {run.state.value}")
     _expect(outcome, len(changes) == 1, f"{len(changes)} pull requests, not 1")
+    _expect(outcome, not tickets, f"{len(tickets)} tickets beside the change")
     fix = run.record.fix
     environment = fix.environment if fix else None
     if environment is not None:

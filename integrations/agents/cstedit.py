@@ -48,6 +48,9 @@ _METHOD_DEFAULTS = {
                      "isalpha", "isalnum", "isspace", "format", "encode"), '""'),
     **dict.fromkeys(("items", "keys", "values"), "{}"),
 }
+# String methods that return a string: a call of one that cannot be made stands for "".
+_STRING_RESULTS = frozenset({"lower", "upper", "casefold", "strip", "lstrip", "rstrip", "title",
+                             "capitalize", "swapcase"})
 
 
 class NoRewrite(Exception):
@@ -246,6 +249,15 @@ def default_for(source: Source, expr: cst.CSTNode) -> str | None:
         function = source.function(parent)
         if function is not None and function.returns is not None:
             return _annotation_default(function.returns.annotation)
+    return None
+
+
+def result_default(expr: cst.CSTNode) -> str | None:
+    """The empty value of what `expr` evaluates to, when its own shape says: "" for a call of a
+    string method that returns a string (`value.strip().lower()`); else None."""
+    if (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in _STRING_RESULTS):
+        return '""'
     return None
 
 

@@ -25,6 +25,7 @@ from integrations.agents.cstedit import (
     is_pure,
     literal_repr,
     literal_value,
+    result_default,
     subscript_key,
 )
 
@@ -174,7 +175,7 @@ def _guard_chain(source: Source, edit: Edit, access: cst.CSTNode, base: str) -> 
         edit.notes.append(f"`{source.code(chain).strip()}` counts as false when `{base}` is "
                           "None")
     else:
-        fallback = default_for(source, chain) or "None"
+        fallback = default_for(source, chain) or result_default(chain) or "None"
         edit.replace[id(chain)] = _conditional(source, chain, f"{base} is not None", fallback)
         edit.notes.append(f"`{source.code(chain).strip()}` is {fallback} when `{base}` is None")
 

@@ -12,6 +12,7 @@ an exception: the attempt comes back with `error` saying why.
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from worker.ports import Sandbox
 # __pycache__ behind (pytest's cache is off on the command line for the same reason).
 _POLICY = SandboxPolicy(env={"PYTHONDONTWRITEBYTECODE": "1"}, limits=Limits(wall_seconds=120))
 _OUTPUT_TAIL = 2000
+_FAILURE_LINE = re.compile(r"^E\s+(.+)$", re.MULTILINE)  # pytest's lines of what was raised
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b")
 
 
 class TemplateAgent:
@@ -124,7 +127,7 @@ class TemplateAgent:
         if result.exit_code == 0:
             return ""
         return (f"the template's fix does not make {reproduction.path} pass: "
-                f"{_tail(result.stdout + result.stderr, 400)}")
+                f"{failure_of(result.stdout + result.stderr, 400)}")
 
 
 def _error_type(task: FixTask) -> str:
@@ -144,6 +147,18 @@ def _run_entry(result: CommandResult, expected: str) -> dict[str, object]:
     return {"step": "run", "argv": result.argv, "expected": expected,
             "exit_code": result.exit_code, "timed_out": result.timed_out,
             "output": _tail(result.stdout + result.stderr, _OUTPUT_TAIL)}
+
+
+def failure_of(output: str, limit: int) -> str:
+    """What a failed pytest run says went wrong: the last exception it printed (`E   NameError:
+    ...`), else its last failure line, else the output's tail; warnings and progress are not
+    the reason a reviewer needs."""
+    lines = [line.strip() for line in _FAILURE_LINE.findall(output)]
+    raised = [line for line in lines if _RAISED.match(line)]
+    chosen = raised[-1] if raised else lines[-1] if lines else ""
+    if not chosen:
+        return _tail(output, limit)
+    return chosen if len(chosen) <= limit else chosen[:limit] + "..."
 
 
 def _tail(text: str, limit: int) -> str:
