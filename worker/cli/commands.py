@@ -300,7 +300,7 @@ def verify(
                          "that brought the crash in.")] = False,
 ) -> None:
     """Verify a patch outside any model: diff policy, reproduction test, suite (sandboxed)."""
-    from worker.app import make_environments, new_sandbox, open_local_workspace
+    from worker.app.local import make_environments, new_sandbox, open_local_workspace
     from worker.cli.verify import CANNOT_VERIFY, verify_cli
     from worker.ports import SutureError
 
