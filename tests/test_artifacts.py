@@ -9,7 +9,7 @@ import pytest
 
 from integrations.artifacts import FolderArtifacts
 from tests.support import make_app, served
-from worker.app import make_artifacts
+from worker.app.local import make_artifacts
 from worker.ports import ArtifactStore, PermanentError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

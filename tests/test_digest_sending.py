@@ -21,7 +21,7 @@ from integrations.standins.slack import SlackStandIn
 from integrations.standins.smtp import SmtpStandIn
 from tests.digest_world import TOKEN, seed
 from tests.support import drain, make_app
-from worker.app import make_digest_outlets
+from worker.app.hosted import make_digest_outlets
 from worker.cli.commands import cli
 from worker.digest.sending import send_last_week, send_week
 from worker.digest.week import IsoWeek

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from integrations.git import GitMirror
 from integrations.probes import HostProbes
 from tests.gitrepo import GitRepoBuilder
-from worker.app import doctor_probes
+from worker.app.local import doctor_probes
 from worker.cli import cli
 from worker.doctor import Check, Status, SystemProbes, needs, run_checks
 from worker.doctor.checks import (

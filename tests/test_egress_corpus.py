@@ -34,7 +34,7 @@ from tests.proposal_hosts import LOGINS, REPO, start_host
 from tests.support import SECRET, compact, drain, make_app, sentry_headers, served
 from tests.test_scrub_corpus import Corpus
 from worker import egress
-from worker.app import make_digest_outlets
+from worker.app.hosted import make_digest_outlets
 from worker.cli import cli
 from worker.demo.sample import build_sample_repo, capture_crash
 from worker.digest.sending import send_week

@@ -26,7 +26,7 @@ from integrations.agents.proxy_wire import ProxyError, Redactor
 from integrations.standins.anthropic import MessagesStandIn
 from integrations.standins.base import Reply
 from integrations.standins.chat import ChatStandIn
-from worker.settings import FixSettings
+from worker.stage_settings import FixSettings
 
 OPENAI_KEY = "sk-proj-real0openai0key0abcdefghijklmnop"
 ANTHROPIC_KEY = "sk-ant-api03-real0anthropic0key0abcdefghij"

@@ -17,7 +17,7 @@ from integrations.standins.github import GitHubStandIn
 from tests.gitrepo import GitRepoBuilder, lines
 from tests.support import make_app
 from tests.test_render import render
-from worker.app import github_slug
+from worker.app.hosted import github_slug
 from worker.correlate.engine import correlate as correlate_event
 from worker.correlate.models import Correlation, MappedFrame, Suspect
 from worker.correlate.owners import find_owners, name_suspects, resolve_login

@@ -8,7 +8,8 @@ import pytest
 
 from worker.models import Cluster, ClusterStatus, ErrorEvent, ExceptionInfo, Source
 from worker.policy import triage
-from worker.settings import PolicySettings, ServiceSettings
+from worker.settings import ServiceSettings
+from worker.stage_settings import PolicySettings
 
 NOW = datetime(2025, 6, 27, 6, 0, tzinfo=UTC)
 SHOP = ServiceSettings(name="shop", sentry_project="shop", repository="/srv/shop",

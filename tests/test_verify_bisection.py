@@ -16,7 +16,7 @@ from tests.gitrepo import GitRepoBuilder, git, lines
 from tests.support import LocalSandbox
 from worker.cli.verify import verify_cli
 from worker.fix.models import CommandResult
-from worker.settings import FixSettings
+from worker.stage_settings import FixSettings
 from worker.stages.bisect import bisect_crash
 from worker.verify import suite
 from worker.verify.bisection import ABSENT, BAD, GOOD, SKIP, first_bad

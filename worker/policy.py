@@ -7,7 +7,8 @@ Nothing here touches the store or the network, so every rule is a plain unit tes
 from __future__ import annotations
 
 from worker.models import Cluster, ClusterStatus, Decision, ErrorEvent
-from worker.settings import PolicySettings, ServiceSettings
+from worker.settings import ServiceSettings
+from worker.stage_settings import PolicySettings
 
 
 def triage(cluster: Cluster, event: ErrorEvent | None, service: ServiceSettings | None,

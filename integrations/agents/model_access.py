@@ -23,7 +23,7 @@ from integrations.agents.model_meter import ModelMeter
 from integrations.agents.model_proxy import ModelProxy
 from integrations.agents.model_upstream import Upstream
 from worker.fix.models import FixTask, SocketRoute
-from worker.settings import FixSettings
+from worker.stage_settings import FixSettings
 
 SANDBOX_PORT = 4100  # where the proxy answers inside the sandbox
 PLACEHOLDER_KEY = "suture-model-proxy-adds-the-key"  # not a secret: the proxy drops it

@@ -37,7 +37,7 @@ RUN_SCAN_LIMIT = 100  # one page; a commit rarely has more runs of one name
 
 class CommitChecks(ABC):
     """`check_result` of the `CodeHost` port; mixed into `GitHubPulls`, which provides the
-    plumbing below."""
+    plumbing below (`GitHubClients`)."""
 
     @abstractmethod
     def _repo(self, full_name: str) -> Repository:

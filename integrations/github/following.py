@@ -39,7 +39,7 @@ class PullFollowing(ABC):
     """The `CodeHost` methods that read a change and close it; mixed into `GitHubPulls`,
     which provides the plumbing below."""
 
-    # -- plumbing `GitHubPulls` provides -------------------------------------------------------
+    # -- plumbing `GitHubPulls` provides (`GitHubClients`) -------------------------------------
 
     @abstractmethod
     def _github(self, repo: str) -> Github:

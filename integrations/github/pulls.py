@@ -4,7 +4,8 @@ Two ways to act. With a GitHub App configured (`integrations.github.app`), every
 its own installation token (refreshed before it expires), `push_access` mints a fresh one per
 call that reaches that repository only, evidence goes out as a check run, and the bot is the
 App's `<slug>[bot]`. Without one, the personal token does everything, evidence becomes a commit
-status (GitHub gives check runs to Apps only) and the bot is the token's own account.
+status (GitHub gives check runs to Apps only) and the bot is the token's own account. Which
+client reaches a repository, and who the bot is, are `clients`' (`GitHubClients`).
 
 A change is found by its branch first (`GET /pulls?head=owner:branch`, exact and without index
 lag), then by the marker in its body through issue search (`is:pr`; lags, 30 requests a minute).
@@ -21,20 +22,18 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import requests
-from github import Auth, Github, GithubException
+from github import Github, GithubException
 from github.GithubObject import NotSet
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
-from integrations.github.app import GitHubApp
 from integrations.github.checks import CommitChecks
+from integrations.github.clients import GitHubClients
 from integrations.github.errors import (
     DEFAULT_RETRY,
     MAX_BODY,
@@ -55,12 +54,11 @@ log = logging.getLogger(__name__)
 MAX_OUTPUT = 65_535  # a check run's summary and text, each
 MAX_DESCRIPTION = 140  # a commit status's description
 SEARCH_SCAN_LIMIT = 100  # one page of search results; more would spend the 30/minute budget
-TOKEN_MARGIN = timedelta(minutes=5)  # renew an installation token this long before it expires
 # A commit status has no neutral state; "error" says the check reached no verdict.
 STATUS_STATES = {"success": "success", "failure": "failure", "neutral": "error"}
 
 
-class GitHubPulls(CommitChecks, PullFollowing):
+class GitHubPulls(GitHubClients, CommitChecks, PullFollowing):
     """Proposes changes as draft pull requests labelled `settings.labels` plus the draft's.
 
     PyGithub's pacing (0.25 s between requests, 1 s between writes) keeps clear of GitHub's
@@ -71,24 +69,9 @@ class GitHubPulls(CommitChecks, PullFollowing):
     def __init__(self, settings: GitHubSettings, *, seconds_between_requests: float = 0.25,
                  seconds_between_writes: float = 1.0, retry: Retry | None = DEFAULT_RETRY,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._base_url = settings.base_url
+        super().__init__(settings, pacing=(seconds_between_requests, seconds_between_writes),
+                         retry=retry, clock=clock)
         self._labels = list(settings.labels)
-        self._retry = retry
-        self._pacing = (seconds_between_requests, seconds_between_writes)
-        self._clock = clock
-        self._app = GitHubApp.from_settings(settings, retry=retry,
-                                            seconds_between_requests=seconds_between_requests,
-                                            seconds_between_writes=seconds_between_writes)
-        self._personal: Github | None = None
-        self._token = settings.token
-        if self._app is None:
-            if settings.token is None:
-                raise ValueError("configure a GitHub App (github.app_id and "
-                                 "github.app_private_key_file) or github.token")
-            self._personal = self._client(settings.token.get_secret_value())
-        self._clients: dict[str, tuple[Github, datetime]] = {}
-        self._bot: str | None = None
-        self._lock = threading.Lock()
 
     # -- the port -----------------------------------------------------------------------------
 
@@ -223,74 +206,6 @@ class GitHubPulls(CommitChecks, PullFollowing):
                 description=_clip(title, MAX_DESCRIPTION),
                 target_url=report.details_url or NotSet)
             return CheckPosted(kind="status", url=status.url)
-
-    def close(self) -> None:
-        """Release the HTTP connections of every client."""
-        with self._lock:
-            clients = [client for client, _ in self._clients.values()]
-            self._clients.clear()
-        for client in clients:
-            client.close()
-        if self._personal is not None:
-            self._personal.close()
-        if self._app is not None:
-            self._app.close()
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    def _client(self, token: str) -> Github:
-        # Lazy: objects are made from their URL and fetched only when a field is read.
-        return Github(auth=Auth.Token(token), base_url=self._base_url, timeout=15, per_page=100,
-                      lazy=True, retry=self._retry, seconds_between_requests=self._pacing[0],
-                      seconds_between_writes=self._pacing[1])
-
-    def _github(self, repo: str) -> Github:
-        owner, _, name = repo.partition("/")
-        if not owner or not name or "/" in name:
-            raise PermanentError(f"repository must look like owner/name, got {repo!r}")
-        if self._personal is not None:
-            return self._personal
-        assert self._app is not None
-        key = repo.lower()
-        with self._lock:
-            cached = self._clients.get(key)
-        if cached is not None and cached[1] - TOKEN_MARGIN > self._clock():
-            return cached[0]
-        minted = self._app.token_for(repo)
-        client = self._client(minted.token.get_secret_value())
-        with self._lock:
-            old = self._clients.get(key)
-            self._clients[key] = (client, minted.expires_at)
-        if old is not None:
-            old[0].close()
-        return client
-
-    def _repo(self, full_name: str) -> Repository:
-        return self._github(full_name).get_repo(full_name)
-
-    @contextmanager
-    def _reaching(self, repo: str, action: str) -> Iterator[None]:
-        """Port errors for GitHub's, a 404 said plainly: GitHub answers 404, not 403, for what
-        the credential may not see."""
-        try:
-            yield
-        except GithubException as exc:
-            if exc.status != 404:
-                raise translate_github_error(exc, f"{action} {repo}") from exc
-            who = "the GitHub App" if self._app is not None else "the GitHub token"
-            raise PermanentError(f"GitHub answered 404 while {action} {repo}: it does not exist "
-                                 f"or {who} cannot reach it ({github_message(exc)})") from exc
-        except requests.RequestException as exc:
-            raise translate_github_error(exc, f"{action} {repo}") from exc
-
-    def _bot_login(self) -> str:
-        if self._bot is None:
-            if self._app is not None:
-                self._bot = self._app.bot_login()
-            else:
-                assert self._personal is not None
-                self._bot = self._personal.get_user().login
-        return self._bot
 
     def _by_branch(self, remote: Repository, repo: str, branch: str,
                    state: str) -> PullRequest | None:

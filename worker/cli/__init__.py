@@ -1,6 +1,6 @@
-"""The `suture` command line: `commands` defines every command; the others each hold one
-command's work (ingesting a file, ranking suspects, the sandbox, verifying a patch,
-checking the setup)."""
+"""The `suture` command line: `commands` holds the app and the service's processes, `tools` the
+operator's other commands; the others each hold one command's work (ingesting a file, ranking
+suspects, the sandbox, verifying a patch, checking the setup)."""
 
 from __future__ import annotations
 

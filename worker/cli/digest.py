@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from worker.app import make_digest_outlets
+from worker.app.hosted import make_digest_outlets
 from worker.cli.output import echo
 from worker.digest.sending import build_digest, send_week
 from worker.digest.week import IsoWeek

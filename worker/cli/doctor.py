@@ -46,7 +46,7 @@ def summary(checks: Sequence[Check]) -> str:
 
 def doctor_cli(config: Path | None, as_json: bool) -> int:
     """Run every check and print them; 0 when none failed, else 1."""
-    from worker.app import doctor_probes
+    from worker.app.local import doctor_probes
 
     try:
         settings = load_settings(config)
@@ -67,7 +67,7 @@ def doctor_cli(config: Path | None, as_json: bool) -> int:
 def preflight(settings: Settings, command: str, queues: Collection[str] | None = None) -> None:
     """Run the checks `command` needs; log warnings, and on a failure print the failed checks
     with their fixes and exit `CANNOT_START` (typer.Exit)."""
-    from worker.app import doctor_probes
+    from worker.app.local import doctor_probes
 
     checks = run_checks(settings, doctor_probes(), needs(command, queues),
                         remote_timeout(command))

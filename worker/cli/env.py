@@ -46,7 +46,7 @@ def build(
         "--config", "-c", envvar="SUTURE_CONFIG", help="TOML configuration file.")] = None,
 ) -> None:
     """Build or reuse the environment of `--repo` at `--base`."""
-    from worker.app import make_environments, new_sandbox, open_local_workspace
+    from worker.app.local import make_environments, new_sandbox, open_local_workspace
     from worker.env.models import EnvironmentFailure
     from worker.ports import SutureError
     from worker.settings import ConfigError, load_settings

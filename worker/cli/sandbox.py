@@ -70,7 +70,7 @@ class _Echo:
 def sandbox_exec(worktree: Path, allow_hosts: list[str], argv: list[str]) -> int:
     """Run `argv` in `worktree` under the default agent policy (plus `allow_hosts`), streaming
     its output; return its exit status (125 if the sandbox itself failed)."""
-    from worker.app import new_sandbox
+    from worker.app.local import new_sandbox
 
     tee = _Echo()
     sandbox = new_sandbox(tee=tee)

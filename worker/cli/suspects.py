@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from worker.app import open_local_repository
+from worker.app.local import open_local_repository
 from worker.cli.output import echo, echo_json
 from worker.correlate.engine import correlate
 from worker.correlate.models import Correlation

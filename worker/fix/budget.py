@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.models import Decision
-from worker.settings import FixSettings
+from worker.stage_settings import FixSettings
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,15 @@
 
 Each public method is one short transaction. State changes of a run are conditional updates
 (`WHERE state = expected`), so two workers handling the same redelivered message cannot both move
-a run forward; the loser sees False and stops.
+a run forward; the loser sees False and stops. The methods on deliveries, run leases, cursors,
+publications and scheduler slots are in their own modules, mixed in.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -19,28 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker.models import (
     Cluster,
     ClusterStatus,
-    Delivery,
     ErrorEvent,
     IngestOutcome,
-    Lease,
     RunState,
     Transition,
 )
 from worker.runs import Run, RunRecord
 from worker.store import history, recording, releases
+from worker.store.coordination import Coordination
+from worker.store.deliveries import Deliveries
 from worker.store.engine import make_engine, upgrade
 from worker.store.run_leases import RunLeases
-from worker.store.tables import (
-    ClusterRow,
-    CursorRow,
-    DeliveryRow,
-    EventRow,
-    PublicationRow,
-    RunRow,
-    SlotRow,
-    TransitionRow,
-)
-from worker.store.upsert import insert_ignoring_conflict
+from worker.store.tables import ClusterRow, EventRow, RunRow, TransitionRow
 
 Clock = Callable[[], datetime]
 
@@ -50,8 +40,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(RunLeases):
-    """The store. `migrate()` once before use (the CLI and the app do it)."""
+class SqlStore(Deliveries, RunLeases, Coordination):
+    """The store. `migrate()` once before use (the CLI and the app do it).
+
+    Events, clusters and runs are here; deliveries, run leases and the processes'
+    coordination (cursors, publications, scheduler slots) come from the mixins."""
 
     def __init__(self, url: str, clock: Clock = utc_now) -> None:
         self.url = url
@@ -72,59 +65,6 @@ class SqlStore(RunLeases):
         """A transaction: committed on success, rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
-
-    # deliveries ---------------------------------------------------------------------------
-
-    def add_delivery(
-        self, source: str, kind: str, body: bytes, payload: dict[str, Any]
-    ) -> tuple[int, bool]:
-        """Keep an accepted payload; returns (id, created). The same body twice is one delivery."""
-        digest = hashlib.sha256(body).hexdigest()
-        now = self._clock()
-        with self.session() as session:
-            created = insert_ignoring_conflict(session, DeliveryRow, {
-                "source": source, "kind": kind, "body_sha256": digest, "payload": payload,
-                "status": "pending", "reason": "", "attempts": 0,
-                "received_at": now, "updated_at": now,
-            })
-            delivery_id = session.scalars(select(DeliveryRow.id).where(
-                DeliveryRow.source == source, DeliveryRow.body_sha256 == digest)).one()
-        return delivery_id, created
-
-    def get_delivery(self, delivery_id: int) -> Delivery | None:
-        """A delivery by id."""
-        with self.session() as session:
-            row = session.get(DeliveryRow, delivery_id)
-            return None if row is None else Delivery.model_validate(row, from_attributes=True)
-
-    def start_delivery(self, delivery_id: int) -> int:
-        """Count one processing attempt; returns the attempt number (0 for a delivery already
-        finished: a duplicate message for it is no attempt, and must not fail it)."""
-        with self.session() as session:
-            row = session.get(DeliveryRow, delivery_id, with_for_update=True)
-            if row is None or row.status != "pending":
-                return 0
-            row.attempts += 1
-            row.updated_at = self._clock()
-            return row.attempts
-
-    def finish_delivery(self, delivery_id: int, status: str, reason: str = "") -> None:
-        """Mark a delivery processed, ignored or failed, with the reason."""
-        with self.session() as session:
-            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(
-                status=status, reason=reason, updated_at=self._clock()))
-
-    def pending_deliveries(self, older_than: datetime) -> list[int]:
-        """Deliveries still pending that were last touched before `older_than`."""
-        with self.session() as session:
-            return list(session.scalars(select(DeliveryRow.id).where(
-                DeliveryRow.status == "pending", DeliveryRow.updated_at < older_than)
-                .order_by(DeliveryRow.id)))
-
-    def count_deliveries(self) -> int:
-        """How many deliveries were ever accepted."""
-        with self.session() as session:
-            return len(session.scalars(select(DeliveryRow.id)).all())
 
     # events and clusters ------------------------------------------------------------------
 
@@ -269,66 +209,6 @@ class SqlStore(RunLeases):
                 or_(RunRow.lease_until.is_(None), RunRow.lease_until <= now))
                 .order_by(RunRow.id))
             return [_run(row) for row in rows]
-
-    # cursors, publications, slots ---------------------------------------------------------
-
-    def get_cursor(self, source: str) -> str | None:
-        """Where the poller of `source` stopped."""
-        with self.session() as session:
-            row = session.get(CursorRow, source)
-            return None if row is None else row.value
-
-    def set_cursor(self, source: str, value: str) -> None:
-        """Persist a poller's position."""
-        with self.session() as session:
-            row = session.get(CursorRow, source, with_for_update=True)
-            if row is None:
-                session.add(CursorRow(source=source, value=value, updated_at=self._clock()))
-            else:
-                row.value, row.updated_at = value, self._clock()
-
-    def lease_publication(self, key: str, run_id: int, kind: str, owner: str,
-                          ttl_seconds: float) -> Lease:
-        """Record the intent to publish under `key` and try to take its lease.
-
-        Only one owner holds a live lease; a crashed holder's lease runs out after `ttl_seconds`,
-        which must outlast any request the holder may still have in flight.
-        """
-        now = self._clock()
-        with self.session() as session:
-            insert_ignoring_conflict(session, PublicationRow, {
-                "key": key, "run_id": run_id, "kind": kind, "status": "intent",
-                "external_ref": "", "url": "", "lease_owner": "", "lease_until": None,
-                "created_at": now, "updated_at": now})
-            taken = session.execute(update(PublicationRow).where(
-                PublicationRow.key == key, PublicationRow.status != "done",
-                or_(PublicationRow.lease_until.is_(None), PublicationRow.lease_until < now),
-            ).values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl_seconds),
-                     updated_at=now).returning(PublicationRow.id)).first() is not None
-            row = session.scalars(select(PublicationRow).where(PublicationRow.key == key)).one()
-            until = recording.as_utc(row.lease_until) if row.lease_until else None
-            return Lease(status=row.status, url=row.url, owned=taken, until=until)
-
-    def complete_publication(self, key: str, external_ref: str, url: str) -> None:
-        """Mark a publication done, with where it lives."""
-        with self.session() as session:
-            session.execute(update(PublicationRow).where(PublicationRow.key == key).values(
-                status="done", external_ref=external_ref, url=url, lease_owner="",
-                lease_until=None, updated_at=self._clock()))
-
-    def count_publications(self, kind: str | None = None) -> int:
-        """How many publications are recorded (done or not)."""
-        with self.session() as session:
-            query = select(PublicationRow.id)
-            if kind:
-                query = query.where(PublicationRow.kind == kind)
-            return len(session.scalars(query).all())
-
-    def claim_slot(self, job: str, slot: str) -> bool:
-        """Claim a scheduled tick; False if some scheduler already did."""
-        with self.session() as session:
-            return insert_ignoring_conflict(session, SlotRow, {
-                "job": job, "slot": slot, "claimed_at": self._clock()})
 
 
 def _cluster(row: ClusterRow, users: int) -> Cluster:
