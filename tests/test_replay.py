@@ -244,3 +244,20 @@ def test_a_refusing_fix_counts_as_fixed_with_a_caveat(preview):
     start, _ = preview
     evidence = replay(posted(), start(500, CRASH), start(400, "bad request"), timeout=5)
     assert evidence.confirms_fix and "check that is intended" in evidence.verdict
+
+
+def test_the_replay_adds_no_header_production_did_not_send(preview):
+    # Without a recorded Accept, a client default (`*/*`) would change content negotiation.
+    start, seen = preview
+    bare = rebuilt(event_with(RequestData(method="GET", url="https://img.example/image")))
+    with_accept = rebuilt(event_with(RequestData(
+        method="GET", url="https://img.example/image",
+        headers={"Accept": "image/webp", "User-Agent": "Mozilla/5.0"})))
+    replay(bare, start(500, CRASH), start(200, "ok"), timeout=5)
+    replay(with_accept, start(500, CRASH), start(200, "ok"), timeout=5)
+    sent = [{name.lower(): value for name, value in dict(call["headers"]).items()}  # type: ignore[call-overload]
+            for call in seen]
+    for headers in sent[:2]:
+        assert "accept" not in headers and "user-agent" not in headers, headers
+    for headers in sent[2:]:
+        assert headers["accept"] == "image/webp" and headers["user-agent"] == "Mozilla/5.0"

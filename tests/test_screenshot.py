@@ -44,7 +44,8 @@ class Site:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
                 site.seen.append({"method": self.command, "path": self.path, "body": body,
-                                  "type": self.headers.get("Content-Type") or ""})
+                                  "type": self.headers.get("Content-Type") or "",
+                                  "accept": self.headers.get("Accept") or ""})
                 status, page = 200, NORMAL.replace("</body>", extra + "</body>")
                 if self.path.startswith(("/download", "/old")):
                     self._special()
@@ -193,3 +194,10 @@ def test_the_description_escapes_the_answer_and_says_what_it_was():
     assert shown_inline({"content-type": "application/json"}) and shown_inline({})
     assert not shown_inline({"Content-Type": "application/octet-stream"})
     assert not shown_inline({"Content-Type": "text/csv", "Content-Disposition": "attachment"})
+
+
+def test_the_browser_sends_no_accept_header_production_did_not(site, tmp_path):
+    capture(ReplayRequest(method="GET", path="/cart"), site.url, tmp_path / "a.png", timeout=20)
+    capture(ReplayRequest(method="GET", path="/cart", headers={"Accept": "text/html"}),
+            site.url, tmp_path / "b.png", timeout=20)
+    assert [seen["accept"] for seen in site.seen] == ["", "text/html"]

@@ -36,6 +36,7 @@ from playwright.sync_api import Error as PlaywrightError
 from integrations.browser.described import PREVIEW_BYTES, described, shown_inline
 from worker.ports import PermanentError, TransientError
 from worker.preview.evidence import ReplayRequest, Screenshot
+from worker.preview.replay import UNRECORDED_DEFAULTS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
@@ -108,7 +109,10 @@ def _render(browser: Browser, request: ReplayRequest, target: str, origin: str, 
                 route.abort("blockedbyclient")
             elif not sent and asked.is_navigation_request() and asked.frame == page.main_frame:
                 sent.append(True)
-                headers = {**asked.headers, **{k.lower(): v for k, v in request.headers.items()}}
+                recorded = {k.lower(): v for k, v in request.headers.items()}
+                # The browser's own Accept and User-Agent go unless production sent them too.
+                headers = {**{k: v for k, v in asked.headers.items()
+                              if k.lower() not in UNRECORDED_DEFAULTS}, **recorded}
                 route.continue_(method=request.method, headers=headers,
                                 post_data=request.content())
             else:

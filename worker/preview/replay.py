@@ -89,6 +89,10 @@ def _failure_name(request: ReplayRequest) -> str | None:
     return short if short and short.lower() not in _GENERIC else None
 
 
+# Headers an HTTP client sends by itself that shape an answer; sent only when production's were.
+UNRECORDED_DEFAULTS = frozenset({"accept", "user-agent"})
+
+
 def _send(request: ReplayRequest, target: Literal["base", "fix"], base_url: str,
           timeout: float, transport: httpx.BaseTransport | None) -> ReplayResponse:
     url = request.target(base_url)
@@ -96,8 +100,7 @@ def _send(request: ReplayRequest, target: Literal["base", "fix"], base_url: str,
     started = time.monotonic()
     # trust_env=False: a preview is reached directly, never through a proxy from the environment.
     try:
-        with (httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                           transport=transport) as client,
+        with (_client(request, timeout, transport) as client,
               client.stream(request.method, url, headers=request.headers,
                             content=request.content()) as response):
             raw = _read_limited(response)
@@ -114,6 +117,18 @@ def _send(request: ReplayRequest, target: Literal["base", "fix"], base_url: str,
     return ReplayResponse(target=target, url=shown, status=status,
                           seconds=time.monotonic() - started, excerpt=excerpt(text),
                           names_exception=named)
+
+
+def _client(request: ReplayRequest, timeout: float,
+            transport: httpx.BaseTransport | None) -> httpx.Client:
+    """A client that adds no header production did not get: httpx's own `Accept: */*` and
+    `User-Agent` would change what an application answers (content negotiation)."""
+    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                          transport=transport)
+    recorded = {name.lower() for name in request.headers}
+    for name in UNRECORDED_DEFAULTS - recorded:
+        del client.headers[name]
+    return client
 
 
 def _read_limited(response: httpx.Response) -> bytes:
