@@ -15,7 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from integrations.datadog import DatadogSource
-from integrations.datadog.source import build_configuration, parse_cursor
+from integrations.datadog.client import build_configuration
+from integrations.datadog.cursor import parse_cursor
 from integrations.standins.base import Reply, recorded
 from integrations.standins.datadog import (
     API_KEY,

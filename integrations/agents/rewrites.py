@@ -20,14 +20,13 @@ from integrations.agents.cstedit import (
     NoRewrite,
     Source,
     conditional,
-    default_for,
     hoist,
     is_pure,
     literal_repr,
     literal_value,
-    result_default,
     subscript_key,
 )
+from integrations.agents.fallbacks import default_for, result_default
 
 _NONE_ATTRIBUTE = re.compile(r"'NoneType' object has no attribute '([A-Za-z_][A-Za-z0-9_]*)'")
 _NOT_SUBSCRIPTABLE = "'NoneType' object is not subscriptable"

@@ -1,7 +1,8 @@
 """Datadog integration: polling error logs and Error Tracking issues with datadog-api-client.
 
-`DatadogSource` is the `worker.ports.ErrorSource` for Datadog; the HTTP stand-in it is tested
-against lives in `integrations.standins.datadog`.
+`DatadogSource` (in `source`) is the `worker.ports.ErrorSource` for Datadog; `client` holds the
+datadog-api-client configuration and error translation, `cursor` the poll cursor and window
+arithmetic. The HTTP stand-in it is tested against lives in `integrations.standins.datadog`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ inclusive minimum, so the log search starts at the millisecond after the cursor:
 skipped and no page slot is spent re-reading what was returned. Event ids are stable, so what is
 read twice (issue samples, a retried poll) is deduped by the store on `(source, event_id)`. Every
 failure becomes `TransientError` (429, 408, 5xx, network) or `PermanentError` (other 4xx, malformed
-replies); a 429 whose `X-RateLimit-Reset` is at most `max_wait` seconds away is waited out here.
+replies); a 429 whose `X-RateLimit-Reset` is at most `max_wait` seconds away is waited out.
+The client plumbing (configuration, calls, failures) is in `client`, the cursor and window
+arithmetic in `cursor`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,11 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
-from uuid import UUID
 
-import urllib3
-from datadog_api_client import ApiClient, Configuration
-from datadog_api_client.exceptions import ApiException, OpenApiException
+from datadog_api_client import ApiClient
 from datadog_api_client.v2.api.error_tracking_api import ErrorTrackingApi
 from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.model.issues_search_request import IssuesSearchRequest
@@ -48,17 +48,15 @@ from datadog_api_client.v2.model.search_issues_include_query_parameter_item impo
     SearchIssuesIncludeQueryParameterItem,
 )
 
+from integrations.datadog.client import NotFound, build_configuration, call, plain
+from integrations.datadog.cursor import format_cursor, horizon, ms, parse_cursor, utc
 from worker.models import ErrorEvent
 from worker.normalise import PayloadError, from_datadog_issue, from_datadog_log
-from worker.ports import PermanentError, PollBatch, TransientError
+from worker.ports import PermanentError, PollBatch
 from worker.settings import DatadogSettings
 
 log = logging.getLogger(__name__)
 
-ONE_MS = timedelta(milliseconds=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
-MAX_ATTEMPTS = 3
 # Datadog issue ids are UUIDs; anything else is refused before it reaches a search query.
 _ISSUE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 T = TypeVar("T")
@@ -102,13 +100,13 @@ class DatadogSource:
         log_events = _normalised(from_datadog_log, items)
         covered = {issue_id for issue_id in map(_issue_id_of, items) if issue_id}
         issue_events = self._issue_events(since, now, covered)
-        horizon = None if complete else _horizon(log_events, since)
+        until = None if complete else horizon(log_events, since)
         fresh = sorted(
-            _unique(e for e in log_events + issue_events if _utc(e.timestamp) > since
-                    and (horizon is None or _utc(e.timestamp) <= horizon)),
-            key=lambda e: _utc(e.timestamp),
+            _unique(e for e in log_events + issue_events if utc(e.timestamp) > since
+                    and (until is None or utc(e.timestamp) <= until)),
+            key=lambda e: utc(e.timestamp),
         )
-        marks = [_utc(e.timestamp) for e in fresh] + ([since] if cursor else [])
+        marks = [utc(e.timestamp) for e in fresh] + ([since] if cursor else [])
         if complete:
             # The whole window was read, so nothing older than the look-back is still to come.
             marks.append(floor)
@@ -124,7 +122,7 @@ class DatadogSource:
             raise PermanentError(f"not a Datadog issue id: {issue_id[:80]!r}")
         try:
             issue = plain(self._call(self._issues.get_issue, issue_id)).get("data") or {}
-        except _NotFound:
+        except NotFound:
             return None
         first_seen = (issue.get("attributes") or {}).get("first_seen")
         now = self._now()
@@ -137,7 +135,7 @@ class DatadogSource:
     def _error_logs(self, since: datetime, end: datetime) -> tuple[list[dict[str, Any]], bool]:
         """Plain log items stamped after `since` (to the ms), oldest first; all pages read?"""
         body = LogsListRequest(
-            filter=LogsQueryFilter(_from=str(_ms(since) + 1), to=str(_ms(end)),
+            filter=LogsQueryFilter(_from=str(ms(since) + 1), to=str(ms(end)),
                                    query=self._logs_query()),
             page=LogsListRequestPage(limit=self.settings.page_limit),
             sort=LogsSort.TIMESTAMP_ASCENDING,
@@ -155,7 +153,7 @@ class DatadogSource:
     def _issue_events(self, start: datetime, end: datetime, covered: set[str]) -> list[ErrorEvent]:
         """Events for the window's issues that no log of the batch already stands for."""
         attributes = IssuesSearchRequestDataAttributes(
-            _from=_ms(start), to=_ms(end), query=self._issue_query(),
+            _from=ms(start), to=ms(end), query=self._issue_query(),
             track=IssuesSearchRequestDataAttributesTrack(self.settings.track),
         )
         request = IssuesSearchRequest(data=IssuesSearchRequestData(
@@ -178,7 +176,7 @@ class DatadogSource:
         if not wanted:
             return {}
         body = LogsListRequest(
-            filter=LogsQueryFilter(_from=str(_ms(start)), to=str(_ms(end)),
+            filter=LogsQueryFilter(_from=str(ms(start)), to=str(ms(end)),
                                    query=f"@issue.id:({' OR '.join(wanted)})"),
             page=LogsListRequestPage(limit=limit or self.settings.page_limit),
             sort=LogsSort.TIMESTAMP_DESCENDING,
@@ -202,99 +200,9 @@ class DatadogSource:
         return f"service:({' OR '.join(names)})" if names else ""
 
     def _call(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one API operation, waiting out short rate limits and translating failures."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return operation(*args, **kwargs)
-            except ApiException as exc:
-                error = translate(exc)
-                wait = None
-                if exc.status == 429 and isinstance(error, TransientError):
-                    wait = error.retry_after
-                if wait is None or wait > self._max_wait or attempt == MAX_ATTEMPTS:
-                    raise error from exc
-            except urllib3.exceptions.HTTPError as exc:
-                raise TransientError(f"datadog unreachable: {exc}") from exc
-            except OpenApiException as exc:
-                raise PermanentError(f"datadog sent an unexpected response: {exc}") from exc
-            log.info("datadog rate limit reached; waiting %.1f s", wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # the last attempt always returns or raises
-
-
-class _NotFound(PermanentError):
-    """Datadog answered 404."""
-
-
-def build_configuration(settings: DatadogSettings) -> Configuration:
-    """A client configuration for a Datadog site, or for `settings.host` (a stand-in)."""
-    if settings.api_key is None or settings.app_key is None:
-        raise PermanentError("datadog polling needs datadog.api_key and datadog.app_key")
-    config = Configuration(host=settings.host) if settings.host else Configuration()
-    if not settings.host:
-        config.server_variables["site"] = settings.site
-    # Keys come from suture's settings only, replacing whatever DD_* variables the client read.
-    config.api_key = {"apiKeyAuth": settings.api_key.get_secret_value(),
-                      "appKeyAuth": settings.app_key.get_secret_value()}
-    config.request_timeout = REQUEST_TIMEOUT
-    # The client's own retries stay off: they sleep inside urllib3 for the full
-    # X-RateLimit-Reset (often a minute) and cannot be observed; `_call` waits only briefly
-    # and otherwise hands the reset to the caller as `TransientError.retry_after`.
-    config.enable_retry = False
-    try:
-        config.get_host_from_settings(config.server_index, config.server_variables)
-    except ValueError as exc:  # `site` is not one of the client's Datadog sites
-        raise PermanentError(f"datadog.site: {exc}") from None
-    return config
-
-
-def translate(exc: ApiException) -> TransientError | PermanentError:
-    """The suture error for a failed Datadog call, carrying Datadog's `errors` text."""
-    status = exc.status or 0
-    detail = _errors_text(exc.body)
-    if status == 429:
-        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        reset = _seconds(headers.get("x-ratelimit-reset"))
-        bucket = headers.get("x-ratelimit-name", "?")
-        return TransientError(f"datadog rate limit {bucket} reached: {detail}", retry_after=reset)
-    if status in (0, 408) or status >= 500:
-        return TransientError(f"datadog answered {status or 'nothing'}: {detail}")
-    if status == 404:
-        return _NotFound(f"datadog answered 404: {detail}")
-    return PermanentError(f"datadog answered {status}: {detail}")
-
-
-def parse_cursor(cursor: str | None) -> datetime | None:
-    """The instant a cursor stands for; None (with a warning) when it is not a timestamp."""
-    if not cursor:
-        return None
-    try:
-        return _utc(datetime.fromisoformat(cursor))
-    except ValueError:
-        log.warning("ignoring a Datadog cursor that is not an ISO timestamp: %r", cursor[:80])
-        return None
-
-
-def format_cursor(moment: datetime) -> str:
-    """A cursor for `moment`: ISO 8601, UTC, microseconds, `Z`."""
-    return _utc(moment).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def plain(model: Any) -> dict[str, Any]:
-    """A client response model as wire-shaped JSON data (datetimes back to ISO strings)."""
-    return _jsonable(model.to_dict())
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, datetime):
-        return format_cursor(value) if value.tzinfo else value.isoformat()
-    if isinstance(value, date | UUID):
-        return str(value)
-    return value
+        """Run one API operation through `client.call`, with this source's sleep and patience."""
+        return call(partial(operation, *args, **kwargs), sleep=self._sleep,
+                    max_wait=self._max_wait)
 
 
 def _normalised(normalise: Callable[[dict[str, Any]], ErrorEvent],
@@ -316,43 +224,8 @@ def _issue_id_of(item: dict[str, Any]) -> str | None:
     return issue_id if isinstance(issue_id, str) else None
 
 
-def _horizon(log_events: list[ErrorEvent], since: datetime) -> datetime:
-    """Where an unfinished log window stops: before the newest timestamp read, whose logs may go
-    on past the last page, unless that is the only new one (then progress wins over ties)."""
-    stamps = sorted({_utc(e.timestamp) for e in log_events if _utc(e.timestamp) > since})
-    if not stamps:
-        return since
-    return stamps[-2] if len(stamps) > 1 else stamps[-1]
-
-
 def _unique(events: Any) -> list[ErrorEvent]:
     seen: dict[str, ErrorEvent] = {}
     for event in events:
         seen.setdefault(event.event_id, event)
     return list(seen.values())
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _ms(moment: datetime) -> int:
-    """Epoch milliseconds, rounded down, in integer arithmetic (floats drift by a millisecond)."""
-    return (_utc(moment) - EPOCH) // ONE_MS
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _errors_text(body: Any) -> str:
-    errors = body.get("errors") if isinstance(body, dict) else body
-    if isinstance(errors, list):
-        errors = "; ".join(
-            str(e.get("detail") or e.get("title") or e) if isinstance(e, dict) else str(e)
-            for e in errors
-        )
-    return str(errors)[:500]

@@ -6,16 +6,14 @@
 when `include=issue`) and `GET /api/v2/error-tracking/issues/{id}`, all in the v2 wire format of
 the recorded payloads in `recorded/datadog/`, so the real `datadog-api-client` runs unchanged
 against it. It starts with the recorded error-stack logs and the recorded issue; tests add more
-with `add_log` / `add_issue`, and inject rate limits with `rate_limit`. Queries are evaluated by a
-small subset of Datadog's search syntax (`key:value`, `key:(a OR b)`, `@attribute:*`, AND/OR/NOT
-and parentheses), which is all suture sends.
+with `add_log` / `add_issue`, and inject rate limits with `rate_limit`. Queries are evaluated by
+`datadogquery.SearchQuery` over the fields `_log_lookup` and `_issue_lookup` read.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import fnmatch
 import json
 import re
 import threading
@@ -24,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integrations.standins.base import Call, Reply, StandIn, recorded
+from integrations.standins.datadogquery import Lookup, SearchQuery
 
 API_KEY = "dd-standin-api-key"
 APP_KEY = "dd-standin-application-key"
@@ -31,10 +30,7 @@ JSON_API = "application/vnd.api+json"
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DATE_MATH = re.compile(r"now(?:-(?P<n>\d+)(?P<unit>[smhdw]))?")
-_TOKEN = re.compile(r'\s*(?:(?P<group>[^\s()]+:\([^)]*\))|(?P<open>\()|(?P<close>\))'
-                    r'|(?P<word>"[^"]*"|[^\s()]+))')
 _ERROR_STACK = "datadog/logs-search.response.error-stack.COMPOSED.json"
-Lookup = Callable[[str], list[str]]
 
 
 def iso(moment: datetime) -> str:
@@ -192,78 +188,6 @@ class DatadogStandIn(StandIn):
         if issue is None:
             return _api_error(404, "Not Found", "issue not found")
         return Reply(200, {"data": copy.deepcopy(issue)}, content_type=JSON_API)
-
-
-class SearchQuery:
-    """A parsed search query: `matches(lookup)` where `lookup(key)` gives a field's values."""
-
-    def __init__(self, text: str) -> None:
-        self._tokens = [m.group(m.lastgroup or "word").strip() for m in _TOKEN.finditer(text)
-                        if m.group(m.lastgroup or "word").strip()]
-        self._pos = 0
-        self._predicate = self._disjunction()
-        if self._pos != len(self._tokens):
-            raise ValueError(f"unexpected {self._tokens[self._pos]!r} in query")
-
-    def matches(self, lookup: Lookup) -> bool:
-        """True when the resource whose fields `lookup` reads satisfies the query."""
-        return self._predicate(lookup)
-
-    def _peek(self) -> str | None:
-        return self._tokens[self._pos] if self._pos < len(self._tokens) else None
-
-    def _disjunction(self) -> Callable[[Lookup], bool]:
-        parts = [self._conjunction()]
-        while self._peek() == "OR":
-            self._pos += 1
-            parts.append(self._conjunction())
-        return lambda lookup: any(part(lookup) for part in parts)
-
-    def _conjunction(self) -> Callable[[Lookup], bool]:
-        parts = [self._unary()]
-        while self._peek() not in (None, "OR", ")"):
-            if self._peek() == "AND":
-                self._pos += 1
-            parts.append(self._unary())
-        return lambda lookup: all(part(lookup) for part in parts)
-
-    def _unary(self) -> Callable[[Lookup], bool]:
-        token = self._peek()
-        if token is None or token in (")", "OR", "AND"):
-            raise ValueError("incomplete query")
-        self._pos += 1
-        if token == "NOT" or (token.startswith("-") and len(token) > 1):
-            if token != "NOT":
-                self._tokens.insert(self._pos, token[1:])
-            inner = self._unary()
-            return lambda lookup: not inner(lookup)
-        if token == "(":
-            inner = self._disjunction()
-            if self._peek() != ")":
-                raise ValueError("unbalanced parentheses in query")
-            self._pos += 1
-            return inner
-        return _term(token)
-
-
-def _term(token: str) -> Callable[[Lookup], bool]:
-    if token == "*":
-        return lambda lookup: True
-    key, sep, value = token.partition(":")
-    if not sep or token.startswith('"'):  # free text searches the message
-        return lambda lookup: any(token.strip('"').lower() in v.lower() for v in lookup(""))
-    if value.startswith("(") and value.endswith(")"):
-        options = [v.strip().strip('"') for v in value[1:-1].split(" OR ")]
-    else:
-        options = [value.strip('"')]
-
-    def matches(lookup: Lookup) -> bool:
-        found = lookup(key)
-        if options == ["*"]:
-            return bool(found)
-        return any(fnmatch.fnmatchcase(v.lower(), o.lower()) for v in found for o in options)
-
-    return matches
 
 
 def _log_lookup(log: dict[str, Any]) -> Lookup:

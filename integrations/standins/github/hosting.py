@@ -1,13 +1,13 @@
 """The code-hosting side of the GitHub stand-in: real bare repositories served over git's smart
 HTTP, and the test-facing API for pull requests, collaborators, GitHub Apps and checks.
 
-`ChangeHosting` is the base of `GitHubStandIn`; the routes live in `pulls`, `checks` and `apps`,
-and reach the REST plumbing (`_route`, `_in_repo`, `_issue_json`) that `GitHubStandIn` defines.
-`render` gives a pull request in GitHub's shape, its head and base read from the bare repository.
-Git requests (`/{owner}/{repo}.git/...`) are answered by `GitHttp` for repositories the stand-in
-knows. Basic auth accepts the personal token with any user name (GitHub accepts any for a
-personal token) or, with the user `x-access-token`, an unexpired installation token minted for
-that repository. Bare repositories live in the folder passed in, or in a temporary folder the
+`ChangeHosting` is the base of `GitHubStandIn`; the routes live in `issues`, `pulls`, `checks` and
+`apps`, and reach the REST plumbing (`_route`, `_in_repo`, `_issue_json`) that `GitHubStandIn`
+defines. `render` gives a pull request in GitHub's shape, its head and base read from the bare
+repository. Git requests (`/{owner}/{repo}.git/...`) are answered by `GitHttp` for repositories
+the stand-in knows. Basic auth accepts the personal token with any user name (GitHub accepts any
+for a personal token) or, with the user `x-access-token`, an unexpired installation token minted
+for that repository. Bare repositories live in the folder passed in, or in a temporary folder the
 stand-in removes when it stops. Every git process starts in `integrations.git.command`.
 """
 

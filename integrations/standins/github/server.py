@@ -1,40 +1,33 @@
 """`GitHubStandIn`: a local HTTP server speaking enough of GitHub's REST API to file issues.
 
-Routes: the authenticated user, a repository, listing/creating/reading issues, adding labels,
-issue search, reading a commit (with the account it belongs to) and `/rate_limit`. Every route
-checks the token (`token X` or `Bearer X`; 401 "Requires authentication" without one, "Bad
-credentials" for a wrong one), spends one request from a primary rate-limit bucket and answers
-with `x-ratelimit-*` headers. Faults GitHub really produces (secondary rate limits, 5xx) can be
-queued with `fail_secondary_rate_limit` and `fail_server_error`. State is in memory (`state`),
-readable in GitHub's shapes through `issues()`, and seeded with `add_issue`, `add_account` and
-`add_commit`. Pull requests, branches, comments, checks, GitHub Apps and git over HTTP come from
-`ChangeHosting` (`hosting`) and the `pulls` (with `conversation`), `checks` and `apps` routes;
-what people do to pull requests (merge, close, comment, review, roles) from `following`; CI
-results on commits (listed check runs, the combined status, `add_check_run`) from `checkruns`.
+Routes here: the authenticated user, a repository, reading a commit (with the account it belongs
+to) and `/rate_limit`; listing, creating and reading issues, adding labels and issue search are
+the `issues` routes. Every route checks the token (`token X` or `Bearer X`; 401 "Requires
+authentication" without one, "Bad credentials" for a wrong one), spends one request from a
+primary rate-limit bucket and answers with `x-ratelimit-*` headers. Faults GitHub really produces
+(secondary rate limits, 5xx) can be queued with `fail_secondary_rate_limit` and
+`fail_server_error`. State is in memory (`state`), readable in GitHub's shapes through
+`issues()`, and seeded with `add_issue`, `add_account` and `add_commit`. Pull requests, branches,
+comments, checks, GitHub Apps and git over HTTP come from `ChangeHosting` (`hosting`) and the
+`pulls` (with `conversation`), `checks` and `apps` routes; what people do to pull requests
+(merge, close, comment, review, roles) from `following`; CI results on commits (listed check
+runs, the combined status, `add_check_run`) from `checkruns`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from integrations.standins.base import Call, Handler, Reply
-from integrations.standins.github import apps, checks, deployments, pulls, search, shapes, wire
+from integrations.standins.github import apps, checks, deployments, issues, pulls, shapes, wire
 from integrations.standins.github.checkruns import CheckRunActions
 from integrations.standins.github.following import ConversationActions
+from integrations.standins.github.hosting import REPO_PATH, RepoHandler
 from integrations.standins.github.state import CommitRecord, ForgeState, IssueRecord, RepoState
 
-_REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
-_DOC_ISSUES = "https://docs.github.com/rest/issues/issues"
 _DOC_COMMIT = "https://docs.github.com/rest/commits/commits#get-a-commit"
-_DOC_SEARCH = "https://docs.github.com/rest/search/search#search-issues-and-pull-requests"
-_UNSEARCHABLE = (
-    "The listed users and repositories cannot be searched either because the resources do not "
-    "exist or you do not have permission to view them."
-)
-
-RepoHandler = Callable[[Call, RepoState], Reply]
 
 
 class GitHubStandIn(CheckRunActions, ConversationActions):
@@ -118,15 +111,9 @@ class GitHubStandIn(CheckRunActions, ConversationActions):
     def _routes(self) -> None:
         self._route("GET", r"/user", self._get_user)
         self._route("GET", r"/rate_limit", self._get_rate_limit, resource=None)
-        self._route("GET", r"/search/issues", self._search_issues, resource="search")
-        self._route("GET", _REPO, self._in_repo(self._get_repo))
-        self._route("GET", _REPO + r"/issues", self._in_repo(self._list_issues))
-        self._route("POST", _REPO + r"/issues", self._in_repo(self._create_issue))
-        self._route("GET", _REPO + r"/issues/(?P<number>\d+)", self._in_repo(self._get_issue))
-        self._route("POST", _REPO + r"/issues/(?P<number>\d+)/labels",
-                    self._in_repo(self._add_labels))
-        self._route("GET", _REPO + r"/commits/(?P<ref>[^/]+)", self._in_repo(self._get_commit))
-        for module in (pulls, checks, apps, deployments):
+        self._route("GET", REPO_PATH, self._in_repo(self._get_repo))
+        self._route("GET", REPO_PATH + r"/commits/(?P<ref>[^/]+)", self._in_repo(self._get_commit))
+        for module in (issues, pulls, checks, apps, deployments):
             module.register(self)
         self._serve_ci_results()
 
@@ -204,62 +191,6 @@ class GitHubStandIn(CheckRunActions, ConversationActions):
         )
         return Reply(200, body)
 
-    def _list_issues(self, call: Call, repo: RepoState) -> Reply:
-        state = call.arg("state", "open")
-        wanted = [name.lower() for name in (call.arg("labels") or "").split(",") if name]
-        direction = call.arg("direction", "desc")
-        with self.state.lock:
-            records = [
-                record for record in repo.issues.values()
-                if state in ("all", record.state)
-                and all(name in {label.lower() for label in record.labels} for name in wanted)
-            ]
-            records.sort(key=lambda record: record.number, reverse=direction != "asc")
-            page, links = wire.paginate(call, self.url, records)
-            body = [self._issue_json(repo, record) for record in page]
-        return Reply(200, body, headers=links)
-
-    def _create_issue(self, call: Call, repo: RepoState) -> Reply:
-        try:
-            payload = call.json()
-        except ValueError:
-            return wire.error(400, "Problems parsing JSON")
-        problem = _issue_payload_problem(payload)
-        if problem is not None:
-            return wire.validation_failed([problem], f"{_DOC_ISSUES}#create-an-issue")
-        record = self.state.create_issue(
-            repo, title=str(payload["title"]), body=payload.get("body"),
-            labels=payload.get("labels") or [], author=self.login,
-        )
-        with self.state.lock:
-            body = self._issue_json(repo, record)
-        return Reply(201, body, headers={"Location": body["url"]})
-
-    def _get_issue(self, call: Call, repo: RepoState) -> Reply:
-        record = repo.issues.get(int(call.params["number"]))
-        if record is None:
-            return wire.not_found(f"{_DOC_ISSUES}#get-an-issue")
-        with self.state.lock:
-            return Reply(200, self._issue_json(repo, record))
-
-    def _add_labels(self, call: Call, repo: RepoState) -> Reply:
-        record = repo.issues.get(int(call.params["number"]))
-        if record is None:
-            return wire.not_found()
-        try:
-            names = _label_names(call.json())
-        except ValueError:
-            names = None
-        if names is None:
-            return wire.validation_failed(
-                [{"resource": "Label", "code": "invalid", "field": "labels"}],
-                "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue",
-            )
-        self.state.add_labels(repo, record, names)
-        with self.state.lock:
-            body = self._issue_json(repo, record)["labels"]
-        return Reply(200, body)
-
     def _get_commit(self, call: Call, repo: RepoState) -> Reply:
         record = self.state.find_commit(repo, call.params["ref"])
         if record is None:  # what GitHub answers for a sha the repository does not have
@@ -272,52 +203,3 @@ class GitHubStandIn(CheckRunActions, ConversationActions):
     def _account_json(self, email: str) -> dict[str, Any] | None:
         account = self.state.account_for(email)
         return None if account is None else shapes.user(self.url, account.login, account.id)
-
-    def _search_issues(self, call: Call) -> Reply:
-        q = (call.arg("q") or "").strip()
-        if not q:
-            return wire.validation_failed(
-                [{"resource": "Search", "field": "q", "code": "missing"}], _DOC_SEARCH)
-        query = search.parse(q)
-        refusal = search.validate(query)
-        if refusal is not None:
-            return wire.error(422, refusal, _DOC_SEARCH)
-        repos = [self.state.repos.get(name) for name in query.repos] or list(
-            self.state.repos.values())
-        if any(repo is None for repo in repos):
-            return wire.validation_failed([{"message": _UNSEARCHABLE, "resource": "Search",
-                                            "field": "q", "code": "invalid"}], _DOC_SEARCH)
-        with self.state.lock:
-            found = [(repo, record) for repo in repos if repo is not None
-                     for record in repo.issues.values()
-                     if record.indexed and search.matches(query, record)]
-            found.sort(key=lambda pair: pair[1].id, reverse=True)
-            page, links = wire.paginate(call, self.url, found)
-            items = [{**self._issue_json(repo, record), "score": 1.0} for repo, record in page]
-        body = {"total_count": len(found), "incomplete_results": False, "items": items}
-        return Reply(200, body, headers=links)
-
-
-def _issue_payload_problem(payload: Any) -> dict[str, str] | None:
-    """The `errors[]` entry GitHub would return for a bad create-issue body, or None."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("title"), str | int):
-        return {"resource": "Issue", "code": "missing_field", "field": "title"}
-    if not str(payload["title"]).strip():
-        return {"resource": "Issue", "code": "missing_field", "field": "title"}
-    labels = payload.get("labels") or []
-    if not isinstance(labels, list) or not all(isinstance(name, str) for name in labels):
-        return {"resource": "Issue", "code": "invalid", "field": "labels"}
-    if payload.get("body") is not None and not isinstance(payload["body"], str):
-        return {"resource": "Issue", "code": "invalid", "field": "body"}
-    return None
-
-
-def _label_names(payload: Any) -> list[str] | None:
-    """Label names from `["a"]`, `{"labels": ["a"]}` or `[{"name": "a"}]`; None if malformed."""
-    if isinstance(payload, dict):
-        payload = payload.get("labels")
-    if not isinstance(payload, list):
-        return None
-    names = [item.get("name") if isinstance(item, dict) else item for item in payload]
-    valid = [name for name in names if isinstance(name, str) and name]
-    return valid if len(valid) == len(names) else None
