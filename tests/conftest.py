@@ -20,11 +20,28 @@ from worker.store import SqlStore
 ADMIN_URL = os.environ.get("SUTURE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, hand out the tests that start processes (marked `slow`, a minute or
+    two each, mostly waiting) first: the quick ones then fill the gaps on both workers, instead
+    of a chaos test starting last and running on alone. The order is the same in every worker,
+    as xdist requires; a run without xdist keeps the files' order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_environment_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One repository-environment cache for the session (processes the tests start inherit
-    it): the sample shop's environment is built once, not once per test."""
-    folder = tmp_path_factory.mktemp("envs")
+    it): the sample shop's environment is built once, not once per test.
+
+    Under pytest-xdist every worker is a session of its own; they share one cache in the run's
+    common temporary folder (the cache locks each environment while it is built, as it does
+    for suture's own workers), so each environment is still built once per run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "envs"
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("envs")
     previous = os.environ.get("SUTURE_ENV__CACHE_DIR")
     os.environ["SUTURE_ENV__CACHE_DIR"] = str(folder)
     yield folder

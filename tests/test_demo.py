@@ -5,14 +5,29 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from worker.demo import run_demo
 
 
+@pytest.fixture
+def demo_tmp() -> Iterator[Path]:
+    """The demo's temporary folder, straight under the system's: the sandbox's egress proxy
+    listens on a Unix socket inside it, whose path may be at most 107 bytes, and `tmp_path`
+    (longer still under pytest-xdist, `popen-gwN/`) leaves too little room."""
+    folder = Path(tempfile.mkdtemp(prefix="suture-demo-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_demo_opens_one_pull_request_and_leaves_the_configured_database_alone(
-        tmp_path, monkeypatch):
+        tmp_path, demo_tmp, monkeypatch):
     # An operator's configuration must not leak into the demo, nor the demo into their database.
     elsewhere = tmp_path / "production.db"
     monkeypatch.setenv("SUTURE_DATABASE_URL", f"sqlite:///{elsewhere}")
@@ -20,8 +35,6 @@ def test_the_demo_opens_one_pull_request_and_leaves_the_configured_database_alon
     monkeypatch.setenv("SUTURE_TICKETS_DIR", str(tmp_path / "tickets"))
     # The demo's folder lands here, so each line can be checked against its database as it
     # is said: what the run had reached when the line arrived.
-    demo_tmp = tmp_path / "demo"
-    demo_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(demo_tmp))
     lines: list[str] = []
     arrivals: list[tuple[str, list[str] | None]] = []

@@ -40,6 +40,10 @@ def github_forge(standin: GitHubStandIn) -> GitHubTickets:
 
 SHOP = [{"name": "shop", "sentry_project": "front-end", "datadog_service": "example-python-app",
          "repository": ".", "slug": "acme/shop"}]
+# The shop is this repository: a fix would first build suture's own environment from PyPI
+# (the better part of a minute) for an attempt no agent can make. These tests are about
+# tickets, so the fix loop is off and the runs go straight to publishing.
+TICKETS_ONLY = {"services": SHOP, "fix": {"enabled": False}}
 
 
 def deliver(app, kind: str, payload: dict, source: str = "sentry") -> int:
@@ -76,7 +80,7 @@ def test_an_alert_becomes_one_scrubbed_ticket_in_the_files_forge(tmp_path):
 
 
 def test_the_same_error_from_sentry_and_datadog_is_one_cluster_and_one_ticket(tmp_path, github):
-    app = make_app(tmp_path, forge=github_forge(github), settings={"services": SHOP})
+    app = make_app(tmp_path, forge=github_forge(github), settings=TICKETS_ONLY)
     log = recorded("datadog/logs-search.response.error-stack.COMPOSED.json")["data"][0]
     deliver(app, "file", log, source="file")
     drain(app)
@@ -109,7 +113,7 @@ def test_a_regression_opens_a_new_run_and_a_new_ticket(tmp_path):
 
 def test_a_transient_forge_failure_is_retried_until_the_ticket_is_filed(tmp_path, github):
     github.fail_server_error(status=502, times=1)
-    app = make_app(tmp_path, forge=github_forge(github), settings={"services": SHOP})
+    app = make_app(tmp_path, forge=github_forge(github), settings=TICKETS_ONLY)
     deliver(app, "event_alert", recorded("sentry/webhook-event-alert-triggered.json"))
     drain(app)
     [run] = app.store.list_runs()
@@ -121,7 +125,7 @@ def test_a_transient_forge_failure_is_retried_until_the_ticket_is_filed(tmp_path
 def test_a_permanent_forge_failure_fails_the_run_with_the_reason(tmp_path, github):
     forge = GitHubTickets(GitHubSettings(base_url=github.url, token="wrong"),
                           seconds_between_requests=0, seconds_between_writes=0)
-    app = make_app(tmp_path, forge=forge, settings={"services": SHOP})
+    app = make_app(tmp_path, forge=forge, settings=TICKETS_ONLY)
     deliver(app, "event_alert", recorded("sentry/webhook-event-alert-triggered.json"))
     drain(app)
     [run] = app.store.list_runs()

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,28 +22,13 @@ from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
 from tests.brokers import BROKERS, broker_environment
 from tests.conftest import _reset_postgres
+from tests.processes import Processes, free_port, wait_until
 from tests.support import SECRET, compact, sentry_headers
 from worker.models import RunState
 from worker.store import SqlStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 TOKEN = "process-test-token"
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Stack:
@@ -55,13 +38,15 @@ class Stack:
                  broker: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.logs = tmp_path
-        self.env = {
+        self.children = Processes(tmp_path, {
             **os.environ,
             "SUTURE_DATABASE_URL": database_url,
             **broker,
             "SUTURE_STUCK_AFTER_SECONDS": "8",
             "SUTURE_PUBLISH_LEASE_SECONDS": "8",
+            # A killed worker's hold on its run lasts this long (the default is a minute): the
+            # restarted worker's publish waits it out before taking the run over.
+            "SUTURE_RUN_LEASE_SECONDS": "6",
             # The runs go straight to a ticket: building the repository's environment for a
             # fix no agent would make is not what these tests are about, and takes minutes.
             "SUTURE_FIX__ENABLED": "false",
@@ -72,50 +57,30 @@ class Stack:
             "SUTURE_PORT": str(self.port),
             "SUTURE_SERVICES": '[{"name": "shop", "sentry_project": "front-end", '
                                '"repository": ".", "slug": "acme/shop"}]',
-        }
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.log_files: list = []
+        })
         self.store = SqlStore(database_url)
         self.store.migrate()
 
     def start(self, command: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{command}-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        self.log_files.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "worker.cli", command], cwd=ROOT,
-                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs.append(proc)
-        return proc
+        """`suture <command>` in a session of its own."""
+        return self.children.start("worker.cli", command)
 
     def start_web(self) -> None:
-        self.start("web")
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(healthy, 30, "the web process")
+        """`suture web`, returned once healthy."""
+        self.children.start_web(self.url, 30)
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for log in self.log_files:
-            log.close()
+        """Stop every process and close the store."""
+        self.children.stop()
         self.store.close()
 
     def post(self, body: bytes, **kwargs: object) -> httpx.Response:
+        """A signed (or, with `secret`, wrongly signed) Sentry webhook into the web process."""
         return httpx.post(f"{self.url}/hooks/sentry", content=body,
                           headers=sentry_headers(body, **kwargs), timeout=10)
 
     def runs(self) -> list:
+        """Every run the store holds."""
         return self.store.list_runs()
 
 

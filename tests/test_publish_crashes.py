@@ -2,21 +2,20 @@
 draft pull request and one fix branch: never two, never a pushed branch without its request.
 
 The run is taken to "verified" once (real sandbox, real fix and verification), and its database
-is copied for each step. A separate process publishes it and dies with `os._exit` when it
-reaches the step; a restarted worker (this process) then publishes until the run is proposed.
+is copied for each step. A separate process (forked, `tests/kill_publish.py`) publishes it and
+dies with `os._exit` when it reaches the step; a restarted worker (this process) then publishes
+until the run is proposed.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.kill_publish import KILLED, publish_killed
 from tests.proposal_hosts import settings_for, start_host, verified_shop
 from tests.support import make_app
 from worker import stages
@@ -48,10 +47,8 @@ def test_a_worker_killed_at_a_step_and_restarted_opens_one_pull_request(
                                 publish_lease_seconds=LEASE)
         settings_file = tmp_path / "settings.json"
         settings_file.write_text(json.dumps(settings))
-        killed = subprocess.run([sys.executable, str(Path(__file__).with_name("kill_publish.py")),
-                                 str(settings_file), str(run_id), step],
-                                capture_output=True, text=True, timeout=300)
-        assert killed.returncode == 137, killed.stderr[-2000:]
+        code, output = publish_killed(settings_file, run_id, step, timeout=300)
+        assert code == KILLED, output[-2000:]
 
         app = make_app(tmp_path, settings=settings)
         deadline = time.monotonic() + 60

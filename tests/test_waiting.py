@@ -11,8 +11,6 @@ find the ticket the dead worker filed by its marker, and end with that one ticke
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 
 from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
+from tests.kill_publish import KILLED, publish_killed
 from tests.support import SECRET, compact
 from tests.test_store import event
 from worker import stages
@@ -75,10 +74,8 @@ def kill_while_filing(tmp_path: Path, values: dict[str, Any], run_id: int) -> No
     """Publish in another process, which dies once GitHub has created the ticket."""
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(json.dumps(values))
-    killed = subprocess.run([sys.executable, str(Path(__file__).with_name("kill_publish.py")),
-                             str(settings_file), str(run_id), "ticket-created"],
-                            capture_output=True, text=True, timeout=120)
-    assert killed.returncode == 137, killed.stderr[-2000:]
+    code, output = publish_killed(settings_file, run_id, "ticket-created", timeout=120)
+    assert code == KILLED, output[-2000:]
 
 
 def test_a_worker_killed_mid_create_leaves_one_recorded_ticket_under_a_short_stuck_after(

@@ -13,29 +13,26 @@ import copy
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
 from integrations.standins.base import recorded
 from integrations.standins.github import GitHubStandIn
+from tests.processes import ROOT, Processes, free_port, healthy, wait_until
 from worker.models import RunState
 from worker.store import SqlStore
 from worker.web.signatures import sentry_signature
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "scaleout-token"
 SECRET = "scaleout-client-secret"
 MARKER = re.compile(r"suture:ticket:[\w:-]+")
@@ -86,23 +83,6 @@ def webhook(index: int) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `check` until true; AssertionError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class Deployment:
     """The processes of one round, their logs, and the store and stand-in they share."""
 
@@ -130,37 +110,28 @@ class Deployment:
             "SUTURE_SERVICES": '[{"name": "shop", "sentry_project": "front-end", '
                                '"repository": ".", "slug": "acme/shop"}]',
         }
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.children = Processes(logs, self.env)
         self.worker_logs: list[Path] = []
-        self._files: list[IO[bytes]] = []
         self.store = SqlStore(database_url)
         self.store.migrate()
 
+    @property
+    def procs(self) -> list[subprocess.Popen[bytes]]:
+        """Every process started, in order."""
+        return self.children.procs
+
     def start(self, *command: str) -> subprocess.Popen[bytes]:
         """`suture <command>` in a session of its own, logging to a file."""
-        path = self.logs / f"{command[0]}-{len(self.procs)}.log"
-        log = path.open("wb")
-        self._files.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "worker.cli", *command], cwd=ROOT,
-                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs.append(proc)
+        proc = self.children.start("worker.cli", *command)
         if command[0] == "worker":
-            self.worker_logs.append(path)
+            self.worker_logs.append(self.children.paths[-1])
         return proc
 
     def up(self, workers: int) -> None:
         """Web, scheduler and `workers` workers, returning once every one of them is ready."""
         self.start("web")
         self.start("scheduler")
-
-        def web_ready() -> bool:
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(web_ready, 120, "the web process")
+        wait_until(lambda: healthy(self.url), 120, "the web process")
         self.add_workers(workers)
 
     def add_workers(self, workers: int) -> None:
@@ -202,17 +173,7 @@ class Deployment:
 
     def stop(self) -> None:
         """SIGTERM every process, SIGKILL what does not stop, close logs and the store."""
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        for log in self._files:
-            log.close()
+        self.children.stop(grace=20)
         self.store.close()
 
 

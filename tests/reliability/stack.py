@@ -10,36 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from tests.reliability.services import PrivatePostgres, PrivateRedis, free_port
+from tests.processes import Processes, free_port, wait_until
+from tests.reliability.services import PrivatePostgres, PrivateRedis
 from tests.support import SECRET, compact, sentry_headers
 from worker.demo.sample import SampleRepo, capture_crash
 from worker.models import RunState
 from worker.runs import Run
 from worker.store import SqlStore
 
-ROOT = Path(__file__).resolve().parents[2]
 REPO = "acme/shop"
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `check` until true; fail the test naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+__all__ = ["Stack", "crash_webhook", "published", "settings_json", "wait_until"]
 
 
 def crash_webhook(shop: SampleRepo, path: str, query: str, issue_id: str) -> bytes:
@@ -84,38 +71,29 @@ class Stack:
                 "slug": REPO, "test_command": "python -m pytest -q"}]),
             **{f"SUTURE_{key.upper()}": value for key, value in settings.items()},
         }
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self._logs: list[IO[bytes]] = []
+        self.children = Processes(folder, self.env)
         self.store = SqlStore(self.postgres.url)
         self.store.migrate()
 
     # processes ----------------------------------------------------------------------------
 
+    @property
+    def procs(self) -> list[subprocess.Popen[bytes]]:
+        """Every process started, in order."""
+        return self.children.procs
+
     def start(self, *argv: str, name: str = "") -> subprocess.Popen[bytes]:
         """Start `python -m <argv>` in its own process group, its output in a log file."""
-        log = open(self.folder / f"{name or argv[-1]}-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        self._logs.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        return proc
+        return self.children.start(*argv, name=name)
 
     def start_web(self) -> None:
         """`suture web`, waited for until healthy."""
-        self.start("worker.cli", "web")
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(healthy, 60, "the web process")
+        self.children.start_web(self.url, 60)
 
     def start_scheduler(self) -> None:
         """`suture scheduler`: the reconciler's passes; waited for until it ticks."""
         proc = self.start("worker.cli", "scheduler")
-        log = self.folder / f"scheduler-{len(self.procs) - 1}.log"
+        log = self.children.paths[-1]
         wait_until(lambda: proc.poll() is None and "Scheduler started" in log.read_text(
             errors="replace"), 180, f"the scheduler\n{self.logs()}")
 
@@ -129,22 +107,11 @@ class Stack:
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """`kill -9` a process group from outside."""
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        self.children.kill(proc)
 
     def stop(self) -> None:
         """Stop every process, then the services."""
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for log in self._logs:
-            log.close()
+        self.children.stop()
         self.store.close()
         self.redis.stop()
         self.postgres.stop()
@@ -176,10 +143,7 @@ class Stack:
 
     def logs(self) -> str:
         """Every process's output, for a failing test's message."""
-        parts = []
-        for path in sorted(self.folder.glob("*.log")):
-            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
+        return self.children.tail()
 
     def give_ups(self) -> list[tuple[int, str]]:
         """Runs that failed, with the reason recorded."""
