@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from integrations.agents import TemplateAgent
 from integrations.agents.webapps import WebApp, find_app
 from tests.gitrepo import GitRepoBuilder
@@ -45,32 +47,21 @@ def fix(repo: GitRepoBuilder, event: ErrorEvent) -> tuple[str, list[dict[str, ob
     return attempt.error, attempt.transcript
 
 
-def test_a_route_in_a_router_is_replayed_against_the_app_that_includes_it(tmp_path: Path):
+@pytest.mark.parametrize(("files", "imports"), [
+    ({"svc/__init__.py": "", "svc/main.py": MAIN}, "from svc.main import app\n"),
+    ({"svc/__init__.py": FACTORY}, "from svc import create_app\n\napp = create_app()\n"),
+], ids=["app-beside-the-router", "factory-in-the-package"])
+def test_a_route_in_a_router_is_replayed_against_the_app_that_includes_it(
+        tmp_path: Path, files: dict[str, str], imports: str):
     repo = GitRepoBuilder(tmp_path / "svc")
-    repo.commit({"svc/__init__.py": "", "svc/routers/__init__.py": "",
-                 "svc/routers/items.py": ROUTER, "svc/main.py": MAIN})
+    repo.commit({**files, "svc/routers/__init__.py": "", "svc/routers/items.py": ROUTER})
 
     error, transcript = fix(repo, crash_in("svc/routers/items.py", "ratio", 8))
 
     assert error == ""
     [reproduction] = [step for step in transcript if step["step"] == "reproduction"]
     assert reproduction["strategy"] == "asgi-replay"
-    test = (repo.path / str(reproduction["path"])).read_text()
-    assert "from svc.main import app\n" in test
-    assert (repo.path / "svc/routers/items.py").read_text().endswith(FIXED)
-
-
-def test_a_factory_builds_the_app_the_test_replays_against(tmp_path: Path):
-    repo = GitRepoBuilder(tmp_path / "svc")
-    repo.commit({"svc/__init__.py": FACTORY, "svc/routers/__init__.py": "",
-                 "svc/routers/items.py": ROUTER})
-
-    error, transcript = fix(repo, crash_in("svc/routers/items.py", "ratio", 8))
-
-    assert error == ""
-    [reproduction] = [step for step in transcript if step["step"] == "reproduction"]
-    test = (repo.path / str(reproduction["path"])).read_text()
-    assert "from svc import create_app\n\napp = create_app()\n" in test
+    assert imports in (repo.path / str(reproduction["path"])).read_text()
     assert (repo.path / "svc/routers/items.py").read_text().endswith(FIXED)
 
 

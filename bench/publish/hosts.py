@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from integrations.standins.github import GitHubStandIn
 from integrations.standins.gitlab import GitLabStandIn
@@ -29,37 +29,31 @@ class Change:
     body: str
 
 
-class Host:
+class Host(Protocol):
     """One started stand-in with the project on it."""
 
     kind: str
 
     def settings(self) -> dict[str, Any]:
         """What points suture's code host at this stand-in."""
-        raise NotImplementedError
 
     def changes(self) -> list[Change]:
         """Every pull or merge request."""
-        raise NotImplementedError
 
     def branch_head(self, branch: str) -> str:
         """The sha `branch` has in the host's bare repository ("" when absent)."""
-        raise NotImplementedError
 
     def checks(self) -> list[tuple[str, str]]:
         """(head sha, conclusion or state) of the evidence attached to commits."""
-        raise NotImplementedError
 
     def tickets(self) -> list[str]:
         """The text of every ticket filed."""
-        raise NotImplementedError
 
     def stop(self) -> None:
         """Stop the stand-in."""
-        raise NotImplementedError
 
 
-class GitHubHost(Host):
+class GitHubHost:
     """The GitHub stand-in, suture acting as a GitHub App installed on the project."""
 
     kind = "github"
@@ -102,7 +96,7 @@ class GitHubHost(Host):
         self.standin.stop()
 
 
-class GitLabHost(Host):
+class GitLabHost:
     """The GitLab stand-in, suture with a token of a project member."""
 
     kind = "gitlab"
